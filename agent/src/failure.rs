@@ -1,0 +1,131 @@
+//! Session failures are data: every one gets an `error_type` a script can
+//! group by and an `error_message` a user can act on.
+
+use std::io;
+
+/// The class of a failed session (the `error_type` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorType {
+    /// TCP connection refused: nothing listens at the target.
+    ConnectionRefused,
+    /// The target's host name did not resolve.
+    DnsError,
+    /// Connecting (TCP + WebSocket handshake) took longer than `--timeout`.
+    HandshakeTimeout,
+    /// TLS failed (certificate, protocol).
+    TlsError,
+    /// The server answered an HTTP status that is not success (includes a
+    /// refused WebSocket upgrade).
+    HttpStatus,
+    /// The server refused the session: at `max_concurrent_envs`.
+    CapacityReached,
+    /// The server sent an error frame (`data.code` in the message).
+    ServerError,
+    /// A reply that is not the JSON the protocol promises.
+    MalformedResponse,
+    /// The server closed the connection before the session finished.
+    UnexpectedClose,
+    /// No reply within `--timeout` after the request was sent.
+    ReadTimeout,
+    /// Any other connection-level error (reset, unreachable, …).
+    ConnectionError,
+    /// The agent running the session was lost before it reported.
+    AgentLost,
+}
+
+impl ErrorType {
+    /// The name written into results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::ConnectionRefused => "ConnectionRefused",
+            ErrorType::DnsError => "DnsError",
+            ErrorType::HandshakeTimeout => "HandshakeTimeout",
+            ErrorType::TlsError => "TlsError",
+            ErrorType::HttpStatus => "HttpStatus",
+            ErrorType::CapacityReached => "CapacityReached",
+            ErrorType::ServerError => "ServerError",
+            ErrorType::MalformedResponse => "MalformedResponse",
+            ErrorType::UnexpectedClose => "UnexpectedClose",
+            ErrorType::ReadTimeout => "ReadTimeout",
+            ErrorType::ConnectionError => "ConnectionError",
+            ErrorType::AgentLost => "AgentLost",
+        }
+    }
+}
+
+/// A classified session failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The class.
+    pub kind: ErrorType,
+    /// What happened, in words that point at the fix.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an I/O error met while talking to `addr` during `stage`.
+    pub fn from_io(err: &io::Error, addr: &str, stage: &str) -> Self {
+        match err.kind() {
+            io::ErrorKind::ConnectionRefused => Failure::new(
+                ErrorType::ConnectionRefused,
+                format!("connection refused by {addr} during {stage}: is the server running and listening there?"),
+            ),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof => {
+                Failure::new(
+                    ErrorType::UnexpectedClose,
+                    format!("{addr} dropped the connection during {stage}: {err}"),
+                )
+            }
+            io::ErrorKind::TimedOut => Failure::new(
+                ErrorType::ReadTimeout,
+                format!("{addr} timed out during {stage}: {err}"),
+            ),
+            _ => Failure::new(
+                ErrorType::ConnectionError,
+                format!("connection to {addr} failed during {stage}: {err}"),
+            ),
+        }
+    }
+}
+
+/// Cuts a server-supplied text to a length that fits a results line.
+pub fn excerpt(text: &str) -> String {
+    const MAX: usize = 200;
+    let text = text.trim();
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_io_is_connection_refused() {
+        let e = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let f = Failure::from_io(&e, "127.0.0.1:9", "connect");
+        assert_eq!(f.kind, ErrorType::ConnectionRefused);
+        assert!(f.message.contains("127.0.0.1:9"));
+    }
+
+    #[test]
+    fn excerpt_cuts_on_char_boundary() {
+        let long = "é".repeat(300);
+        let cut = excerpt(&long);
+        assert!(cut.ends_with('…') && cut.len() < 210);
+    }
+}

@@ -1,0 +1,153 @@
+//! One HTTP session: `POST /reset` then `POST /step {"action":{…}}`, over a
+//! pooled client shared by the share's sessions (as the reference does).
+
+use std::error::Error as _;
+use std::io;
+use std::time::{Duration, Instant};
+
+use reqwest::{header, Client};
+use serde_json::Value;
+
+use crate::failure::{excerpt, ErrorType, Failure};
+use crate::observation::Observed;
+use crate::record::{micros, Timings};
+use crate::target::Target;
+
+/// The client all HTTP sessions of one share use: no idle limit, no proxy,
+/// Nagle off.
+pub fn client() -> Client {
+    Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .build()
+        .expect("a plain HTTP client always builds")
+}
+
+/// Runs one HTTP session; returns what was timed and the outcome.
+pub async fn run_session(
+    client: &Client,
+    target: &Target,
+    wait_seconds: f64,
+    limit: Duration,
+) -> (Timings, Result<Observed, Failure>) {
+    let t0 = Instant::now();
+    let mut timings = Timings::default();
+    let outcome = async {
+        let reset_url = format!("{}/reset", target.http_base);
+        post(client, &reset_url, String::new(), "reset", limit).await?;
+        timings.reset_us = micros(t0.elapsed());
+
+        let step_url = format!("{}/step", target.http_base);
+        let body = format!(r#"{{"action":{{"wait_seconds":{wait_seconds}}}}}"#);
+        let t = Instant::now();
+        let reply = post(client, &step_url, body, "step", limit).await?;
+        timings.step_us = micros(t.elapsed());
+        let obs = reply.get("observation").cloned().unwrap_or(Value::Null);
+        Ok(Observed::from_observation(&obs))
+    }
+    .await;
+    timings.total_us = micros(t0.elapsed());
+    if outcome.is_err() {
+        timings = Timings {
+            total_us: timings.total_us,
+            ..Timings::default()
+        };
+    }
+    (timings, outcome)
+}
+
+/// POSTs `body` (JSON, or nothing) and returns the parsed JSON reply.
+async fn post(
+    client: &Client,
+    url: &str,
+    body: String,
+    stage: &str,
+    limit: Duration,
+) -> Result<Value, Failure> {
+    let mut req = client.post(url).timeout(limit);
+    if !body.is_empty() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let resp = req
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| classify(&e, url, stage, limit))?;
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| classify(&e, url, stage, limit))?;
+    if !status.is_success() {
+        return Err(Failure::new(
+            ErrorType::HttpStatus,
+            format!(
+                "HTTP {} from POST {url} during {stage}: {}",
+                status.as_u16(),
+                excerpt(&String::from_utf8_lossy(&bytes))
+            ),
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::new(
+            ErrorType::MalformedResponse,
+            format!(
+                "reply to POST {url} is not JSON ({e}): {}",
+                excerpt(&String::from_utf8_lossy(&bytes))
+            ),
+        )
+    })
+}
+
+/// Classifies a reqwest error by walking its source chain.
+fn classify(e: &reqwest::Error, url: &str, stage: &str, limit: Duration) -> Failure {
+    let chain = {
+        let mut parts = vec![e.to_string()];
+        let mut src = e.source();
+        while let Some(s) = src {
+            parts.push(s.to_string());
+            src = s.source();
+        }
+        parts.join(": ")
+    };
+    if e.is_timeout() {
+        let (kind, what) = if e.is_connect() {
+            (ErrorType::HandshakeTimeout, "connect to")
+        } else {
+            (ErrorType::ReadTimeout, "reply from")
+        };
+        return Failure::new(
+            kind,
+            format!(
+                "no {what} POST {url} within {:.1}s (--timeout) during {stage}",
+                limit.as_secs_f64()
+            ),
+        );
+    }
+    if chain.contains("dns error") {
+        return Failure::new(
+            ErrorType::DnsError,
+            format!("cannot resolve host of {url}: {chain}"),
+        );
+    }
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return Failure::from_io(io, url, stage);
+        }
+        src = s.source();
+    }
+    if chain.contains("connection closed before message completed")
+        || chain.contains("IncompleteMessage")
+    {
+        return Failure::new(
+            ErrorType::UnexpectedClose,
+            format!("{url} closed the connection before replying to {stage}"),
+        );
+    }
+    Failure::new(
+        ErrorType::ConnectionError,
+        format!("POST {url} failed during {stage}: {chain}"),
+    )
+}

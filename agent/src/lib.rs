@@ -1,0 +1,24 @@
+//! envload's session engine.
+//!
+//! One agent runs its share of a phase: it opens every session of the share
+//! at once against the target (WebSocket or HTTP, exactly as the OpenEnv wire
+//! protocol), times connect, reset, step and total per session, classifies
+//! every failure, and records latencies in HDR histograms. The same code runs
+//! in-process for `envload run` and as a remote agent process.
+
+pub mod failure;
+pub mod http;
+pub mod observation;
+pub mod plan;
+pub mod record;
+pub mod runner;
+pub mod stats;
+pub mod target;
+pub mod ws;
+
+pub use failure::{ErrorType, Failure};
+pub use plan::{Assignment, CloseMode, Mode};
+pub use record::SessionRecord;
+pub use runner::{run_share, ShareResult};
+pub use stats::{Latency, PhaseStats};
+pub use target::{Target, TargetError};

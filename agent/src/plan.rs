@@ -1,0 +1,58 @@
+//! What one agent is asked to run: its share of one phase.
+
+use std::time::Duration;
+
+use crate::target::Target;
+
+/// Session protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// `/ws`: connect, reset, step, close.
+    Ws,
+    /// `POST /reset` then `POST /step`.
+    Http,
+}
+
+impl Mode {
+    /// The name used in results (`"ws"`, `"http"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Ws => "ws",
+            Mode::Http => "http",
+        }
+    }
+}
+
+/// Who closes a WebSocket session first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseMode {
+    /// Send `{"type":"close"}` and close the socket at once (the reference
+    /// client's way).
+    ClientFirst,
+    /// Send `{"type":"close"}` and wait for the server's close frame (spares
+    /// openenv-core 0.3.0 a traceback per session).
+    ServerFirst,
+}
+
+/// One agent's share of one phase.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    /// Session protocol.
+    pub mode: Mode,
+    /// Targets; session `request_id` goes to `targets[request_id % len]`.
+    pub targets: Vec<Target>,
+    /// Seconds each step asks the environment to wait.
+    pub wait_seconds: f64,
+    /// N of the whole phase (the `batch_size` column).
+    pub batch_size: u64,
+    /// First `request_id` of this share.
+    pub first_request_id: u64,
+    /// Sessions in this share (ids `first..first+count`).
+    pub count: u64,
+    /// Per-request timeout (connect, reset, step each).
+    pub timeout: Duration,
+    /// Close order for WebSocket sessions.
+    pub close: CloseMode,
+    /// `hardware` label copied into every record.
+    pub hardware: String,
+}

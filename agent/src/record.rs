@@ -1,0 +1,61 @@
+//! One session's outcome: the row that becomes a `raw.jsonl` line.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::failure::Failure;
+use crate::observation::Observed;
+use crate::plan::Mode;
+
+/// Per-stage latencies of one session, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// TCP connect + WebSocket handshake (0 for HTTP).
+    pub connect_us: u64,
+    /// Reset request to its reply.
+    pub reset_us: u64,
+    /// Step request to its reply.
+    pub step_us: u64,
+    /// Session start to end (close included for WebSocket).
+    pub total_us: u64,
+}
+
+/// Everything recorded about one session.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// Globally unique id within the phase, 0-based.
+    pub request_id: u64,
+    /// Session protocol.
+    pub mode: Mode,
+    /// When the session started (UTC).
+    pub timestamp: DateTime<Utc>,
+    /// Seconds the step asked for.
+    pub wait_requested: f64,
+    /// N of the phase.
+    pub batch_size: u64,
+    /// `--hardware` label.
+    pub hardware: String,
+    /// Which of the assignment's targets served the session.
+    pub target_index: usize,
+    /// Stage latencies; a failed session keeps only `total_us`.
+    pub timings: Timings,
+    /// What the step observation reported (empty on failure).
+    pub observed: Observed,
+    /// `None` when the session succeeded.
+    pub failure: Option<Failure>,
+    /// When the session ended, measured from the share's start.
+    pub ended_after: Duration,
+}
+
+impl SessionRecord {
+    /// Whether the session completed reset and step.
+    pub fn success(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// Microseconds in a duration, saturating.
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,219 @@
+//! Mergeable phase statistics: HDR histograms in microseconds plus exact
+//! counters, so percentiles of many agents combine without loss.
+
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+
+use hdrhistogram::Histogram;
+
+use crate::failure::ErrorType;
+use crate::record::SessionRecord;
+
+/// Highest latency a histogram tracks: one hour, in microseconds. Larger
+/// values are clamped to it and counted in [`Latency::clamped`].
+pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+/// Significant decimal digits kept by every histogram.
+pub const SIGFIGS: u8 = 3;
+
+/// One latency distribution: the HDR histogram plus exact min, max and sum.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// Counts by value, microseconds.
+    pub hist: Histogram<u64>,
+    /// Exact smallest value (µs); `u64::MAX` when empty.
+    pub min_us: u64,
+    /// Exact largest value (µs).
+    pub max_us: u64,
+    /// Exact sum (µs), for the mean.
+    pub sum_us: u128,
+    /// Values above [`MAX_TRACKABLE_US`], recorded at the top.
+    pub clamped: u64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            hist: Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIGS)
+                .expect("static histogram bounds are valid"),
+            min_us: u64::MAX,
+            max_us: 0,
+            sum_us: 0,
+            clamped: 0,
+        }
+    }
+}
+
+impl Latency {
+    /// Records one value in microseconds (0 is recorded as 1 µs, the floor).
+    pub fn record(&mut self, us: u64) {
+        let v = us.max(1);
+        if v > MAX_TRACKABLE_US {
+            self.clamped += 1;
+        }
+        self.hist.saturating_record(v.min(MAX_TRACKABLE_US));
+        self.min_us = self.min_us.min(us);
+        self.max_us = self.max_us.max(us);
+        self.sum_us += u128::from(us);
+    }
+
+    /// Number of values recorded.
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// Value at quantile `q` (0..=1) in seconds; 0.0 when empty.
+    pub fn quantile_s(&self, q: f64) -> f64 {
+        if self.count() == 0 {
+            return 0.0;
+        }
+        us_to_s(self.hist.value_at_quantile(q).min(self.max_us))
+    }
+
+    /// Exact minimum in seconds; 0.0 when empty.
+    pub fn min_s(&self) -> f64 {
+        if self.count() == 0 {
+            0.0
+        } else {
+            us_to_s(self.min_us)
+        }
+    }
+
+    /// Exact maximum in seconds; 0.0 when empty.
+    pub fn max_s(&self) -> f64 {
+        us_to_s(self.max_us)
+    }
+
+    /// Exact mean in seconds; 0.0 when empty.
+    pub fn mean_s(&self) -> f64 {
+        match self.count() {
+            0 => 0.0,
+            n => self.sum_us as f64 / n as f64 / 1e6,
+        }
+    }
+}
+
+impl AddAssign<&Latency> for Latency {
+    fn add_assign(&mut self, other: &Latency) {
+        self.hist
+            .add(&other.hist)
+            .expect("histograms share bounds and never overflow u64 counts");
+        self.min_us = self.min_us.min(other.min_us);
+        self.max_us = self.max_us.max(other.max_us);
+        self.sum_us += other.sum_us;
+        self.clamped += other.clamped;
+    }
+}
+
+/// Microseconds to seconds.
+pub fn us_to_s(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+/// Counts and latency distributions of (part of) one phase. Latencies are
+/// over successful sessions only; connect, reset and step only over values
+/// above zero (the reference's rule).
+#[derive(Debug, Clone, Default)]
+pub struct PhaseStats {
+    /// Sessions finished (successful + failed).
+    pub sessions: u64,
+    /// Sessions that completed reset and step.
+    pub successful: u64,
+    /// Sessions that failed.
+    pub failed: u64,
+    /// Connect latency (WebSocket only).
+    pub connect: Latency,
+    /// Reset latency.
+    pub reset: Latency,
+    /// Step latency.
+    pub step: Latency,
+    /// Total latency.
+    pub total: Latency,
+    /// Failures by class.
+    pub errors: BTreeMap<ErrorType, u64>,
+}
+
+impl PhaseStats {
+    /// Adds one finished session.
+    pub fn record(&mut self, rec: &SessionRecord) {
+        self.sessions += 1;
+        match &rec.failure {
+            Some(f) => {
+                self.failed += 1;
+                *self.errors.entry(f.kind).or_default() += 1;
+            }
+            None => {
+                self.successful += 1;
+                let t = rec.timings;
+                for (lat, us) in [
+                    (&mut self.connect, t.connect_us),
+                    (&mut self.reset, t.reset_us),
+                    (&mut self.step, t.step_us),
+                ] {
+                    if us > 0 {
+                        lat.record(us);
+                    }
+                }
+                self.total.record(t.total_us);
+            }
+        }
+    }
+}
+
+impl AddAssign<&PhaseStats> for PhaseStats {
+    fn add_assign(&mut self, other: &PhaseStats) {
+        self.sessions += other.sessions;
+        self.successful += other.successful;
+        self.failed += other.failed;
+        self.connect += &other.connect;
+        self.reset += &other.reset;
+        self.step += &other.step;
+        self.total += &other.total;
+        for (k, v) in &other.errors {
+            *self.errors.entry(*k).or_default() += v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_latency_equals_latency_of_union() {
+        let (mut a, mut b, mut all) = (Latency::default(), Latency::default(), Latency::default());
+        for v in 1..=1000u64 {
+            let us = v * 997 % 100_000 + 1;
+            if v % 3 == 0 {
+                a.record(us)
+            } else {
+                b.record(us)
+            }
+            all.record(us);
+        }
+        a += &b;
+        for q in [0.5, 0.95, 0.99] {
+            assert_eq!(a.quantile_s(q), all.quantile_s(q));
+        }
+        assert_eq!(
+            (a.min_us, a.max_us, a.sum_us),
+            (all.min_us, all.max_us, all.sum_us)
+        );
+    }
+
+    #[test]
+    fn values_past_the_range_are_clamped_and_counted() {
+        let mut l = Latency::default();
+        l.record(MAX_TRACKABLE_US * 2);
+        assert_eq!((l.count(), l.clamped), (1, 1));
+        assert_eq!(l.max_us, MAX_TRACKABLE_US * 2);
+    }
+
+    #[test]
+    fn empty_latency_reports_zeros() {
+        let l = Latency::default();
+        assert_eq!(
+            (l.quantile_s(0.99), l.min_s(), l.max_s(), l.mean_s()),
+            (0.0, 0.0, 0.0, 0.0)
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! A target server: one URL the user gave, normalised into the HTTP base and
+//! the WebSocket endpoint the way the reference client derives them.
+
+use reqwest::Url;
+
+/// Why a target URL was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TargetError {
+    /// No `scheme://` in front.
+    #[error("target URL '{0}' has no scheme: write it as http://HOST:PORT (or ws://HOST:PORT/ws)")]
+    NoScheme(String),
+    /// A scheme envload does not speak.
+    #[error("target URL '{url}' uses unsupported scheme '{scheme}': use http:// or ws://")]
+    UnsupportedScheme { url: String, scheme: String },
+    /// TLS schemes are parsed but this build has no TLS client yet.
+    #[error("target URL '{0}' needs TLS, which this build of envload does not support yet: use http:// or ws://")]
+    TlsUnsupported(String),
+    /// Not a URL at all, or one without a host.
+    #[error("target URL '{url}' is not valid: {reason}")]
+    Invalid { url: String, reason: String },
+}
+
+/// One server endpoint, ready for both session modes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// What the user wrote, trailing `/` removed (goes into `summary.csv`).
+    pub url: String,
+    /// HTTP base: `POST {base}/reset`, `POST {base}/step`.
+    pub http_base: String,
+    /// WebSocket endpoint, ending in `/ws`.
+    pub ws_url: String,
+    /// Host name or address to connect to.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl Target {
+    /// Parses and normalises a target URL (`http://h:p`, `http://h:p/prefix`,
+    /// `ws://h:p/ws`).
+    pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        let trimmed = raw.trim().trim_end_matches('/');
+        if !trimmed.contains("://") {
+            return Err(TargetError::NoScheme(raw.to_string()));
+        }
+        let parsed = Url::parse(trimmed).map_err(|e| TargetError::Invalid {
+            url: raw.to_string(),
+            reason: e.to_string(),
+        })?;
+        let scheme = parsed.scheme().to_string();
+        match scheme.as_str() {
+            "http" | "ws" => {}
+            "https" | "wss" => return Err(TargetError::TlsUnsupported(raw.to_string())),
+            _ => {
+                return Err(TargetError::UnsupportedScheme {
+                    url: raw.to_string(),
+                    scheme,
+                })
+            }
+        }
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| TargetError::Invalid {
+                url: raw.to_string(),
+                reason: "it has no host".to_string(),
+            })?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let authority = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_string(),
+        };
+        let mut path = parsed.path().trim_end_matches('/').to_string();
+        if scheme == "ws" && path.ends_with("/ws") {
+            path.truncate(path.len() - 3);
+        }
+        Ok(Target {
+            url: trimmed.to_string(),
+            http_base: format!("http://{authority}{path}"),
+            ws_url: format!("ws://{authority}{path}/ws"),
+            host,
+            port,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_url_gives_ws_endpoint() {
+        let t = Target::parse("http://localhost:8000/").unwrap();
+        assert_eq!(t.http_base, "http://localhost:8000");
+        assert_eq!(t.ws_url, "ws://localhost:8000/ws");
+        assert_eq!((t.host.as_str(), t.port), ("localhost", 8000));
+    }
+
+    #[test]
+    fn ws_url_keeps_its_path_and_gives_http_base() {
+        let t = Target::parse("ws://10.0.0.1:9000/env/ws").unwrap();
+        assert_eq!(t.ws_url, "ws://10.0.0.1:9000/env/ws");
+        assert_eq!(t.http_base, "http://10.0.0.1:9000/env");
+    }
+
+    #[test]
+    fn default_port_is_80() {
+        let t = Target::parse("http://example.test").unwrap();
+        assert_eq!(t.port, 80);
+        assert_eq!(t.ws_url, "ws://example.test/ws");
+    }
+
+    #[test]
+    fn bad_urls_name_themselves() {
+        assert_eq!(
+            Target::parse("localhost:8000"),
+            Err(TargetError::NoScheme("localhost:8000".into()))
+        );
+        let e = Target::parse("ftp://h:1").unwrap_err().to_string();
+        assert!(e.contains("ftp://h:1") && e.contains("'ftp'"), "{e}");
+        assert!(matches!(
+            Target::parse("https://h"),
+            Err(TargetError::TlsUnsupported(_))
+        ));
+    }
+}

@@ -1,0 +1,306 @@
+//! One WebSocket session: connect `/ws`, `reset`, `step{wait_seconds}`,
+//! `close`, each stage timed and every failure classified.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::{self, protocol::WebSocketConfig, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::failure::{excerpt, ErrorType, Failure};
+use crate::observation::Observed;
+use crate::plan::CloseMode;
+use crate::record::{micros, Timings};
+use crate::target::Target;
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// Buffers sized for many idle sessions, not for throughput: tungstenite's
+/// default eagerly allocates 128 KiB per connection.
+pub fn session_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(1 << 20))
+        .max_frame_size(Some(1 << 20))
+}
+
+/// Runs one WebSocket session; returns what was timed and the outcome.
+pub async fn run_session(
+    target: &Target,
+    wait_seconds: f64,
+    limit: Duration,
+    close: CloseMode,
+) -> (Timings, Result<Observed, Failure>) {
+    let t0 = Instant::now();
+    let mut timings = Timings::default();
+    let outcome = async {
+        let mut ws = connect(target, limit).await?;
+        timings.connect_us = micros(t0.elapsed());
+
+        let t = Instant::now();
+        request(
+            &mut ws,
+            r#"{"type":"reset","data":{}}"#,
+            "reset",
+            target,
+            limit,
+        )
+        .await?;
+        timings.reset_us = micros(t.elapsed());
+
+        let step = format!(r#"{{"type":"step","data":{{"wait_seconds":{wait_seconds}}}}}"#);
+        let t = Instant::now();
+        let data = request(&mut ws, &step, "step", target, limit).await?;
+        timings.step_us = micros(t.elapsed());
+
+        finish(&mut ws, close, limit).await;
+        let obs = data.get("observation").cloned().unwrap_or(Value::Null);
+        Ok(Observed::from_observation(&obs))
+    }
+    .await;
+    timings.total_us = micros(t0.elapsed());
+    if outcome.is_err() {
+        timings = Timings {
+            total_us: timings.total_us,
+            ..Timings::default()
+        };
+    }
+    (timings, outcome)
+}
+
+/// Resolves, connects TCP and performs the WebSocket handshake within `limit`.
+async fn connect(target: &Target, limit: Duration) -> Result<Ws, Failure> {
+    let addr = format!("{}:{}", target.host, target.port);
+    let attempt = async {
+        let tcp = connect_tcp(target, &addr).await?;
+        let (ws, _resp) = tokio_tungstenite::client_async_with_config(
+            &target.ws_url,
+            tcp,
+            Some(session_config()),
+        )
+        .await
+        .map_err(|e| handshake_failure(e, target, &addr))?;
+        Ok(ws)
+    };
+    match timeout(limit, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::new(
+            ErrorType::HandshakeTimeout,
+            format!(
+                "no WebSocket handshake with {} within {:.1}s (--timeout): server overloaded or not accepting",
+                target.ws_url,
+                limit.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// Resolves the host and connects to the first address that accepts.
+pub(crate) async fn connect_tcp(target: &Target, addr: &str) -> Result<TcpStream, Failure> {
+    let addrs: Vec<_> = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| {
+            Failure::new(
+                ErrorType::DnsError,
+                format!("cannot resolve host '{}': {e}", target.host),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for sa in addrs {
+        match TcpStream::connect(sa).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => Failure::from_io(&e, addr, "connect"),
+        None => Failure::new(
+            ErrorType::DnsError,
+            format!("host '{}' resolved to no address", target.host),
+        ),
+    })
+}
+
+fn handshake_failure(e: tungstenite::Error, target: &Target, addr: &str) -> Failure {
+    match e {
+        tungstenite::Error::Http(resp) => {
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| excerpt(&String::from_utf8_lossy(b)))
+                .unwrap_or_default();
+            Failure::new(
+                ErrorType::HttpStatus,
+                format!(
+                    "WebSocket upgrade to {} refused with HTTP {}: {body}",
+                    target.ws_url,
+                    resp.status()
+                ),
+            )
+        }
+        tungstenite::Error::Io(io) => Failure::from_io(&io, addr, "WebSocket handshake"),
+        tungstenite::Error::Tls(t) => {
+            Failure::new(ErrorType::TlsError, format!("TLS with {addr} failed: {t}"))
+        }
+        other => Failure::new(
+            ErrorType::MalformedResponse,
+            format!("WebSocket handshake with {} failed: {other}", target.ws_url),
+        ),
+    }
+}
+
+/// Sends one request frame and waits for its `observation` reply.
+async fn request(
+    ws: &mut Ws,
+    frame: &str,
+    stage: &str,
+    target: &Target,
+    limit: Duration,
+) -> Result<Value, Failure> {
+    if let Err(e) = ws.send(Message::text(frame)).await {
+        // The server may have refused the session before our first frame
+        // (capacity): its error frame is then already waiting to be read.
+        if let Ok(Some(Ok(Message::Text(t)))) = timeout(Duration::from_millis(200), ws.next()).await
+        {
+            return reply_data(&t, stage, target);
+        }
+        return Err(stream_failure(e, stage, target));
+    }
+    loop {
+        let next = timeout(limit, ws.next()).await.map_err(|_| {
+            Failure::new(
+                ErrorType::ReadTimeout,
+                format!(
+                    "no reply to {stage} from {} within {:.1}s (--timeout)",
+                    target.ws_url,
+                    limit.as_secs_f64()
+                ),
+            )
+        })?;
+        match next {
+            None => {
+                return Err(Failure::new(
+                    ErrorType::UnexpectedClose,
+                    format!(
+                        "{} ended the connection during {stage} without a close frame",
+                        target.ws_url
+                    ),
+                ))
+            }
+            Some(Err(e)) => return Err(stream_failure(e, stage, target)),
+            Some(Ok(Message::Text(t))) => return reply_data(&t, stage, target),
+            Some(Ok(Message::Close(frame))) => {
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code).to_string(), f.reason.to_string()))
+                    .unwrap_or_else(|| ("none".into(), String::new()));
+                return Err(Failure::new(
+                    ErrorType::UnexpectedClose,
+                    format!(
+                        "{} closed the session during {stage} (close code {code}{}{reason})",
+                        target.ws_url,
+                        if reason.is_empty() { "" } else { ": " }
+                    ),
+                ));
+            }
+            Some(Ok(Message::Binary(_))) => {
+                return Err(Failure::new(
+                    ErrorType::MalformedResponse,
+                    format!(
+                        "{} answered {stage} with a binary frame; OpenEnv replies are JSON text",
+                        target.ws_url
+                    ),
+                ))
+            }
+            Some(Ok(_)) => continue, // ping, pong
+        }
+    }
+}
+
+/// Interprets a reply frame: the `data` of an observation, or the failure an
+/// error frame or malformed text stands for.
+fn reply_data(text: &str, stage: &str, target: &Target) -> Result<Value, Failure> {
+    let msg: Value = serde_json::from_str(text).map_err(|e| {
+        Failure::new(
+            ErrorType::MalformedResponse,
+            format!(
+                "reply to {stage} from {} is not JSON ({e}): {}",
+                target.ws_url,
+                excerpt(text)
+            ),
+        )
+    })?;
+    match msg.get("type").and_then(Value::as_str) {
+        Some("observation") => Ok(msg.get("data").cloned().unwrap_or(Value::Null)),
+        Some("error") => {
+            let data = msg.get("data").cloned().unwrap_or(Value::Null);
+            let code = data
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("UNKNOWN");
+            let message = data.get("message").and_then(Value::as_str).unwrap_or("");
+            let kind = if code == "CAPACITY_REACHED" {
+                ErrorType::CapacityReached
+            } else {
+                ErrorType::ServerError
+            };
+            Err(Failure::new(
+                kind,
+                format!("{code} during {stage}: {}", excerpt(message)),
+            ))
+        }
+        other => Err(Failure::new(
+            ErrorType::MalformedResponse,
+            format!(
+                "reply to {stage} has type {:?}, expected \"observation\": {}",
+                other.unwrap_or("<none>"),
+                excerpt(text)
+            ),
+        )),
+    }
+}
+
+fn stream_failure(e: tungstenite::Error, stage: &str, target: &Target) -> Failure {
+    use tungstenite::error::ProtocolError;
+    match e {
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            Failure::new(
+                ErrorType::UnexpectedClose,
+                format!("{} ended the connection during {stage}", target.ws_url),
+            )
+        }
+        tungstenite::Error::Io(io) => Failure::from_io(&io, &target.ws_url, stage),
+        tungstenite::Error::Utf8(_) => Failure::new(
+            ErrorType::MalformedResponse,
+            format!("reply to {stage} from {} is not UTF-8 text", target.ws_url),
+        ),
+        other => Failure::new(
+            ErrorType::MalformedResponse,
+            format!(
+                "WebSocket protocol error during {stage} with {}: {other}",
+                target.ws_url
+            ),
+        ),
+    }
+}
+
+/// Ends the session the chosen way. The step already succeeded, so a close
+/// that goes wrong does not fail the session; it is bounded by `limit`.
+async fn finish(ws: &mut Ws, close: CloseMode, limit: Duration) {
+    if ws.send(Message::text(r#"{"type":"close"}"#)).await.is_err() {
+        return;
+    }
+    if close == CloseMode::ClientFirst && ws.close(None).await.is_err() {
+        return;
+    }
+    let _ = timeout(limit, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+}

@@ -1,0 +1,172 @@
+//! The HTTP side of the protocol. HTTP is stateless: every `/reset` and
+//! `/step` builds a fresh environment instance and drops it.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::docs;
+use crate::env::{envelope, BenchEnv};
+use crate::server::{ServerConfig, MAX_WAIT_SECONDS};
+use crate::wire::{error_item, parse_action};
+use crate::ws_api;
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 1 << 20;
+
+/// Routes one request.
+pub async fn handle(
+    req: Request<Incoming>,
+    config: Arc<ServerConfig>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    let resp = match (req.method().clone(), path.as_str()) {
+        (Method::GET, "/health") => json_response(StatusCode::OK, &json!({"status": "healthy"})),
+        (Method::GET, "/state") => json_response(
+            StatusCode::OK,
+            &json!({"episode_id": null, "step_count": 0}),
+        ),
+        (Method::GET, "/schema") => json_response(StatusCode::OK, &docs::schema()),
+        (Method::GET, "/metadata") => json_response(StatusCode::OK, &docs::metadata()),
+        (Method::GET, "/ws") => ws_api::upgrade(req, config),
+        (Method::POST, "/reset") => reset(req, &config).await,
+        (Method::POST, "/step") => step(req, &config).await,
+        (_, "/health" | "/state" | "/schema" | "/metadata" | "/ws" | "/reset" | "/step") => {
+            json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &json!({"detail": "Method Not Allowed"}),
+            )
+        }
+        _ => json_response(StatusCode::NOT_FOUND, &json!({"detail": "Not Found"})),
+    };
+    Ok(resp)
+}
+
+async fn reset(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<Bytes>> {
+    let body = match read_json(req, true).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let episode_id = body
+        .get("episode_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut env = BenchEnv::new(config.identity.clone());
+    json_response(StatusCode::OK, &envelope(env.reset(episode_id)))
+}
+
+async fn step(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<Bytes>> {
+    let body = match read_json(req, false).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let mut errors = Vec::new();
+    for key in body
+        .as_object()
+        .map(|o| o.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        if !["action", "timeout_s", "request_id"].contains(&key.as_str()) {
+            errors.push(error_item(
+                "extra_forbidden",
+                &["body", &key],
+                "Extra inputs are not permitted",
+                &body[&key],
+            ));
+        }
+    }
+    let wait = match body.get("action") {
+        None => {
+            errors.push(error_item(
+                "missing",
+                &["body", "action"],
+                "Field required",
+                &body,
+            ));
+            None
+        }
+        Some(action) => match parse_action(action, &["body", "action"]) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        },
+    };
+    let wait = match wait {
+        Some(w) if errors.is_empty() => w,
+        _ => return json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"detail": errors})),
+    };
+    if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
+        return json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"detail": format!("step failed: wait_seconds must be within 0..={MAX_WAIT_SECONDS}, got {wait}")}),
+        );
+    }
+    let mut env = BenchEnv::new(config.identity.clone());
+    env.reset(None);
+    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    json_response(StatusCode::OK, &envelope(env.step(wait)))
+}
+
+/// Reads a JSON object body; an empty body is `{}` when `empty_ok`.
+async fn read_json(req: Request<Incoming>, empty_ok: bool) -> Result<Value, Response<Full<Bytes>>> {
+    let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            return Err(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"detail": format!("request body unreadable: {e}")}),
+            ))
+        }
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        if empty_ok {
+            return Ok(json!({}));
+        }
+        let item = error_item("missing", &["body"], "Field required", &Value::Null);
+        return Err(json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({"detail": [item]}),
+        ));
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(v) => {
+            let item = error_item(
+                "model_attributes_type",
+                &["body"],
+                "Input should be a valid dictionary",
+                &v,
+            );
+            Err(json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({"detail": [item]}),
+            ))
+        }
+        Err(e) => {
+            let item = json!({"type": "json_invalid", "loc": ["body", e.column()], "msg": "JSON decode error",
+                              "input": {}, "ctx": {"error": e.to_string()}});
+            Err(json_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({"detail": [item]}),
+            ))
+        }
+    }
+}
+
+/// A JSON response with `status`.
+pub fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}

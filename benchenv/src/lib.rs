@@ -1,0 +1,21 @@
+//! An OpenEnv-compatible benchmark environment server.
+//!
+//! It speaks the OpenEnv wire protocol (HTTP `/health`, `/reset`, `/step`,
+//! `/state`, `/schema`, `/metadata` and the `/ws` session protocol) for the
+//! benchmark environment the reference deploys: a step waits `wait_seconds`
+//! and reports `pid`, `session_hash`, `host_url`, `step_count`. Steps wait on
+//! a timer, so a sleeping session holds no thread, and the server is never
+//! the bottleneck of a test that measures the load generator.
+
+pub mod bind;
+pub mod capacity;
+pub mod docs;
+pub mod env;
+pub mod http_api;
+pub mod server;
+pub mod wire;
+pub mod workers;
+pub mod ws_api;
+
+pub use bind::bind_listener;
+pub use server::{serve, ServerConfig};

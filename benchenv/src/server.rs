@@ -1,0 +1,64 @@
+//! The accept loop: HTTP/1.1 with upgrades, one task per connection, until
+//! the shutdown future resolves.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::capacity::Capacity;
+use crate::env::Identity;
+use crate::http_api;
+
+/// Longest step wait the server accepts, seconds (a bound on what a client
+/// can make a session hold).
+pub const MAX_WAIT_SECONDS: f64 = 3600.0;
+
+/// What one server process needs to answer requests.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// pid and `host:port` reported in observations.
+    pub identity: Identity,
+    /// This process's WebSocket session limit.
+    pub capacity: Arc<Capacity>,
+    /// Test hook: every environment constructor fails (`FACTORY_ERROR`).
+    pub factory_error: bool,
+}
+
+/// Serves `listener` until `shutdown` resolves. Accept errors (such as
+/// running out of descriptors) are logged and retried, never fatal.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) {
+    let config = Arc::new(config);
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let config = config.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| http_api::handle(req, config.clone()));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades()
+                .await;
+        });
+    }
+}

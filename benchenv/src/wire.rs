@@ -1,0 +1,213 @@
+//! Client messages of the OpenEnv session protocol and their validation,
+//! with the error codes openenv answers bad input with.
+
+use serde_json::{json, Map, Value};
+
+/// A valid client frame on `/ws`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMsg {
+    /// `{"type":"reset","data":{…}}`; keys `reset()` does not take are dropped.
+    Reset { episode_id: Option<String> },
+    /// `{"type":"step","data":{"wait_seconds":…}}`.
+    Step { wait_seconds: f64 },
+    /// `{"type":"state"}`.
+    State,
+    /// `{"type":"close"}`: no reply, the server closes with 1000.
+    Close,
+}
+
+/// A bad frame: the error frame to send and whether the session ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireError {
+    /// `INVALID_JSON`, `UNKNOWN_TYPE`, `VALIDATION_ERROR`, …
+    pub code: &'static str,
+    /// Human-readable reason.
+    pub message: String,
+    /// Pydantic-style details (`VALIDATION_ERROR` only).
+    pub errors: Option<Vec<Value>>,
+}
+
+/// Parses one text frame.
+pub fn parse_frame(text: &str) -> Result<ClientMsg, WireError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| WireError {
+        code: "INVALID_JSON",
+        message: format!("Invalid JSON: {e}"),
+        errors: None,
+    })?;
+    let Some(obj) = value.as_object() else {
+        return Err(validation(
+            "message must be a JSON object",
+            vec![error_item(
+                "model_type",
+                &[],
+                "Input should be a valid dictionary",
+                &value,
+            )],
+        ));
+    };
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+    let allowed: &[&str] = match kind {
+        "reset" | "step" => &["type", "data"],
+        "state" | "close" => &["type"],
+        other => {
+            return Err(WireError {
+                code: "UNKNOWN_TYPE",
+                message: format!("Unknown message type: {other:?}"),
+                errors: None,
+            })
+        }
+    };
+    let extra = extra_keys(obj, allowed, &[]);
+    if !extra.is_empty() {
+        return Err(validation(&format!("Invalid {kind} message"), extra));
+    }
+    match kind {
+        "reset" => {
+            let data = obj.get("data").cloned().unwrap_or_else(|| json!({}));
+            let Some(d) = data.as_object() else {
+                return Err(validation(
+                    "Invalid reset message",
+                    vec![error_item(
+                        "dict_type",
+                        &["data"],
+                        "Input should be a valid dictionary",
+                        &data,
+                    )],
+                ));
+            };
+            let episode_id = d
+                .get("episode_id")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Ok(ClientMsg::Reset { episode_id })
+        }
+        "step" => match obj.get("data") {
+            None => Err(validation(
+                "Invalid step message",
+                vec![error_item("missing", &["data"], "Field required", &value)],
+            )),
+            Some(data) => parse_action(data, &["data"])
+                .map(|wait_seconds| ClientMsg::Step { wait_seconds })
+                .map_err(|errors| validation("Invalid action", errors)),
+        },
+        "state" => Ok(ClientMsg::State),
+        _ => Ok(ClientMsg::Close),
+    }
+}
+
+/// Validates a benchmark action `{"wait_seconds": float}` (default 0.0,
+/// nothing else allowed); errors are pydantic-style items located under `loc`.
+pub fn parse_action(action: &Value, loc: &[&str]) -> Result<f64, Vec<Value>> {
+    let Some(obj) = action.as_object() else {
+        return Err(vec![error_item(
+            "dict_type",
+            loc,
+            "Input should be a valid dictionary",
+            action,
+        )]);
+    };
+    let mut errors = extra_keys(obj, &["wait_seconds", "metadata"], loc);
+    let wait = match obj.get("wait_seconds") {
+        None => Some(0.0),
+        Some(v) => match v.as_f64() {
+            Some(f) => Some(f),
+            None => {
+                let mut at: Vec<&str> = loc.to_vec();
+                at.push("wait_seconds");
+                errors.push(error_item(
+                    "float_parsing",
+                    &at,
+                    "Input should be a valid number",
+                    v,
+                ));
+                None
+            }
+        },
+    };
+    match wait {
+        Some(w) if errors.is_empty() => Ok(w),
+        _ => Err(errors),
+    }
+}
+
+/// The error frame for `code` (with optional extra fields merged into `data`).
+pub fn error_frame(code: &str, message: &str, extra: Option<Map<String, Value>>) -> String {
+    let mut data = Map::new();
+    data.insert("message".into(), json!(message));
+    data.insert("code".into(), json!(code));
+    if let Some(extra) = extra {
+        data.extend(extra);
+    }
+    json!({"type": "error", "data": data}).to_string()
+}
+
+/// A pydantic error item.
+pub fn error_item(kind: &str, loc: &[&str], msg: &str, input: &Value) -> Value {
+    json!({"type": kind, "loc": loc, "msg": msg, "input": input})
+}
+
+fn extra_keys(obj: &Map<String, Value>, allowed: &[&str], loc: &[&str]) -> Vec<Value> {
+    obj.iter()
+        .filter(|(k, _)| !allowed.contains(&k.as_str()))
+        .map(|(k, v)| {
+            let mut at: Vec<&str> = loc.to_vec();
+            at.push(k);
+            error_item("extra_forbidden", &at, "Extra inputs are not permitted", v)
+        })
+        .collect()
+}
+
+fn validation(message: &str, errors: Vec<Value>) -> WireError {
+    WireError {
+        code: "VALIDATION_ERROR",
+        message: message.to_string(),
+        errors: Some(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_message_type() {
+        assert_eq!(
+            parse_frame(r#"{"type":"reset"}"#),
+            Ok(ClientMsg::Reset { episode_id: None })
+        );
+        assert_eq!(
+            parse_frame(r#"{"type":"reset","data":{"seed":1,"episode_id":"e"}}"#),
+            Ok(ClientMsg::Reset {
+                episode_id: Some("e".into())
+            })
+        );
+        assert_eq!(
+            parse_frame(r#"{"type":"step","data":{"wait_seconds":0.5}}"#),
+            Ok(ClientMsg::Step { wait_seconds: 0.5 })
+        );
+        assert_eq!(parse_frame(r#"{"type":"state"}"#), Ok(ClientMsg::State));
+        assert_eq!(parse_frame(r#"{"type":"close"}"#), Ok(ClientMsg::Close));
+    }
+
+    #[test]
+    fn bad_frames_get_their_codes() {
+        assert_eq!(parse_frame("nope").unwrap_err().code, "INVALID_JSON");
+        assert_eq!(
+            parse_frame(r#"{"type":"dance"}"#).unwrap_err().code,
+            "UNKNOWN_TYPE"
+        );
+        let e = parse_frame(r#"{"type":"step","data":{"wait_seconds":1,"x":2}}"#).unwrap_err();
+        assert_eq!(e.code, "VALIDATION_ERROR");
+        assert_eq!(e.errors.unwrap()[0]["loc"], json!(["data", "x"]));
+        assert_eq!(
+            parse_frame(r#"{"type":"step"}"#).unwrap_err().code,
+            "VALIDATION_ERROR"
+        );
+        assert_eq!(
+            parse_frame(r#"{"type":"state","extra":1}"#)
+                .unwrap_err()
+                .code,
+            "VALIDATION_ERROR"
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! `/ws`: one environment session per connection. As in openenv, the upgrade
+//! is accepted (101) first and the session is created before any message;
+//! a refused session gets one error frame and a close with code 1000.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Map, Value};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::env::{envelope, BenchEnv};
+use crate::http_api::json_response;
+use crate::server::{ServerConfig, MAX_WAIT_SECONDS};
+use crate::wire::{error_frame, parse_frame, ClientMsg, WireError};
+
+type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// How long the server waits for the client's close reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Answers the upgrade request and runs the session on its own task.
+pub fn upgrade(mut req: Request<Incoming>, config: Arc<ServerConfig>) -> Response<Full<Bytes>> {
+    let is_ws = req
+        .headers()
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let Some(key) = req
+        .headers()
+        .get(SEC_WEBSOCKET_KEY)
+        .filter(|_| is_ws)
+        .cloned()
+    else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"detail": "/ws expects a WebSocket upgrade request"}),
+        );
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let cfg = WebSocketConfig::default()
+                .read_buffer_size(4096)
+                .write_buffer_size(0)
+                .max_message_size(Some(1 << 20));
+            let ws =
+                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(cfg))
+                    .await;
+            session(ws, &config).await;
+        }
+    });
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        h.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    resp
+}
+
+async fn session(mut ws: Ws, config: &ServerConfig) {
+    let _slot = match config.capacity.try_acquire() {
+        Ok(slot) => slot,
+        Err(active) => {
+            let max = config.capacity.max();
+            let mut extra = Map::new();
+            extra.insert("active_sessions".into(), json!(active));
+            extra.insert("max_sessions".into(), json!(max));
+            let msg = format!(
+                "Server at capacity: {active}/{max} sessions active. Cannot accept new connections."
+            );
+            let _ = ws
+                .send(Message::text(error_frame(
+                    "CAPACITY_REACHED",
+                    &msg,
+                    Some(extra),
+                )))
+                .await;
+            return close(ws).await;
+        }
+    };
+    if config.factory_error {
+        let frame = error_frame(
+            "FACTORY_ERROR",
+            "Failed to create environment: injected factory failure",
+            None,
+        );
+        let _ = ws.send(Message::text(frame)).await;
+        return close(ws).await;
+    }
+    let mut env = BenchEnv::new(config.identity.clone());
+    while let Some(msg) = ws.next().await {
+        let reply = match msg {
+            Ok(Message::Text(text)) => match parse_frame(&text) {
+                Ok(ClientMsg::Close) => return close(ws).await,
+                Ok(m) => handle(&mut env, m).await,
+                Err(e) => wire_error(&e),
+            },
+            Ok(Message::Binary(_)) => {
+                let frame = error_frame("SESSION_ERROR", "Binary frames are not supported", None);
+                let _ = ws.send(Message::text(frame)).await;
+                return close(ws).await;
+            }
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        if ws.send(Message::text(reply)).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn handle(env: &mut BenchEnv, msg: ClientMsg) -> String {
+    match msg {
+        ClientMsg::Reset { episode_id } => json!({"type": "observation", "data": envelope(env.reset(episode_id))}),
+        ClientMsg::Step { wait_seconds } => {
+            if !(0.0..=MAX_WAIT_SECONDS).contains(&wait_seconds) {
+                let msg = format!("step failed: wait_seconds must be within 0..={MAX_WAIT_SECONDS}, got {wait_seconds}");
+                return error_frame("EXECUTION_ERROR", &msg, None);
+            }
+            tokio::time::sleep(Duration::from_secs_f64(wait_seconds)).await;
+            json!({"type": "observation", "data": envelope(env.step(wait_seconds))})
+        }
+        ClientMsg::State => json!({"type": "state", "data": env.state()}),
+        ClientMsg::Close => Value::Null,
+    }
+    .to_string()
+}
+
+fn wire_error(e: &WireError) -> String {
+    let extra = e.errors.as_ref().map(|errs| {
+        let mut m = Map::new();
+        m.insert("errors".into(), Value::Array(errs.clone()));
+        m
+    });
+    error_frame(e.code, &e.message, extra)
+}
+
+/// Closes with 1000 and waits (bounded) for the client's reply.
+async fn close(mut ws: Ws) {
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    if ws.close(Some(frame)).await.is_ok() {
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+        .await;
+    }
+}

@@ -1,0 +1,155 @@
+//! Command-line interface. `run` keeps the reference client's flags and
+//! meanings (`tests/test_scaling.py`) so users switch without relearning.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use envload_agent::{CloseMode, Mode, Target};
+
+use crate::plan::{parse_requests_grid, parse_wait, parse_wait_grid};
+
+/// Measures how many concurrent OpenEnv sessions an infrastructure holds, and
+/// at what latency.
+#[derive(Debug, Parser)]
+#[command(name = "envload", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a load test from this host (starts the embedded benchmark server
+    /// when no --url is given).
+    Run(Box<RunArgs>),
+    /// Serve the OpenEnv benchmark environment.
+    Serve(ServeArgs),
+}
+
+/// Session protocol flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// WebSocket sessions on /ws.
+    Ws,
+    /// POST /reset then POST /step.
+    Http,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Ws => Mode::Ws,
+            ModeArg::Http => Mode::Http,
+        }
+    }
+}
+
+/// Close-order flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloseArg {
+    /// Send {"type":"close"} and close the socket (the reference's way).
+    ClientFirst,
+    /// Send {"type":"close"} and wait for the server to close.
+    ServerFirst,
+}
+
+impl From<CloseArg> for CloseMode {
+    fn from(c: CloseArg) -> Self {
+        match c {
+            CloseArg::ClientFirst => CloseMode::ClientFirst,
+            CloseArg::ServerFirst => CloseMode::ServerFirst,
+        }
+    }
+}
+
+/// `envload run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Server URL (http://HOST:PORT or ws://HOST:PORT/ws). Without it (and
+    /// without --urls) envload starts its embedded benchmark server.
+    #[arg(short = 'u', long, value_parser = Target::parse)]
+    pub url: Option<Target>,
+    /// Several server URLs, comma-separated; sessions go round-robin.
+    #[arg(long, value_delimiter = ',', value_parser = Target::parse, conflicts_with = "url")]
+    pub urls: Vec<Target>,
+    /// Timeout per request (connect, reset, step), seconds.
+    #[arg(short = 't', long, default_value = "120.0", value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Number of concurrent sessions (batch size).
+    #[arg(short = 'n', long = "requests", visible_alias = "batch-size", default_value = "10",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: u64,
+    /// Seconds each step waits.
+    #[arg(short = 'w', long, default_value = "1.0", value_parser = parse_wait)]
+    pub wait: f64,
+    /// Session protocol.
+    #[arg(short = 'm', long, value_enum, default_value = "ws")]
+    pub mode: ModeArg,
+    /// Comma-separated batch sizes for a grid sweep (e.g. 1,2,4,8).
+    #[arg(long, visible_alias = "batch-size-grid", value_parser = parse_requests_grid)]
+    pub requests_grid: Option<Vec<u64>>,
+    /// Comma-separated wait times for a grid sweep (e.g. 0.1,1.0).
+    #[arg(long, value_parser = parse_wait_grid)]
+    pub wait_grid: Option<Vec<f64>>,
+    /// Repetitions per grid configuration.
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    pub reps: u32,
+    /// Compare HTTP and WebSocket at the same N and wait.
+    #[arg(long)]
+    pub compare: bool,
+    /// Hardware tier recorded in results (cpu-basic, cpu-upgrade, t4-small, …).
+    #[arg(long, default_value = "cpu-basic")]
+    pub hardware: String,
+    /// Infrastructure name recorded in run.json (local-uvicorn, slurm-multi, …).
+    #[arg(long, default_value = "local")]
+    pub infrastructure: String,
+    /// Distinct server hosts expected to answer each phase.
+    #[arg(long)]
+    pub expected_hosts: Option<u64>,
+    /// Fail (exit 1) when a phase saw fewer hosts than --expected-hosts.
+    #[arg(long, requires = "expected_hosts")]
+    pub require_hosts: bool,
+    /// Directory for raw.jsonl, summary.csv, run.json [default:
+    /// experiments/results/<infrastructure>/<YYYY-MM-DD>]
+    #[arg(short = 'o', long)]
+    pub output_dir: Option<PathBuf>,
+    /// Print a latency summary per phase.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Who closes a WebSocket session first.
+    #[arg(long, value_enum, default_value = "client-first")]
+    pub close: CloseArg,
+}
+
+/// `envload serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    #[arg(long, env = "PORT", default_value = "8000")]
+    pub port: u16,
+    /// Worker processes sharing the port.
+    #[arg(long, env = "WORKERS", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: u32,
+    /// WebSocket sessions allowed at once per worker process.
+    #[arg(long, env = "MAX_CONCURRENT_ENVS", default_value = "100000",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concurrent_envs: u64,
+    /// Internal: run as one worker of a --workers supervisor.
+    #[arg(long, hide = true)]
+    pub worker: bool,
+    /// Test hook: every session fails with FACTORY_ERROR.
+    #[arg(long, hide = true)]
+    pub inject_factory_error: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 => Ok(t),
+        _ => Err(format!("'{s}' is not a positive number of seconds")),
+    }
+}

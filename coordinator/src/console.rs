@@ -1,0 +1,171 @@
+//! Console output a user of the reference client recognises: a header and a
+//! one-line result per phase, a summary with `-v`, a side-by-side table for
+//! `--compare` and a final table for grids.
+
+use std::collections::BTreeMap;
+
+use envload_agent::ErrorType;
+
+use crate::plan::Phase;
+use crate::summary::SummaryRow;
+
+const RULE: &str = "======================================================================";
+
+/// The line before a phase runs.
+pub fn phase_header(phase: &Phase, position: usize, total: usize) {
+    let prefix = if total > 1 {
+        format!("[{position}/{total}] ")
+    } else {
+        String::new()
+    };
+    println!(
+        "\n{prefix}[{}] N={}, wait={:?}s, rep={}",
+        phase.mode.as_str().to_uppercase(),
+        phase.n,
+        phase.wait,
+        phase.rep
+    );
+}
+
+/// The one-line result of a phase, plus what failed.
+pub fn phase_line(s: &SummaryRow, errors: &BTreeMap<ErrorType, u64>, first_error: Option<&str>) {
+    println!(
+        "  -> {}/{} success ({:.0}%), wall={:.2}s, eff_conc={:.1}x, rps={:.1}, hosts={}",
+        s.successful,
+        s.num_requests,
+        s.success_pct(),
+        s.total_wall_time,
+        s.effective_concurrency,
+        s.requests_per_second,
+        s.unique_hosts
+    );
+    if !errors.is_empty() {
+        let parts: Vec<String> = errors
+            .iter()
+            .map(|(k, v)| format!("{} x{v}", k.as_str()))
+            .collect();
+        println!("     failures: {}", parts.join(", "));
+        if let Some(msg) = first_error {
+            println!("     first: {msg}");
+        }
+    }
+}
+
+/// The `-v` summary of a phase.
+pub fn phase_summary(s: &SummaryRow) {
+    println!("\n{RULE}");
+    println!(
+        "  {} Mode | N={} | wait={:?}s | rep={}",
+        s.mode.to_uppercase(),
+        s.num_requests,
+        s.wait_seconds,
+        s.repetition
+    );
+    println!("{RULE}\n");
+    println!("  URL: {}", s.url);
+    println!(
+        "  Success: {}/{} ({:.1}%)\n",
+        s.successful,
+        s.num_requests,
+        s.success_pct()
+    );
+    println!("  Latency (seconds):");
+    println!("    {:12} {:>10} {:>10} {:>10}", "", "P50", "P95", "P99");
+    let total3 = [s.total[0], s.total[2], s.total[3]];
+    for (name, v) in [
+        ("Connect", s.connect),
+        ("Reset", s.reset),
+        ("Step", s.step),
+        ("Total", total3),
+    ] {
+        println!("    {name:12} {:>10.4} {:>10.4} {:>10.4}", v[0], v[1], v[2]);
+    }
+    println!();
+    println!("  Total wall time:       {:.3}s", s.total_wall_time);
+    println!("  Requests/sec:          {:.1}", s.requests_per_second);
+    println!("  Effective concurrency: {:.1}x\n", s.effective_concurrency);
+    println!("  Distribution:");
+    println!("    Unique PIDs:     {}", s.unique_pids);
+    println!("    Unique sessions: {}", s.unique_sessions);
+    println!("    Unique hosts:    {}\n", s.unique_hosts);
+}
+
+/// The `--compare` table.
+pub fn comparison(h: &SummaryRow, w: &SummaryRow) {
+    println!("\n{RULE}\n  HTTP vs WebSocket Comparison\n{RULE}\n");
+    println!("  {:<30} {:>15} {:>15}", "Metric", "HTTP", "WebSocket");
+    println!("  {} {} {}", "-".repeat(30), "-".repeat(15), "-".repeat(15));
+    println!(
+        "  {:<30} {:>14.1}% {:>14.1}%",
+        "Success Rate",
+        h.success_pct(),
+        w.success_pct()
+    );
+    println!(
+        "  {:<30} {:>15.3} {:>15.3}",
+        "Total Wall Time (s)", h.total_wall_time, w.total_wall_time
+    );
+    println!(
+        "  {:<30} {:>15.1} {:>15.1}",
+        "Requests/sec", h.requests_per_second, w.requests_per_second
+    );
+    println!(
+        "  {:<30} {:>15.1} {:>15.1}\n",
+        "Effective Concurrency", h.effective_concurrency, w.effective_concurrency
+    );
+    println!(
+        "  {:<30} {:>15} {:>15.4}",
+        "Connect P50 (s)", "N/A", w.connect[0]
+    );
+    for (name, a, b) in [
+        ("Reset P50 (s)", h.reset[0], w.reset[0]),
+        ("Step P50 (s)", h.step[0], w.step[0]),
+        ("Total P50 (s)", h.total[0], w.total[0]),
+        ("Total P95 (s)", h.total[2], w.total[2]),
+        ("Total P99 (s)", h.total[3], w.total[3]),
+    ] {
+        println!("  {name:<30} {a:>15.4} {b:>15.4}");
+    }
+    println!();
+    for (name, a, b) in [
+        ("Unique PIDs", h.unique_pids, w.unique_pids),
+        ("Unique Sessions", h.unique_sessions, w.unique_sessions),
+        ("Unique Hosts", h.unique_hosts, w.unique_hosts),
+    ] {
+        println!("  {name:<30} {a:>15} {b:>15}");
+    }
+    println!();
+}
+
+/// The closing table of a grid sweep.
+pub fn grid_table(rows: &[SummaryRow]) {
+    println!("\n{RULE}\n  Grid Sweep Complete\n{RULE}");
+    println!(
+        "\n  {:>6} {:>8} {:>4} {:>8} {:>10} {:>8} {:>10} {:>10}",
+        "N", "Wait", "Rep", "Success", "Wall(s)", "RPS", "Eff.Conc", "P99(s)"
+    );
+    println!(
+        "  {} {} {} {} {} {} {} {}",
+        "-".repeat(6),
+        "-".repeat(8),
+        "-".repeat(4),
+        "-".repeat(8),
+        "-".repeat(10),
+        "-".repeat(8),
+        "-".repeat(10),
+        "-".repeat(10)
+    );
+    for s in rows {
+        println!(
+            "  {:>6} {:>8.2} {:>4} {:>8} {:>10.2} {:>8.1} {:>10.1} {:>10.4}",
+            s.num_requests,
+            s.wait_seconds,
+            s.repetition,
+            s.successful,
+            s.total_wall_time,
+            s.requests_per_second,
+            s.effective_concurrency,
+            s.total[3]
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! Result files, one writer per format, each flushed after every phase so a
+//! crash loses at most the phase in flight.
+
+pub mod histograms;
+pub mod numfmt;
+pub mod raw_jsonl;
+pub mod run_json;
+pub mod summary_csv;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use envload_agent::{PhaseStats, SessionRecord, Target};
+
+use crate::plan::Phase;
+use crate::summary::SummaryRow;
+
+/// Everything measured in one phase.
+#[derive(Debug)]
+pub struct PhaseResult {
+    /// Which phase.
+    pub phase: Phase,
+    /// Targets the sessions went to.
+    pub targets: Vec<Target>,
+    /// Per-session records.
+    pub records: Vec<SessionRecord>,
+    /// Merged statistics.
+    pub stats: PhaseStats,
+    /// Phase start to last session end.
+    pub wall: Duration,
+    /// The summary row.
+    pub summary: SummaryRow,
+}
+
+/// A results format that appends one phase at a time.
+pub trait PhaseWriter {
+    /// Appends `result` and flushes it to disk.
+    fn write_phase(&mut self, result: &PhaseResult) -> io::Result<()>;
+}
+
+/// Creates `dir` and proves it writable, so a bad `--output-dir` fails before
+/// anything is measured.
+pub fn prepare_dir(dir: &Path) -> Result<PathBuf, String> {
+    fs::create_dir_all(dir)
+        .map_err(|e| format!("--output-dir '{}' cannot be created: {e}", dir.display()))?;
+    let probe = dir.join(format!(".envload-write-test-{}", std::process::id()));
+    fs::write(&probe, b"")
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|e| format!("--output-dir '{}' is not writable: {e}", dir.display()))?;
+    Ok(dir.to_path_buf())
+}

@@ -1,0 +1,57 @@
+//! `histograms.jsonl`: each phase's merged histograms (connect, reset, step,
+//! total; microseconds; successful sessions only) as base64 HdrHistogram
+//! V2+DEFLATE, so any set of runs can be re-merged exactly later.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use base64::Engine;
+use serde_json::json;
+
+use super::{PhaseResult, PhaseWriter};
+
+/// Appends to `<dir>/histograms.jsonl`.
+pub struct HistogramsJsonl {
+    file: BufWriter<File>,
+}
+
+impl HistogramsJsonl {
+    /// Opens (creating or appending) `dir/histograms.jsonl`.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("histograms.jsonl"))?;
+        Ok(HistogramsJsonl {
+            file: BufWriter::new(file),
+        })
+    }
+}
+
+impl PhaseWriter for HistogramsJsonl {
+    fn write_phase(&mut self, r: &PhaseResult) -> io::Result<()> {
+        let enc = |l: &envload_agent::Latency| -> io::Result<String> {
+            let bytes = envload_proto::histogram::encode(&l.hist).map_err(io::Error::other)?;
+            Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+        };
+        let s = &r.stats;
+        let line = json!({
+            "phase": r.phase.index,
+            "mode": r.phase.mode.as_str(),
+            "batch_size": r.phase.n,
+            "wait_seconds": r.phase.wait,
+            "repetition": r.phase.rep,
+            "unit": "microseconds",
+            "encoding": "HdrHistogram V2+DEFLATE, base64",
+            "successful": s.successful,
+            "failed": s.failed,
+            "connect": enc(&s.connect)?,
+            "reset": enc(&s.reset)?,
+            "step": enc(&s.step)?,
+            "total": enc(&s.total)?,
+        });
+        writeln!(self.file, "{line}")?;
+        self.file.flush()
+    }
+}

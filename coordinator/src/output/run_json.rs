@@ -1,0 +1,125 @@
+//! `run.json`: how a run was made (command, versions, plan, targets, agents,
+//! times) and how far it got, rewritten atomically after every phase.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::numfmt::timestamp;
+use super::{PhaseResult, PhaseWriter};
+
+/// One agent that ran sessions.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentInfo {
+    /// Agent name.
+    pub name: String,
+    /// Host it ran on.
+    pub host: String,
+    /// CPUs it had.
+    pub cpus: usize,
+}
+
+/// One phase's entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseEntry {
+    pub index: usize,
+    pub mode: String,
+    pub batch_size: u64,
+    pub wait_seconds: f64,
+    pub repetition: u32,
+    /// `running`, `complete` or `partial` (interrupted).
+    pub status: String,
+    pub successful: u64,
+    pub failed: u64,
+    pub total_wall_time: f64,
+    pub unique_hosts: u64,
+    /// Failures by `error_type`.
+    pub errors: serde_json::Map<String, Value>,
+}
+
+/// The document.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDoc {
+    pub envload_version: String,
+    pub command: Vec<String>,
+    pub infrastructure: String,
+    pub hardware: String,
+    pub plan: Value,
+    pub targets: Vec<String>,
+    /// URL of the embedded benchmark server when envload started one.
+    pub embedded_server: Option<String>,
+    pub agents: Vec<AgentInfo>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// `running`, `complete`, `interrupted` or `failed`.
+    pub status: String,
+    pub phases: Vec<PhaseEntry>,
+    /// Warnings raised during the run (hosts missing, …).
+    pub warnings: Vec<String>,
+}
+
+/// Keeps `run.json` in step with the run.
+pub struct RunJson {
+    path: PathBuf,
+    /// The document as it stands.
+    pub doc: RunDoc,
+}
+
+impl RunJson {
+    /// Writes the initial document to `dir/run.json`.
+    pub fn create(dir: &Path, doc: RunDoc) -> io::Result<Self> {
+        let rj = RunJson {
+            path: dir.join("run.json"),
+            doc,
+        };
+        rj.save()?;
+        Ok(rj)
+    }
+
+    /// Rewrites the file atomically (temp file + rename).
+    pub fn save(&self) -> io::Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&self.doc).map_err(io::Error::other)?,
+        )?;
+        fs::rename(tmp, &self.path)
+    }
+
+    /// Marks the run finished with `status`.
+    pub fn finish(&mut self, status: &str) -> io::Result<()> {
+        self.doc.status = status.to_string();
+        self.doc.finished_at = Some(timestamp(&Utc::now()));
+        self.save()
+    }
+}
+
+impl PhaseWriter for RunJson {
+    fn write_phase(&mut self, r: &PhaseResult) -> io::Result<()> {
+        let entry = PhaseEntry {
+            index: r.phase.index,
+            mode: r.phase.mode.as_str().to_string(),
+            batch_size: r.phase.n,
+            wait_seconds: r.phase.wait,
+            repetition: r.phase.rep,
+            status: "complete".to_string(),
+            successful: r.stats.successful,
+            failed: r.stats.failed,
+            total_wall_time: r.wall.as_secs_f64(),
+            unique_hosts: r.summary.unique_hosts,
+            errors: r
+                .stats
+                .errors
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), Value::from(*v)))
+                .collect(),
+        };
+        self.doc.phases.retain(|p| p.index != entry.index);
+        self.doc.phases.push(entry);
+        self.save()
+    }
+}

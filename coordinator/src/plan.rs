@@ -1,0 +1,243 @@
+//! A plan expands into phases (one per mode × N × wait × repetition) in the
+//! reference client's order, with its pauses between them.
+
+use std::time::Duration;
+
+use envload_agent::Mode;
+
+/// One measured batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// 0-based position in the plan.
+    pub index: usize,
+    /// Session protocol.
+    pub mode: Mode,
+    /// Batch size N.
+    pub n: u64,
+    /// Seconds each step waits.
+    pub wait: f64,
+    /// 1-based repetition.
+    pub rep: u32,
+    /// Pause before the phase starts.
+    pub pause_before: Duration,
+}
+
+/// How the phases were asked for (decides the console's closing table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanKind {
+    /// `-n`, `-w`, `--mode`: one phase.
+    Single,
+    /// `--requests-grid` and/or `--wait-grid`.
+    Grid,
+    /// `--compare`: HTTP then WebSocket.
+    Compare,
+}
+
+/// What the user asked for, before expansion.
+#[derive(Debug, Clone)]
+pub struct PlanSpec {
+    /// `--mode`.
+    pub mode: Mode,
+    /// `-n`.
+    pub n: u64,
+    /// `-w`.
+    pub wait: f64,
+    /// `--requests-grid`.
+    pub requests_grid: Option<Vec<u64>>,
+    /// `--wait-grid`.
+    pub wait_grid: Option<Vec<f64>>,
+    /// `--reps`.
+    pub reps: u32,
+    /// `--compare`.
+    pub compare: bool,
+}
+
+/// Pause between grid phases.
+pub const GRID_PAUSE: Duration = Duration::from_millis(500);
+/// Pause between the two `--compare` phases.
+pub const COMPARE_PAUSE: Duration = Duration::from_secs(1);
+
+impl PlanSpec {
+    /// Which kind of plan this is (`--compare` wins over grids, as in the
+    /// reference).
+    pub fn kind(&self) -> PlanKind {
+        if self.compare {
+            PlanKind::Compare
+        } else if self.requests_grid.is_some() || self.wait_grid.is_some() {
+            PlanKind::Grid
+        } else {
+            PlanKind::Single
+        }
+    }
+
+    /// The phases, in order.
+    pub fn phases(&self) -> Vec<Phase> {
+        let mut out = Vec::new();
+        let mut push = |mode, n, wait, rep, pause| {
+            let index = out.len();
+            out.push(Phase {
+                index,
+                mode,
+                n,
+                wait,
+                rep,
+                pause_before: if index == 0 { Duration::ZERO } else { pause },
+            });
+        };
+        match self.kind() {
+            PlanKind::Single => push(self.mode, self.n, self.wait, 1, Duration::ZERO),
+            PlanKind::Compare => {
+                push(Mode::Http, self.n, self.wait, 1, Duration::ZERO);
+                push(Mode::Ws, self.n, self.wait, 1, COMPARE_PAUSE);
+            }
+            PlanKind::Grid => {
+                let ns = self.requests_grid.clone().unwrap_or_else(|| vec![self.n]);
+                let ws = self.wait_grid.clone().unwrap_or_else(|| vec![self.wait]);
+                for &n in &ns {
+                    for &w in &ws {
+                        for rep in 1..=self.reps {
+                            push(self.mode, n, w, rep, GRID_PAUSE);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Largest N of any phase.
+    pub fn max_n(&self) -> u64 {
+        self.phases().iter().map(|p| p.n).max().unwrap_or(0)
+    }
+}
+
+/// Parses a wait in seconds: finite and ≥ 0.
+pub fn parse_wait(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        Ok(_) => Err(format!(
+            "'{s}' is not a wait in seconds: it must be a finite number ≥ 0"
+        )),
+        Err(_) => Err(format!("'{s}' is not a number of seconds")),
+    }
+}
+
+/// Parses `1,2,4`: positive integers, no empty entries.
+pub fn parse_requests_grid(s: &str) -> Result<Vec<u64>, String> {
+    parse_list(s, |item| match item.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "'{item}' is not a batch size: it must be an integer ≥ 1"
+        )),
+    })
+}
+
+/// Parses `0.1,1.0`: finite waits ≥ 0, no empty entries.
+pub fn parse_wait_grid(s: &str) -> Result<Vec<f64>, String> {
+    parse_list(s, parse_wait)
+}
+
+fn parse_list<T>(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    s.split(',')
+        .enumerate()
+        .map(|(i, raw)| {
+            let t = raw.trim();
+            if t.is_empty() {
+                Err(format!("entry {} of '{s}' is empty", i + 1))
+            } else {
+                item(t)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> PlanSpec {
+        PlanSpec {
+            mode: Mode::Ws,
+            n: 10,
+            wait: 1.0,
+            requests_grid: None,
+            wait_grid: None,
+            reps: 1,
+            compare: false,
+        }
+    }
+
+    #[test]
+    fn grid_order_is_n_then_wait_then_rep() {
+        let p = PlanSpec {
+            requests_grid: Some(vec![1, 2]),
+            wait_grid: Some(vec![0.1, 1.0]),
+            reps: 2,
+            ..spec()
+        };
+        let got: Vec<_> = p
+            .phases()
+            .iter()
+            .map(|ph| (ph.n, ph.wait, ph.rep))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, 0.1, 1),
+                (1, 0.1, 2),
+                (1, 1.0, 1),
+                (1, 1.0, 2),
+                (2, 0.1, 1),
+                (2, 0.1, 2),
+                (2, 1.0, 1),
+                (2, 1.0, 2),
+            ]
+        );
+        assert_eq!(p.phases()[0].pause_before, Duration::ZERO);
+        assert_eq!(p.phases()[1].pause_before, GRID_PAUSE);
+    }
+
+    #[test]
+    fn missing_grid_falls_back_to_flag() {
+        let p = PlanSpec {
+            wait_grid: Some(vec![0.5]),
+            n: 7,
+            ..spec()
+        };
+        assert_eq!(p.phases().len(), 1);
+        assert_eq!((p.phases()[0].n, p.kind()), (7, PlanKind::Grid));
+    }
+
+    #[test]
+    fn compare_is_http_then_ws_with_a_pause() {
+        let p = PlanSpec {
+            compare: true,
+            reps: 3,
+            ..spec()
+        };
+        let ph = p.phases();
+        assert_eq!(
+            (ph[0].mode, ph[1].mode, ph.len()),
+            (Mode::Http, Mode::Ws, 2)
+        );
+        assert_eq!(ph[1].pause_before, COMPARE_PAUSE);
+    }
+
+    #[test]
+    fn single_ignores_reps_like_the_reference() {
+        assert_eq!(PlanSpec { reps: 3, ..spec() }.phases().len(), 1);
+    }
+
+    #[test]
+    fn malformed_grids_are_named() {
+        assert!(parse_requests_grid("1,,2")
+            .unwrap_err()
+            .contains("entry 2 of '1,,2' is empty"));
+        assert!(parse_requests_grid("a").unwrap_err().contains("'a'"));
+        assert!(parse_requests_grid("-3").unwrap_err().contains("'-3'"));
+        assert!(parse_requests_grid("0").is_err());
+        assert!(parse_wait_grid("0.1,NaN").unwrap_err().contains("'NaN'"));
+        assert!(parse_wait("-1").is_err());
+        assert_eq!(parse_wait_grid(" 0.1, 1 ").unwrap(), vec![0.1, 1.0]);
+    }
+}

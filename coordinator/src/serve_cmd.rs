@@ -1,0 +1,111 @@
+//! `envload serve`: the benchmark environment server, as one process or as
+//! `--workers N` processes sharing the port.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use anyhow::{anyhow, Context};
+use envload_benchenv::capacity::Capacity;
+use envload_benchenv::env::Identity;
+use envload_benchenv::workers::{WorkerSet, READY_LINE};
+use envload_benchenv::{bind_listener, serve, ServerConfig};
+
+use crate::cli::ServeArgs;
+use crate::limits;
+use crate::shutdown::signalled;
+use crate::UsageError;
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let addr = resolve(&args.host, args.port)?;
+    // Each session is a socket; ask for room for the session limit.
+    let _ = limits::ensure_nofile(
+        args.max_concurrent_envs,
+        limits::needed(args.max_concurrent_envs.min(1 << 20), 1),
+    );
+    if args.worker {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return rt.block_on(serve_here(&args, addr, true));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if args.workers == 1 {
+        return rt.block_on(serve_here(&args, addr, false));
+    }
+    rt.block_on(supervise(&args, addr))
+}
+
+fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            anyhow!(UsageError(format!(
+                "--host '{host}' does not resolve to an address"
+            )))
+        })
+}
+
+async fn serve_here(args: &ServeArgs, addr: SocketAddr, worker: bool) -> anyhow::Result<()> {
+    let std_listener =
+        bind_listener(addr, worker, true).with_context(|| format!("cannot listen on {addr}"))?;
+    let port = std_listener.local_addr()?.port();
+    let listener = tokio::net::TcpListener::from_std(std_listener)?;
+    let config = ServerConfig {
+        identity: Identity::current(port),
+        capacity: Capacity::new(args.max_concurrent_envs as usize),
+        factory_error: args.inject_factory_error,
+    };
+    if worker {
+        println!("{READY_LINE}");
+    } else {
+        println!(
+            "envload serve: listening on http://{}:{port} (workers: 1, pids: {}, max_concurrent_envs per worker: {})",
+            addr.ip(),
+            std::process::id(),
+            args.max_concurrent_envs
+        );
+    }
+    serve(listener, config, signalled()).await;
+    Ok(())
+}
+
+async fn supervise(args: &ServeArgs, addr: SocketAddr) -> anyhow::Result<()> {
+    // Reserve the port (bound, not listening) so `--port 0` names one port
+    // that every worker then binds with SO_REUSEPORT.
+    let placeholder =
+        bind_listener(addr, true, false).with_context(|| format!("cannot bind {addr}"))?;
+    let port = placeholder.local_addr()?.port();
+    let exe =
+        std::env::current_exe().context("cannot find the envload executable to start workers")?;
+    let mut worker_args = vec![
+        "serve".to_string(),
+        "--host".into(),
+        addr.ip().to_string(),
+        "--port".into(),
+        port.to_string(),
+        "--max-concurrent-envs".into(),
+        args.max_concurrent_envs.to_string(),
+        "--worker".into(),
+    ];
+    if args.inject_factory_error {
+        worker_args.push("--inject-factory-error".into());
+    }
+    let set = WorkerSet::start(&exe, worker_args, args.workers as usize)
+        .await
+        .context("starting benchmark workers")?;
+    drop(placeholder);
+    let pids: Vec<String> = set.pids().iter().map(u32::to_string).collect();
+    println!(
+        "envload serve: listening on http://{}:{port} (workers: {}, pids: {}, max_concurrent_envs per worker: {})",
+        addr.ip(),
+        args.workers,
+        pids.join(" "),
+        args.max_concurrent_envs
+    );
+    set.supervise(signalled()).await?;
+    Ok(())
+}
