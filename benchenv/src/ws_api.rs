@@ -72,7 +72,7 @@ pub fn upgrade(mut req: Request<Incoming>, config: Arc<ServerConfig>) -> Respons
 }
 
 async fn session(mut ws: Ws, config: &ServerConfig) {
-    let _slot = match config.capacity.try_acquire() {
+    let slot = match config.capacity.try_acquire() {
         Ok(slot) => slot,
         Err(active) => {
             let max = config.capacity.max();
@@ -92,35 +92,49 @@ async fn session(mut ws: Ws, config: &ServerConfig) {
             return close(ws).await;
         }
     };
-    if config.factory_error {
+    let server_closes = if config.factory_error {
         let frame = error_frame(
             "FACTORY_ERROR",
             "Failed to create environment: injected factory failure",
             None,
         );
         let _ = ws.send(Message::text(frame)).await;
-        return close(ws).await;
+        true
+    } else {
+        run_env(&mut ws, config).await
+    };
+    // The session ends here: its slot is free before the close handshake.
+    drop(slot);
+    if server_closes {
+        close(ws).await;
     }
+}
+
+/// Serves messages until the session ends; returns whether the server must
+/// now close the socket (it already closed when the client did).
+async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
     let mut env = BenchEnv::new(config.identity.clone());
     while let Some(msg) = ws.next().await {
         let reply = match msg {
             Ok(Message::Text(text)) => match parse_frame(&text) {
-                Ok(ClientMsg::Close) => return close(ws).await,
+                Ok(ClientMsg::Close) => return true,
                 Ok(m) => handle(&mut env, m).await,
                 Err(e) => wire_error(&e),
             },
             Ok(Message::Binary(_)) => {
                 let frame = error_frame("SESSION_ERROR", "Binary frames are not supported", None);
                 let _ = ws.send(Message::text(frame)).await;
-                return close(ws).await;
+                return true;
             }
-            Ok(Message::Close(_)) | Err(_) => break,
+            Err(_) => return false,
+            // The close reply goes out on the next read, which then ends.
             Ok(_) => continue,
         };
         if ws.send(Message::text(reply)).await.is_err() {
-            break;
+            return false;
         }
     }
+    false
 }
 
 async fn handle(env: &mut BenchEnv, msg: ClientMsg) -> String {
