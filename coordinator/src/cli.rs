@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use envload_agent::{CloseMode, Mode, Target};
 
-use crate::plan::{parse_requests_grid, parse_wait, parse_wait_grid};
+use crate::plan::{parse_batch, parse_requests_grid, parse_wait, parse_wait_grid, Grid};
 
 /// Measures how many concurrent OpenEnv sessions an infrastructure holds, and
 /// at what latency.
@@ -75,24 +75,24 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_parser = Target::parse, conflicts_with = "url")]
     pub urls: Vec<Target>,
     /// Timeout per request (connect, reset, step), seconds.
-    #[arg(short = 't', long, default_value = "120.0", value_parser = parse_timeout)]
+    #[arg(short = 't', long, default_value = "120.0", allow_hyphen_values = true, value_parser = parse_timeout)]
     pub timeout: f64,
     /// Number of concurrent sessions (batch size).
     #[arg(short = 'n', long = "requests", visible_alias = "batch-size", default_value = "10",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          allow_hyphen_values = true, value_parser = parse_batch)]
     pub requests: u64,
     /// Seconds each step waits.
-    #[arg(short = 'w', long, default_value = "1.0", value_parser = parse_wait)]
+    #[arg(short = 'w', long, default_value = "1.0", allow_hyphen_values = true, value_parser = parse_wait)]
     pub wait: f64,
     /// Session protocol.
     #[arg(short = 'm', long, value_enum, default_value = "ws")]
     pub mode: ModeArg,
     /// Comma-separated batch sizes for a grid sweep (e.g. 1,2,4,8).
-    #[arg(long, visible_alias = "batch-size-grid", value_parser = parse_requests_grid)]
-    pub requests_grid: Option<Vec<u64>>,
+    #[arg(long, visible_alias = "batch-size-grid", allow_hyphen_values = true, value_parser = parse_requests_grid)]
+    pub requests_grid: Option<Grid<u64>>,
     /// Comma-separated wait times for a grid sweep (e.g. 0.1,1.0).
-    #[arg(long, value_parser = parse_wait_grid)]
-    pub wait_grid: Option<Vec<f64>>,
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_wait_grid)]
+    pub wait_grid: Option<Grid<f64>>,
     /// Repetitions per grid configuration.
     #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
     pub reps: u32,

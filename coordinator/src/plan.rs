@@ -122,19 +122,29 @@ pub fn parse_wait(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses `1,2,4`: positive integers, no empty entries.
-pub fn parse_requests_grid(s: &str) -> Result<Vec<u64>, String> {
-    parse_list(s, |item| match item.parse::<u64>() {
+/// Parses a batch size: an integer ≥ 1.
+pub fn parse_batch(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!(
-            "'{item}' is not a batch size: it must be an integer ≥ 1"
+            "'{s}' is not a batch size: it must be an integer ≥ 1"
         )),
-    })
+    }
+}
+
+/// A comma-separated grid from the command line (one flag value, so the
+/// error for a bad entry can quote the whole value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid<T>(pub Vec<T>);
+
+/// Parses `1,2,4`: positive integers, no empty entries.
+pub fn parse_requests_grid(s: &str) -> Result<Grid<u64>, String> {
+    parse_list(s, parse_batch).map(Grid)
 }
 
 /// Parses `0.1,1.0`: finite waits ≥ 0, no empty entries.
-pub fn parse_wait_grid(s: &str) -> Result<Vec<f64>, String> {
-    parse_list(s, parse_wait)
+pub fn parse_wait_grid(s: &str) -> Result<Grid<f64>, String> {
+    parse_list(s, parse_wait).map(Grid)
 }
 
 fn parse_list<T>(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
@@ -238,6 +248,6 @@ mod tests {
         assert!(parse_requests_grid("0").is_err());
         assert!(parse_wait_grid("0.1,NaN").unwrap_err().contains("'NaN'"));
         assert!(parse_wait("-1").is_err());
-        assert_eq!(parse_wait_grid(" 0.1, 1 ").unwrap(), vec![0.1, 1.0]);
+        assert_eq!(parse_wait_grid(" 0.1, 1 ").unwrap().0, vec![0.1, 1.0]);
     }
 }

@@ -42,8 +42,8 @@ pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
         mode: args.mode.into(),
         n: args.requests,
         wait: args.wait,
-        requests_grid: args.requests_grid.clone(),
-        wait_grid: args.wait_grid.clone(),
+        requests_grid: args.requests_grid.clone().map(|g| g.0),
+        wait_grid: args.wait_grid.clone().map(|g| g.0),
         reps: args.reps,
         compare: args.compare,
     };

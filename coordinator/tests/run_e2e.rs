@@ -1,0 +1,303 @@
+//! `envload run` end to end against a real `envload serve` process: WS, HTTP,
+//! `--compare`, grids with repetitions, host expectations, capacity refusals.
+
+mod support;
+
+use std::collections::HashSet;
+
+use support::{col, csv_rows, out_dir, raw_lines, run, text, Server};
+
+fn run_ok(args: &[&str]) -> (String, String) {
+    let out = run(args);
+    let t = text(&out);
+    assert!(out.status.success(), "{args:?} failed:\n{}\n{}", t.0, t.1);
+    t
+}
+
+#[test]
+fn ws_and_http_single_runs() {
+    let s = Server::start(&[]);
+    for mode in ["ws", "http"] {
+        let dir = out_dir(&format!("single-{mode}"));
+        let d = dir.to_str().unwrap();
+        let (stdout, _) = run_ok(&[
+            "run", "-u", &s.url, "-n", "25", "-w", "0.1", "-m", mode, "-o", d,
+        ]);
+        assert!(stdout.contains("25/25 success (100%)"), "{stdout}");
+        assert!(
+            stdout.contains(&format!("{} Mode | N=25", mode.to_uppercase())),
+            "single runs print the summary: {stdout}"
+        );
+        let rows = csv_rows(&dir);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(col(&rows[0], &rows[1], "mode"), mode);
+        assert_eq!(col(&rows[0], &rows[1], "successful"), "25");
+        assert_eq!(col(&rows[0], &rows[1], "unique_sessions"), "25");
+        let raw = raw_lines(&dir);
+        let ids: HashSet<u64> = raw
+            .iter()
+            .map(|l| l["request_id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids, (0..25).collect());
+        assert!(raw
+            .iter()
+            .all(|l| l["success"] == true && l["waited_seconds"].as_f64() == Some(0.1)));
+        let connect_zero = raw
+            .iter()
+            .all(|l| l["connect_latency"].as_f64() == Some(0.0));
+        assert_eq!(
+            connect_zero,
+            mode == "http",
+            "HTTP has connect 0.0, WS does not"
+        );
+        let step_min: f64 = raw
+            .iter()
+            .map(|l| l["step_latency"].as_f64().unwrap())
+            .fold(f64::MAX, f64::min);
+        assert!(
+            step_min >= 0.1,
+            "a step cannot be shorter than its wait: {step_min}"
+        );
+    }
+}
+
+#[test]
+fn compare_runs_http_then_ws_and_prints_the_table() {
+    let s = Server::start(&[]);
+    let dir = out_dir("compare");
+    let (stdout, _) = run_ok(&[
+        "run",
+        "-u",
+        &s.url,
+        "--compare",
+        "-n",
+        "10",
+        "-w",
+        "0.05",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("HTTP vs WebSocket Comparison"), "{stdout}");
+    let rows = csv_rows(&dir);
+    let modes: Vec<&str> = rows[1..].iter().map(|r| col(&rows[0], r, "mode")).collect();
+    assert_eq!(modes, ["http", "ws"]);
+}
+
+#[test]
+fn grid_with_reps_runs_every_phase_in_order() {
+    let s = Server::start(&[]);
+    let dir = out_dir("grid");
+    let (stdout, _) = run_ok(&[
+        "run",
+        "-u",
+        &s.url,
+        "--requests-grid",
+        "2,5",
+        "--wait-grid",
+        "0,0.05",
+        "--reps",
+        "2",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout.contains("Grid Sweep Complete") && stdout.contains("[8/8]"),
+        "{stdout}"
+    );
+    let rows = csv_rows(&dir);
+    let got: Vec<(String, String, String)> = rows[1..]
+        .iter()
+        .map(|r| {
+            let c = |n| col(&rows[0], r, n).to_string();
+            (c("num_requests"), c("wait_seconds"), c("repetition"))
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("2", "0.0", "1"),
+        ("2", "0.0", "2"),
+        ("2", "0.05", "1"),
+        ("2", "0.05", "2"),
+        ("5", "0.0", "1"),
+        ("5", "0.0", "2"),
+        ("5", "0.05", "1"),
+        ("5", "0.05", "2"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(raw_lines(&dir).len(), 2 * 4 + 5 * 4);
+    let runj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(runj["status"], "complete");
+    assert_eq!(runj["phases"].as_array().unwrap().len(), 8);
+    assert!(runj["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["status"] == "complete"));
+}
+
+#[test]
+fn embedded_server_is_the_default_target() {
+    let dir = out_dir("embedded");
+    let (stdout, _) = run_ok(&[
+        "run",
+        "-n",
+        "8",
+        "-w",
+        "0",
+        "-o",
+        dir.to_str().unwrap(),
+        "--infrastructure",
+        "laptop",
+    ]);
+    assert!(
+        stdout.contains("started the embedded benchmark server at http://127.0.0.1:"),
+        "{stdout}"
+    );
+    let runj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert!(runj["embedded_server"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    assert_eq!(runj["infrastructure"], "laptop");
+    assert_eq!(
+        runj["agents"][0]["cpus"].as_u64().map(|c| c >= 1),
+        Some(true)
+    );
+    assert!(runj["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "--infrastructure"));
+    assert!(runj["finished_at"].is_string());
+}
+
+#[test]
+fn too_few_hosts_warns_and_with_require_hosts_fails() {
+    let s = Server::start(&[]);
+    let dir = out_dir("hosts-warn");
+    let (_, stderr) = run_ok(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "4",
+        "-w",
+        "0",
+        "--expected-hosts",
+        "2",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains("WARNING") && stderr.contains("expected 2"),
+        "{stderr}"
+    );
+
+    let dir = out_dir("hosts-require");
+    let out = run(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "4",
+        "-w",
+        "0",
+        "--expected-hosts",
+        "2",
+        "--require-hosts",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--require-hosts"), "{stderr}");
+    assert_eq!(
+        csv_rows(&dir).len(),
+        2,
+        "what was measured is still written"
+    );
+}
+
+#[test]
+fn capacity_refusals_are_counted_as_such() {
+    let s = Server::start(&["--max-concurrent-envs", "3"]);
+    let dir = out_dir("capacity");
+    let (stdout, _) = run_ok(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "10",
+        "-w",
+        "1.0",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("CapacityReached x7"), "{stdout}");
+    let rows = csv_rows(&dir);
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "3");
+    assert_eq!(col(&rows[0], &rows[1], "error_rate"), "0.7");
+    let refused = raw_lines(&dir)
+        .iter()
+        .filter(|l| l["error_type"] == "CapacityReached")
+        .count();
+    assert_eq!(refused, 7);
+}
+
+#[test]
+fn server_first_close_works() {
+    let s = Server::start(&[]);
+    let dir = out_dir("server-first");
+    let (stdout, _) = run_ok(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "10",
+        "-w",
+        "0",
+        "--close",
+        "server-first",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("10/10 success"), "{stdout}");
+}
+
+#[test]
+fn urls_spread_sessions_round_robin() {
+    let (a, b) = (Server::start(&[]), Server::start(&[]));
+    let dir = out_dir("urls");
+    let urls = format!("{},{}", a.url, b.url);
+    run_ok(&[
+        "run",
+        "--urls",
+        &urls,
+        "-n",
+        "10",
+        "-w",
+        "0",
+        "--expected-hosts",
+        "2",
+        "--require-hosts",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let rows = csv_rows(&dir);
+    assert_eq!(col(&rows[0], &rows[1], "unique_hosts"), "2");
+    let raw = raw_lines(&dir);
+    let on_a = raw
+        .iter()
+        .filter(|l| {
+            l["host_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(a.url.rsplit(':').next().unwrap())
+        })
+        .count();
+    assert_eq!(on_a, 5);
+}
