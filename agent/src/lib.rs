@@ -12,6 +12,7 @@ pub mod observation;
 pub mod plan;
 pub mod record;
 pub mod runner;
+pub mod source;
 pub mod stats;
 pub mod target;
 pub mod ws;

@@ -41,7 +41,7 @@ pub async fn run_share(a: &Assignment) -> ShareResult {
             let timestamp = Utc::now();
             let (timings, outcome) = match (mode, client) {
                 (Mode::Http, Some(c)) => http::run_session(&c, &target, wait, limit).await,
-                _ => ws::run_session(&target, wait, limit, close).await,
+                _ => ws::run_session(&target, request_id, wait, limit, close).await,
             };
             let (observed, failure) = match outcome {
                 Ok(o) => (o, None),

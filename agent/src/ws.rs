@@ -14,16 +14,19 @@ use crate::failure::{excerpt, ErrorType, Failure};
 use crate::observation::Observed;
 use crate::plan::CloseMode;
 use crate::record::{micros, Timings};
+use crate::source::{connect_from, source_for};
 use crate::target::Target;
 
 type Ws = WebSocketStream<TcpStream>;
 
 /// Buffers sized for many idle sessions, not for throughput: tungstenite's
-/// default eagerly allocates 128 KiB per connection.
+/// default eagerly allocates 128 KiB per connection. Writes are buffered only
+/// so that the close message and close frame leave in one segment; every
+/// request is flushed by `send`.
 pub fn session_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(1024)
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20))
 }
@@ -31,6 +34,7 @@ pub fn session_config() -> WebSocketConfig {
 /// Runs one WebSocket session; returns what was timed and the outcome.
 pub async fn run_session(
     target: &Target,
+    request_id: u64,
     wait_seconds: f64,
     limit: Duration,
     close: CloseMode,
@@ -38,7 +42,7 @@ pub async fn run_session(
     let t0 = Instant::now();
     let mut timings = Timings::default();
     let outcome = async {
-        let mut ws = connect(target, limit).await?;
+        let mut ws = connect(target, request_id, limit).await?;
         timings.connect_us = micros(t0.elapsed());
 
         let t = Instant::now();
@@ -73,10 +77,10 @@ pub async fn run_session(
 }
 
 /// Resolves, connects TCP and performs the WebSocket handshake within `limit`.
-async fn connect(target: &Target, limit: Duration) -> Result<Ws, Failure> {
+async fn connect(target: &Target, request_id: u64, limit: Duration) -> Result<Ws, Failure> {
     let addr = format!("{}:{}", target.host, target.port);
     let attempt = async {
-        let tcp = connect_tcp(target, &addr).await?;
+        let tcp = connect_tcp(target, request_id, &addr).await?;
         let (ws, _resp) = tokio_tungstenite::client_async_with_config(
             &target.ws_url,
             tcp,
@@ -100,7 +104,11 @@ async fn connect(target: &Target, limit: Duration) -> Result<Ws, Failure> {
 }
 
 /// Resolves the host and connects to the first address that accepts.
-pub(crate) async fn connect_tcp(target: &Target, addr: &str) -> Result<TcpStream, Failure> {
+pub(crate) async fn connect_tcp(
+    target: &Target,
+    request_id: u64,
+    addr: &str,
+) -> Result<TcpStream, Failure> {
     let addrs: Vec<_> = tokio::net::lookup_host((target.host.as_str(), target.port))
         .await
         .map_err(|e| {
@@ -112,7 +120,7 @@ pub(crate) async fn connect_tcp(target: &Target, addr: &str) -> Result<TcpStream
         .collect();
     let mut last = None;
     for sa in addrs {
-        match TcpStream::connect(sa).await {
+        match connect_from(sa, source_for(sa, request_id)).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
@@ -296,10 +304,14 @@ fn stream_failure(e: tungstenite::Error, stage: &str, target: &Target) -> Failur
 /// Ends the session the chosen way. The step already succeeded, so a close
 /// that goes wrong does not fail the session; it is bounded by `limit`.
 async fn finish(ws: &mut Ws, close: CloseMode, limit: Duration) {
-    if ws.send(Message::text(r#"{"type":"close"}"#)).await.is_err() {
+    // Client-first: the close message and the close frame leave in one write.
+    if ws.feed(Message::text(r#"{"type":"close"}"#)).await.is_err() {
         return;
     }
-    if close == CloseMode::ClientFirst && ws.close(None).await.is_err() {
+    if close == CloseMode::ClientFirst && ws.feed(Message::Close(None)).await.is_err() {
+        return;
+    }
+    if ws.flush().await.is_err() {
         return;
     }
     let _ = timeout(limit, async { while let Some(Ok(_)) = ws.next().await {} }).await;

@@ -1,1 +1,195 @@
-fn main() {}
+//! Session-engine benchmark: `envload run` against `envload serve --workers 2`
+//! on this machine, both sides sharing its cores, at N = 1024, 4096 and 16384
+//! (wait 1 s). Prints, per N: agent CPU µs per session, server CPU µs per
+//! session, agent peak RSS per concurrent session, success and total p99.
+//!
+//! Every run is a separate `envload run` process, so its CPU and peak RSS
+//! come from `wait4`'s rusage; the server's CPU is read from /proc for its
+//! worker processes before and after. `ENVLOAD_BENCH_N=1024,4096` picks other
+//! sizes, `ENVLOAD_BENCH_MODE=http` the other protocol.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
+
+struct Usage {
+    cpu_s: f64,
+    max_rss_kib: f64,
+}
+
+/// Runs `envload args…` and returns its rusage (CPU, peak RSS). The child
+/// is reaped by `wait4` itself, which std's `wait` cannot report.
+#[allow(clippy::zombie_processes)]
+fn run_measured(args: &[&str]) -> Usage {
+    let child = Command::new(ENVLOAD)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("envload run starts");
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-value; pid is our child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert_eq!(rc, child.id() as i32, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "envload run {args:?} failed"
+    );
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Usage {
+        cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
+        max_rss_kib: ru.ru_maxrss as f64,
+    }
+}
+
+/// CPU seconds used so far by the given processes (utime + stime).
+fn cpu_of(pids: &[u32]) -> f64 {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    pids.iter()
+        .map(|p| {
+            let stat =
+                std::fs::read_to_string(format!("/proc/{p}/stat")).expect("server worker alive");
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            let f: Vec<&str> = after.split_whitespace().collect();
+            (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick
+        })
+        .sum()
+}
+
+fn summary_field(dir: &std::path::Path, name: &str) -> String {
+    let text = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.last().unwrap().split(',').collect();
+    row[header.iter().position(|h| *h == name).unwrap()].to_string()
+}
+
+fn sysctl(name: &str) -> String {
+    std::fs::read_to_string(format!("/proc/sys/{}", name.replace('.', "/")))
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    let sizes: Vec<u64> = std::env::var("ENVLOAD_BENCH_N")
+        .unwrap_or_else(|_| "1024,4096,16384".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("ENVLOAD_BENCH_N is a list of integers")
+        })
+        .collect();
+    let mode = std::env::var("ENVLOAD_BENCH_MODE").unwrap_or_else(|_| "ws".into());
+
+    let mut server = Command::new(ENVLOAD)
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("envload serve starts");
+    let line = BufReader::new(server.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let pids: Vec<u32> = line
+        .split("pids: ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+
+    let dir = std::env::temp_dir().join(format!("envload-bench-{}", std::process::id()));
+    let out = |n: u64| dir.join(format!("n{n}"));
+    // Baseline: the same process with a single session, for per-session RSS.
+    let base = run_measured(&[
+        "run",
+        "-u",
+        &url,
+        "-n",
+        "1",
+        "-w",
+        "0",
+        "-m",
+        &mode,
+        "-o",
+        out(1).to_str().unwrap(),
+    ]);
+
+    println!("envload session bench: mode={mode}, wait=1.0 s, server `envload serve --workers 2` on {url}");
+    println!(
+        "machine: {} cpus; net.core.somaxconn={}, net.ipv4.ip_local_port_range={}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        sysctl("net.core.somaxconn"),
+        sysctl("net.ipv4.ip_local_port_range")
+    );
+    println!(
+        "\n{:>6} {:>9} {:>12} {:>16} {:>16} {:>18} {:>14}",
+        "N",
+        "success",
+        "total p99 s",
+        "agent CPU µs/sess",
+        "server CPU µs/sess",
+        "agent RSS KiB/sess",
+        "agent RSS MiB"
+    );
+    for &n in &sizes {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let before = cpu_of(&pids);
+        let o = out(n);
+        let u = run_measured(&[
+            "run",
+            "-u",
+            &url,
+            "-n",
+            &n.to_string(),
+            "-w",
+            "1.0",
+            "-m",
+            &mode,
+            "-o",
+            o.to_str().unwrap(),
+        ]);
+        // Let the server finish its side of the closes before reading its CPU.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let server_cpu = cpu_of(&pids) - before;
+        let ok: u64 = summary_field(&o, "successful").parse().unwrap();
+        println!(
+            "{:>6} {:>8.1}% {:>12} {:>16.1} {:>16.1} {:>18.2} {:>14.1}",
+            n,
+            ok as f64 * 100.0 / n as f64,
+            summary_field(&o, "total_p99"),
+            u.cpu_s * 1e6 / n as f64,
+            server_cpu * 1e6 / n as f64,
+            (u.max_rss_kib - base.max_rss_kib).max(0.0) / n as f64,
+            u.max_rss_kib / 1024.0
+        );
+    }
+    println!("\n(per-session figures divide the whole process's CPU — start-up and result writing included — by N;");
+    println!(" RSS per session is (peak RSS − peak RSS of a 1-session run) / N)");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
