@@ -53,6 +53,30 @@ impl ErrorType {
     }
 }
 
+impl std::str::FromStr for ErrorType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        const ALL: [ErrorType; 12] = [
+            ErrorType::ConnectionRefused,
+            ErrorType::DnsError,
+            ErrorType::HandshakeTimeout,
+            ErrorType::TlsError,
+            ErrorType::HttpStatus,
+            ErrorType::CapacityReached,
+            ErrorType::ServerError,
+            ErrorType::MalformedResponse,
+            ErrorType::UnexpectedClose,
+            ErrorType::ReadTimeout,
+            ErrorType::ConnectionError,
+            ErrorType::AgentLost,
+        ];
+        ALL.into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| format!("unknown error_type '{s}'"))
+    }
+}
+
 /// A classified session failure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {

@@ -6,11 +6,14 @@
 //! every failure, and records latencies in HDR histograms. The same code runs
 //! in-process for `envload run` and as a remote agent process.
 
+pub mod convert;
 pub mod failure;
 pub mod http;
+pub mod limits;
 pub mod observation;
 pub mod plan;
 pub mod record;
+pub mod remote;
 pub mod runner;
 pub mod source;
 pub mod stats;
@@ -23,3 +26,16 @@ pub use record::SessionRecord;
 pub use runner::{run_share, ShareResult};
 pub use stats::{Latency, PhaseStats};
 pub use target::{Target, TargetError};
+
+/// The machine's host name (what Python's `socket.gethostname()` returns).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // within it or truncates.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

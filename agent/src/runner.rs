@@ -1,10 +1,12 @@
 //! Runs one agent's share of a phase: every session at once, each recorded
-//! as it ends.
+//! as it ends. [`Sessions`] is the running share (the remote agent polls it
+//! while it streams progress); [`run_share`] runs one to completion.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinSet};
 
 use crate::failure::{ErrorType, Failure};
 use crate::plan::{Assignment, Mode};
@@ -23,53 +25,90 @@ pub struct ShareResult {
     pub wall: Duration,
 }
 
+/// A share in flight: its sessions run as tasks; dropping it aborts them
+/// (their sockets close), which is how a phase is cancelled.
+pub struct Sessions {
+    set: JoinSet<SessionRecord>,
+    ids: HashMap<Id, u64>,
+    start: Instant,
+    assignment: Assignment,
+}
+
+impl Sessions {
+    /// Starts every session of `a` now.
+    pub fn spawn(a: &Assignment) -> Self {
+        let start = Instant::now();
+        let client = (a.mode == Mode::Http).then(http::client);
+        let mut set = JoinSet::new();
+        let mut ids = HashMap::with_capacity(a.count as usize);
+        for i in 0..a.count {
+            let request_id = a.first_request_id + i;
+            let target_index = (request_id % a.targets.len() as u64) as usize;
+            let target = a.targets[target_index].clone();
+            let (mode, wait, limit, close) = (a.mode, a.wait_seconds, a.timeout, a.close);
+            let client = client.clone();
+            let hardware = a.hardware.clone();
+            let batch_size = a.batch_size;
+            let handle = set.spawn(async move {
+                let timestamp = Utc::now();
+                let (timings, outcome) = match (mode, client) {
+                    (Mode::Http, Some(c)) => http::run_session(&c, &target, wait, limit).await,
+                    _ => ws::run_session(&target, request_id, wait, limit, close).await,
+                };
+                let (observed, failure) = match outcome {
+                    Ok(o) => (o, None),
+                    Err(f) => (Default::default(), Some(f)),
+                };
+                SessionRecord {
+                    request_id,
+                    mode,
+                    timestamp,
+                    wait_requested: wait,
+                    batch_size,
+                    hardware,
+                    target_index,
+                    timings,
+                    observed,
+                    failure,
+                    ended_after: start.elapsed(),
+                }
+            });
+            ids.insert(handle.id(), request_id);
+        }
+        Sessions {
+            set,
+            ids,
+            start,
+            assignment: a.clone(),
+        }
+    }
+
+    /// The next session to finish, or `None` when all have.
+    pub async fn next(&mut self) -> Option<SessionRecord> {
+        let joined = self.set.join_next().await?;
+        Some(joined.unwrap_or_else(|e| {
+            let id = self.ids.get(&e.id()).copied().unwrap_or_default();
+            panicked_session(&self.assignment, id, e, self.start.elapsed())
+        }))
+    }
+
+    /// Sessions not finished yet.
+    pub fn remaining(&self) -> usize {
+        self.set.len()
+    }
+
+    /// When the share started.
+    pub fn started_at(&self) -> Instant {
+        self.start
+    }
+}
+
 /// Runs every session of `a` concurrently and waits for all of them.
 pub async fn run_share(a: &Assignment) -> ShareResult {
-    let start = Instant::now();
-    let client = (a.mode == Mode::Http).then(http::client);
-    let mut set = JoinSet::new();
-    let mut ids = std::collections::HashMap::new();
-    for i in 0..a.count {
-        let request_id = a.first_request_id + i;
-        let target_index = (request_id % a.targets.len() as u64) as usize;
-        let target = a.targets[target_index].clone();
-        let (mode, wait, limit, close) = (a.mode, a.wait_seconds, a.timeout, a.close);
-        let client = client.clone();
-        let hardware = a.hardware.clone();
-        let batch_size = a.batch_size;
-        let handle = set.spawn(async move {
-            let timestamp = Utc::now();
-            let (timings, outcome) = match (mode, client) {
-                (Mode::Http, Some(c)) => http::run_session(&c, &target, wait, limit).await,
-                _ => ws::run_session(&target, request_id, wait, limit, close).await,
-            };
-            let (observed, failure) = match outcome {
-                Ok(o) => (o, None),
-                Err(f) => (Default::default(), Some(f)),
-            };
-            SessionRecord {
-                request_id,
-                mode,
-                timestamp,
-                wait_requested: wait,
-                batch_size,
-                hardware,
-                target_index,
-                timings,
-                observed,
-                failure,
-                ended_after: start.elapsed(),
-            }
-        });
-        ids.insert(handle.id(), request_id);
-    }
+    let mut sessions = Sessions::spawn(a);
     let mut records = Vec::with_capacity(a.count as usize);
     let mut stats = PhaseStats::default();
-    while let Some(joined) = set.join_next().await {
-        let rec = joined.unwrap_or_else(|e| {
-            let id = ids.get(&e.id()).copied().unwrap_or_default();
-            panicked_session(a, id, e, start.elapsed())
-        });
+    while let Some(rec) = sessions.next().await {
         stats.record(&rec);
         records.push(rec);
     }

@@ -26,6 +26,11 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve the OpenEnv benchmark environment.
     Serve(ServeArgs),
+    /// Coordinate agents on many hosts: split each phase across them, merge
+    /// their histograms, write one set of results.
+    Coordinator(Box<CoordinatorArgs>),
+    /// Generate load for a coordinator.
+    Agent(AgentArgs),
 }
 
 /// Session protocol flag values.
@@ -121,6 +126,60 @@ pub struct RunArgs {
     /// Who closes a WebSocket session first.
     #[arg(long, value_enum, default_value = "client-first")]
     pub close: CloseArg,
+    /// `run`: spread the load over this many local agent processes (0: run
+    /// it in this process). `coordinator`: agents to wait for.
+    #[arg(long, default_value = "0")]
+    pub agents: u32,
+    /// Do not collect per-session records: no raw.jsonl, less coordinator
+    /// work (unique_* columns come from the agents' distinct sets).
+    #[arg(long)]
+    pub no_records: bool,
+}
+
+/// `envload coordinator`.
+#[derive(Debug, Clone, Args)]
+pub struct CoordinatorArgs {
+    /// Address to listen on for agents.
+    #[arg(long, default_value = "0.0.0.0:7700")]
+    pub listen: String,
+    /// Seconds to wait for --agents agents to join.
+    #[arg(long, default_value = "120", value_parser = parse_timeout)]
+    pub agent_wait: f64,
+    /// Abort the run when fewer agents than this remain.
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_agents: u32,
+    /// Token agents must present.
+    #[arg(long, env = "ENVLOAD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds of silence after which an agent counts as lost.
+    #[arg(long, default_value = "5", value_parser = parse_timeout)]
+    pub heartbeat_deadline: f64,
+    /// The plan (the flags of `envload run`).
+    #[command(flatten)]
+    pub plan: RunArgs,
+}
+
+/// `envload agent`.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// The coordinator's URL (http://HOST:PORT).
+    #[arg(long)]
+    pub coordinator: String,
+    /// Agent name [default: HOSTNAME-PID].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The coordinator's token.
+    #[arg(long, env = "ENVLOAD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Capacity declared to the coordinator [default: CPU count].
+    #[arg(long)]
+    pub cpus: Option<u32>,
+    /// Seconds to keep trying to reach the coordinator.
+    #[arg(long, default_value = "120", value_parser = parse_timeout)]
+    pub connect_for: f64,
+    /// Test hook: announce another protocol version.
+    #[arg(long, hide = true)]
+    pub protocol_version: Option<u32>,
 }
 
 /// `envload serve`.

@@ -169,3 +169,18 @@ pub fn grid_table(rows: &[SummaryRow]) {
         );
     }
 }
+
+/// One line per agent: what it ran in the phase, and whether it was lost.
+pub fn agent_lines(agents: &[crate::driver::AgentPhase]) {
+    for a in agents {
+        let lost = a
+            .lost
+            .as_deref()
+            .map(|r| format!(" LOST: {r}"))
+            .unwrap_or_default();
+        println!(
+            "     agent {} ({}): {} sessions, {} ok, {} failed{lost}",
+            a.name, a.host, a.assigned, a.successful, a.failed
+        );
+    }
+}

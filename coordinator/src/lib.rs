@@ -1,12 +1,17 @@
 //! envload's coordinator: plans phases, drives agents, merges their
 //! histograms and writes results. Owns the `envload` binary.
 
+pub mod agent_cmd;
 pub mod cli;
 pub mod console;
+pub mod coordinator_cmd;
+pub mod driver;
 pub mod embedded;
-pub mod limits;
+pub mod fleet;
 pub mod output;
+pub mod phases;
 pub mod plan;
+pub mod progress;
 pub mod run_cmd;
 pub mod serve_cmd;
 pub mod shutdown;
@@ -18,7 +23,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::run_cmd::RunOutcome;
+use crate::phases::RunOutcome;
 
 /// A usage error: bad input that exits with code 2.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +56,8 @@ where
     let result = match cli.command {
         Command::Run(args) => run_cmd::run(*args, argv),
         Command::Serve(args) => serve_cmd::run(args).map(|()| RunOutcome::Complete),
+        Command::Coordinator(args) => coordinator_cmd::run(*args, argv),
+        Command::Agent(args) => agent_cmd::run(args).map(|()| RunOutcome::Complete),
     };
     match result {
         Ok(RunOutcome::Complete) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use envload_agent::{PhaseStats, SessionRecord, Target};
+use envload_agent::{PhaseStats, SessionRecord};
 
 use crate::plan::Phase;
 use crate::summary::SummaryRow;
@@ -22,8 +22,6 @@ use crate::summary::SummaryRow;
 pub struct PhaseResult {
     /// Which phase.
     pub phase: Phase,
-    /// Targets the sessions went to.
-    pub targets: Vec<Target>,
     /// Per-session records.
     pub records: Vec<SessionRecord>,
     /// Merged statistics.
@@ -32,6 +30,8 @@ pub struct PhaseResult {
     pub wall: Duration,
     /// The summary row.
     pub summary: SummaryRow,
+    /// Per-agent breakdown.
+    pub agents: Vec<crate::driver::AgentPhase>,
 }
 
 /// A results format that appends one phase at a time.

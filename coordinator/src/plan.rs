@@ -58,6 +58,19 @@ pub const GRID_PAUSE: Duration = Duration::from_millis(500);
 pub const COMPARE_PAUSE: Duration = Duration::from_secs(1);
 
 impl PlanSpec {
+    /// The plan flags of `envload run` / `envload coordinator`.
+    pub fn from_args(args: &crate::cli::RunArgs) -> Self {
+        PlanSpec {
+            mode: args.mode.into(),
+            n: args.requests,
+            wait: args.wait,
+            requests_grid: args.requests_grid.clone().map(|g| g.0),
+            wait_grid: args.wait_grid.clone().map(|g| g.0),
+            reps: args.reps,
+            compare: args.compare,
+        }
+    }
+
     /// Which kind of plan this is (`--compare` wins over grids, as in the
     /// reference).
     pub fn kind(&self) -> PlanKind {

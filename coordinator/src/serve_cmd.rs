@@ -10,9 +10,9 @@ use envload_benchenv::workers::{WorkerSet, READY_LINE};
 use envload_benchenv::{bind_listener, serve, ServerConfig};
 
 use crate::cli::ServeArgs;
-use crate::limits;
 use crate::shutdown::signalled;
 use crate::UsageError;
+use envload_agent::limits;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {

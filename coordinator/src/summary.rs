@@ -79,22 +79,51 @@ pub struct SummaryRow {
     pub unique_hosts: u64,
 }
 
+/// Distinct non-empty `pid`, `session_hash` and `host_url` values over the
+/// successful sessions of a phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Uniques {
+    pub pids: u64,
+    pub sessions: u64,
+    pub hosts: u64,
+}
+
+impl Uniques {
+    /// Counts them from session records.
+    pub fn from_records(records: &[SessionRecord]) -> Self {
+        let ok = || records.iter().filter(|r| r.success());
+        Uniques {
+            pids: ok()
+                .filter(|r| r.observed.pid != 0)
+                .map(|r| r.observed.pid)
+                .collect::<HashSet<_>>()
+                .len() as u64,
+            sessions: ok()
+                .filter(|r| !r.observed.session_hash.is_empty())
+                .map(|r| r.observed.session_hash.as_str())
+                .collect::<HashSet<_>>()
+                .len() as u64,
+            hosts: ok()
+                .filter(|r| !r.observed.host_url.is_empty())
+                .map(|r| r.observed.host_url.as_str())
+                .collect::<HashSet<_>>()
+                .len() as u64,
+        }
+    }
+}
+
 /// Computes a phase's row from its merged statistics and session records.
 pub fn summarize(
     phase: &Phase,
     url: &str,
     hardware: &str,
     stats: &PhaseStats,
-    records: &[SessionRecord],
+    uniques: &Uniques,
     wall: Duration,
 ) -> SummaryRow {
     let wall_s = wall.as_secs_f64();
     let q3 =
         |l: &envload_agent::Latency| [l.quantile_s(0.50), l.quantile_s(0.95), l.quantile_s(0.99)];
-    let ok = || records.iter().filter(|r| r.success());
-    let distinct = |f: &dyn Fn(&SessionRecord) -> Option<String>| {
-        ok().filter_map(f).collect::<HashSet<_>>().len() as u64
-    };
     SummaryRow {
         mode: phase.mode.as_str().to_string(),
         url: url.to_string(),
@@ -129,11 +158,9 @@ pub fn summarize(
         } else {
             0.0
         },
-        unique_pids: distinct(&|r| (r.observed.pid != 0).then(|| r.observed.pid.to_string())),
-        unique_sessions: distinct(&|r| {
-            Some(r.observed.session_hash.clone()).filter(|s| !s.is_empty())
-        }),
-        unique_hosts: distinct(&|r| Some(r.observed.host_url.clone()).filter(|s| !s.is_empty())),
+        unique_pids: uniques.pids,
+        unique_sessions: uniques.sessions,
+        unique_hosts: uniques.hosts,
     }
 }
 

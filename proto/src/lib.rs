@@ -1,8 +1,18 @@
 //! envload's wire contract.
 //!
-//! Today it holds the one conversion every side shares: latency histograms to
-//! and from HdrHistogram V2+DEFLATE bytes, the interoperable encoding that
-//! other HdrHistogram implementations read. The gRPC contract (`envload.v1`)
-//! joins it when agents run as remote processes.
+//! The `envload.v1` gRPC service an agent attaches to (one bidirectional
+//! stream for the agent's whole life), generated from
+//! `proto/envload/v1/envload.proto` and checked in, and the conversion both
+//! sides share: latency histograms to and from HdrHistogram V2+DEFLATE bytes.
+//! Consumers `use envload_proto as proto;`.
 
 pub mod histogram;
+
+/// The generated `envload.v1` messages, client and server.
+#[allow(clippy::all, missing_docs)]
+pub mod v1 {
+    include!("generated/envload.v1.rs");
+}
+
+/// Version of the agent ⇄ coordinator protocol; both sides must agree.
+pub const PROTOCOL_VERSION: u32 = 1;

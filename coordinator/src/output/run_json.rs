@@ -19,8 +19,28 @@ pub struct AgentInfo {
     pub name: String,
     /// Host it ran on.
     pub host: String,
-    /// CPUs it had.
+    /// CPUs it had (its declared capacity).
     pub cpus: usize,
+    /// Sessions it ran over the whole run.
+    pub sessions: u64,
+    /// Of which succeeded.
+    pub successful: u64,
+    /// Of which failed (including sessions lost with the agent).
+    pub failed: u64,
+}
+
+impl AgentInfo {
+    /// An agent that has run nothing yet.
+    pub fn new(name: &str, host: &str, cpus: usize) -> Self {
+        AgentInfo {
+            name: name.into(),
+            host: host.into(),
+            cpus,
+            sessions: 0,
+            successful: 0,
+            failed: 0,
+        }
+    }
 }
 
 /// One phase's entry.
@@ -39,6 +59,8 @@ pub struct PhaseEntry {
     pub unique_hosts: u64,
     /// Failures by `error_type`.
     pub errors: serde_json::Map<String, Value>,
+    /// What each agent ran.
+    pub agents: Vec<crate::driver::AgentPhase>,
 }
 
 /// The document.
@@ -117,7 +139,20 @@ impl PhaseWriter for RunJson {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_string(), Value::from(*v)))
                 .collect(),
+            agents: r.agents.clone(),
         };
+        for a in &r.agents {
+            if let Some(info) = self
+                .doc
+                .agents
+                .iter_mut()
+                .find(|i| i.name == a.name && i.host == a.host)
+            {
+                info.sessions += a.assigned;
+                info.successful += a.successful;
+                info.failed += a.failed;
+            }
+        }
         self.doc.phases.retain(|p| p.index != entry.index);
         self.doc.phases.push(entry);
         self.save()

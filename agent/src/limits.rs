@@ -52,6 +52,23 @@ pub fn ensure_nofile(n: u64, needed: u64) -> Result<u64, LimitError> {
     })
 }
 
+/// Raises the soft limit as far as it goes (the hard limit; as root up to
+/// 1 Mi descriptors); returns the soft limit now in force.
+pub fn raise_to_max() -> u64 {
+    let Ok((soft, hard)) = get() else { return 0 };
+    let root_max = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1 << 20)
+        .min(1 << 20);
+    for (s, h) in [(root_max.max(hard), root_max.max(hard)), (hard, hard)] {
+        if s > soft && set(s, h).is_ok() {
+            return s;
+        }
+    }
+    soft
+}
+
 fn get() -> Result<(u64, u64), LimitError> {
     let mut rl = libc::rlimit {
         rlim_cur: 0,

@@ -1,0 +1,285 @@
+//! Agent types ⇄ `envload.v1` messages. Histograms cross as HdrHistogram
+//! V2+DEFLATE bytes with exact min, max and sum beside them, so the
+//! coordinator's merge loses nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use envload_proto as proto;
+use proto::v1;
+
+use crate::failure::{ErrorType, Failure};
+use crate::observation::Observed;
+use crate::plan::{Assignment, CloseMode, Mode};
+use crate::record::{SessionRecord, Timings};
+use crate::stats::{Latency, PhaseStats};
+use crate::target::Target;
+
+/// A message that does not hold what the protocol promises.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed {what} from peer: {reason}")]
+pub struct ConvertError {
+    /// Which message or field.
+    pub what: &'static str,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+fn bad(what: &'static str, reason: impl ToString) -> ConvertError {
+    ConvertError {
+        what,
+        reason: reason.to_string(),
+    }
+}
+
+/// Encodes one latency distribution.
+pub fn latency_to_proto(l: &Latency) -> v1::Latency {
+    v1::Latency {
+        hdr: proto::histogram::encode(&l.hist).expect("an in-memory histogram always encodes"),
+        min_us: l.min_us,
+        max_us: l.max_us,
+        sum_us: u64::try_from(l.sum_us).unwrap_or(u64::MAX),
+        clamped: l.clamped,
+    }
+}
+
+/// Decodes one latency distribution (an absent one is empty).
+pub fn latency_from_proto(p: Option<&v1::Latency>) -> Result<Latency, ConvertError> {
+    let mut l = Latency::default();
+    let Some(p) = p else { return Ok(l) };
+    if p.hdr.is_empty() {
+        return Ok(l);
+    }
+    let h = proto::histogram::decode(&p.hdr).map_err(|e| bad("histogram", e))?;
+    l.hist
+        .add(&h)
+        .map_err(|e| bad("histogram", format!("{e:?}")))?;
+    l.min_us = p.min_us;
+    l.max_us = p.max_us;
+    l.sum_us = u128::from(p.sum_us);
+    l.clamped = p.clamped;
+    Ok(l)
+}
+
+/// Encodes phase statistics.
+pub fn stats_to_proto(s: &PhaseStats) -> v1::Stats {
+    v1::Stats {
+        sessions: s.sessions,
+        successful: s.successful,
+        failed: s.failed,
+        connect: Some(latency_to_proto(&s.connect)),
+        reset: Some(latency_to_proto(&s.reset)),
+        step: Some(latency_to_proto(&s.step)),
+        total: Some(latency_to_proto(&s.total)),
+        errors: s
+            .errors
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), *v))
+            .collect(),
+    }
+}
+
+/// Decodes phase statistics.
+pub fn stats_from_proto(p: &v1::Stats) -> Result<PhaseStats, ConvertError> {
+    let mut errors = std::collections::BTreeMap::new();
+    for (k, v) in &p.errors {
+        errors.insert(
+            k.parse::<ErrorType>().map_err(|e| bad("stats.errors", e))?,
+            *v,
+        );
+    }
+    Ok(PhaseStats {
+        sessions: p.sessions,
+        successful: p.successful,
+        failed: p.failed,
+        connect: latency_from_proto(p.connect.as_ref())?,
+        reset: latency_from_proto(p.reset.as_ref())?,
+        step: latency_from_proto(p.step.as_ref())?,
+        total: latency_from_proto(p.total.as_ref())?,
+        errors,
+    })
+}
+
+/// Encodes a session record (phase-wide fields stay with the assignment).
+pub fn record_to_proto(r: &SessionRecord) -> v1::SessionRecord {
+    v1::SessionRecord {
+        request_id: r.request_id,
+        timestamp_unix_us: r.timestamp.timestamp_micros(),
+        connect_us: r.timings.connect_us,
+        reset_us: r.timings.reset_us,
+        step_us: r.timings.step_us,
+        total_us: r.timings.total_us,
+        waited_seconds: r.observed.waited_seconds,
+        pid: r.observed.pid,
+        session_hash: r.observed.session_hash.clone(),
+        host_url: r.observed.host_url.clone(),
+        error_type: r
+            .failure
+            .as_ref()
+            .map(|f| f.kind.as_str().to_string())
+            .unwrap_or_default(),
+        error_message: r
+            .failure
+            .as_ref()
+            .map(|f| f.message.clone())
+            .unwrap_or_default(),
+        target_index: r.target_index as u32,
+        ended_after_us: u64::try_from(r.ended_after.as_micros()).unwrap_or(u64::MAX),
+    }
+}
+
+/// Decodes a session record of the share `a`.
+pub fn record_from_proto(
+    p: &v1::SessionRecord,
+    a: &Assignment,
+) -> Result<SessionRecord, ConvertError> {
+    let failure = if p.error_type.is_empty() {
+        None
+    } else {
+        let kind = p
+            .error_type
+            .parse::<ErrorType>()
+            .map_err(|e| bad("record.error_type", e))?;
+        Some(Failure::new(kind, p.error_message.clone()))
+    };
+    Ok(SessionRecord {
+        request_id: p.request_id,
+        mode: a.mode,
+        timestamp: DateTime::<Utc>::from_timestamp_micros(p.timestamp_unix_us).unwrap_or_default(),
+        wait_requested: a.wait_seconds,
+        batch_size: a.batch_size,
+        hardware: a.hardware.clone(),
+        target_index: p.target_index as usize,
+        timings: Timings {
+            connect_us: p.connect_us,
+            reset_us: p.reset_us,
+            step_us: p.step_us,
+            total_us: p.total_us,
+        },
+        observed: Observed {
+            waited_seconds: p.waited_seconds,
+            pid: p.pid,
+            session_hash: p.session_hash.clone(),
+            host_url: p.host_url.clone(),
+        },
+        failure,
+        ended_after: Duration::from_micros(p.ended_after_us),
+    })
+}
+
+/// Encodes an assignment for phase `phase`.
+pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1::Assignment {
+    v1::Assignment {
+        phase,
+        mode: a.mode.as_str().to_string(),
+        targets: a.targets.iter().map(|t| t.url.clone()).collect(),
+        wait_seconds: a.wait_seconds,
+        batch_size: a.batch_size,
+        first_request_id: a.first_request_id,
+        count: a.count,
+        timeout_seconds: a.timeout.as_secs_f64(),
+        close: match a.close {
+            CloseMode::ClientFirst => "client-first",
+            CloseMode::ServerFirst => "server-first",
+        }
+        .to_string(),
+        hardware: a.hardware.clone(),
+        send_records,
+    }
+}
+
+/// Decodes an assignment.
+pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertError> {
+    let mode = match p.mode.as_str() {
+        "ws" => Mode::Ws,
+        "http" => Mode::Http,
+        other => return Err(bad("assignment.mode", format!("unknown mode '{other}'"))),
+    };
+    let close = match p.close.as_str() {
+        "client-first" => CloseMode::ClientFirst,
+        "server-first" => CloseMode::ServerFirst,
+        other => {
+            return Err(bad(
+                "assignment.close",
+                format!("unknown close mode '{other}'"),
+            ))
+        }
+    };
+    let targets = p
+        .targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("assignment.targets", e))?;
+    if targets.is_empty() {
+        return Err(bad("assignment.targets", "no target"));
+    }
+    if !(p.timeout_seconds.is_finite() && p.timeout_seconds > 0.0) {
+        return Err(bad("assignment.timeout_seconds", p.timeout_seconds));
+    }
+    Ok(Assignment {
+        mode,
+        targets,
+        wait_seconds: p.wait_seconds,
+        batch_size: p.batch_size,
+        first_request_id: p.first_request_id,
+        count: p.count,
+        timeout: Duration::from_secs_f64(p.timeout_seconds),
+        close,
+        hardware: p.hardware.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_round_trip_exactly() {
+        let mut s = PhaseStats::default();
+        for us in [10u64, 2_000, 30_000, 1_000_000] {
+            s.total.record(us);
+            s.reset.record(us / 2);
+        }
+        s.sessions = 5;
+        s.successful = 4;
+        s.failed = 1;
+        s.errors.insert(ErrorType::CapacityReached, 1);
+        let back = stats_from_proto(&stats_to_proto(&s)).unwrap();
+        assert_eq!((back.sessions, back.successful, back.failed), (5, 4, 1));
+        assert_eq!(back.total.hist, s.total.hist);
+        assert_eq!(
+            (back.total.min_us, back.total.max_us, back.total.sum_us),
+            (10, 1_000_000, s.total.sum_us)
+        );
+        assert_eq!(back.errors, s.errors);
+        assert_eq!(back.connect.count(), 0);
+    }
+
+    #[test]
+    fn assignment_round_trips_and_bad_ones_are_named() {
+        let a = Assignment {
+            mode: Mode::Http,
+            targets: vec![Target::parse("http://127.0.0.1:9").unwrap()],
+            wait_seconds: 0.5,
+            batch_size: 100,
+            first_request_id: 40,
+            count: 30,
+            timeout: Duration::from_secs(7),
+            close: CloseMode::ServerFirst,
+            hardware: "cpu".into(),
+        };
+        let p = assignment_to_proto(3, &a, true);
+        let back = assignment_from_proto(&p).unwrap();
+        assert_eq!(
+            (back.first_request_id, back.count, back.close, back.mode),
+            (40, 30, CloseMode::ServerFirst, Mode::Http)
+        );
+        let e = assignment_from_proto(&v1::Assignment {
+            mode: "tcp".into(),
+            ..p
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("tcp"));
+    }
+}

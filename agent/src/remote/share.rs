@@ -1,0 +1,128 @@
+//! The share an agent is running for the coordinator: what it has streamed
+//! and what it still owes (a progress delta, a batch of records).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use envload_proto::v1;
+
+use crate::convert::{record_to_proto, stats_to_proto};
+use crate::plan::Assignment;
+use crate::record::SessionRecord;
+use crate::runner::Sessions;
+use crate::stats::PhaseStats;
+
+/// Records are sent in batches of at most this many.
+pub const RECORD_BATCH: usize = 512;
+
+/// One phase's share on this agent.
+pub struct Share {
+    /// Phase number the coordinator gave.
+    pub phase: u64,
+    /// What to run.
+    pub assignment: Assignment,
+    /// Whether per-session records go to the coordinator.
+    pub send_records: bool,
+    /// Running sessions (after Start).
+    pub sessions: Option<Sessions>,
+    delta: PhaseStats,
+    batch: Vec<v1::SessionRecord>,
+    pids: HashSet<i64>,
+    hosts: HashSet<String>,
+    hashes: HashSet<String>,
+    wall: Duration,
+}
+
+impl Share {
+    /// A share prepared but not started.
+    pub fn new(phase: u64, assignment: Assignment, send_records: bool) -> Self {
+        Share {
+            phase,
+            assignment,
+            send_records,
+            sessions: None,
+            delta: PhaseStats::default(),
+            batch: Vec::new(),
+            pids: HashSet::new(),
+            hosts: HashSet::new(),
+            hashes: HashSet::new(),
+            wall: Duration::ZERO,
+        }
+    }
+
+    /// Starts every session.
+    pub fn start(&mut self) {
+        self.sessions = Some(Sessions::spawn(&self.assignment));
+    }
+
+    /// Whether sessions are running.
+    pub fn running(&self) -> bool {
+        self.sessions.as_ref().is_some_and(|s| s.remaining() > 0)
+    }
+
+    /// Adds a finished session.
+    pub fn record(&mut self, rec: &SessionRecord) {
+        self.delta.record(rec);
+        self.wall = self.wall.max(rec.ended_after);
+        if rec.success() {
+            if rec.observed.pid != 0 {
+                self.pids.insert(rec.observed.pid);
+            }
+            if !rec.observed.host_url.is_empty() && !self.hosts.contains(&rec.observed.host_url) {
+                self.hosts.insert(rec.observed.host_url.clone());
+            }
+            if !rec.observed.session_hash.is_empty() {
+                self.hashes.insert(rec.observed.session_hash.clone());
+            }
+        }
+        if self.send_records {
+            self.batch.push(record_to_proto(rec));
+        }
+    }
+
+    /// Whether a full batch of records is waiting.
+    pub fn batch_full(&self) -> bool {
+        self.batch.len() >= RECORD_BATCH
+    }
+
+    /// The records waiting, if any.
+    pub fn take_records(&mut self) -> Option<v1::AgentMessage> {
+        if self.batch.is_empty() {
+            return None;
+        }
+        let records = std::mem::take(&mut self.batch);
+        Some(msg(v1::agent_message::Msg::Records(v1::SessionRecords {
+            phase: self.phase,
+            records,
+        })))
+    }
+
+    /// The progress delta since the last one (None when nothing finished).
+    pub fn take_progress(&mut self) -> Option<v1::AgentMessage> {
+        if self.delta.sessions == 0 {
+            return None;
+        }
+        let delta = std::mem::take(&mut self.delta);
+        Some(msg(v1::agent_message::Msg::Progress(v1::Progress {
+            phase: self.phase,
+            started: self.assignment.count,
+            delta: Some(stats_to_proto(&delta)),
+        })))
+    }
+
+    /// The closing message of the share.
+    pub fn done(&self) -> v1::AgentMessage {
+        msg(v1::agent_message::Msg::Done(v1::PhaseDone {
+            phase: self.phase,
+            wall_us: u64::try_from(self.wall.as_micros()).unwrap_or(u64::MAX),
+            pids: self.pids.iter().copied().collect(),
+            hosts: self.hosts.iter().cloned().collect(),
+            unique_sessions: self.hashes.len() as u64,
+        }))
+    }
+}
+
+/// Wraps an agent message body.
+pub fn msg(m: v1::agent_message::Msg) -> v1::AgentMessage {
+    v1::AgentMessage { msg: Some(m) }
+}

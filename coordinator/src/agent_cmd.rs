@@ -1,0 +1,40 @@
+//! `envload agent`: the remote agent process.
+
+use std::time::Duration;
+
+use envload_agent::remote::{self, AgentOpts};
+
+use crate::cli::AgentArgs;
+use crate::UsageError;
+
+/// Runs the agent until the coordinator shuts it down.
+pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+    if !(args.coordinator.starts_with("http://") || args.coordinator.starts_with("https://")) {
+        return Err(UsageError(format!(
+            "--coordinator '{}' must be a URL like http://HOST:PORT",
+            args.coordinator
+        ))
+        .into());
+    }
+    let opts = AgentOpts {
+        coordinator: args.coordinator,
+        name: args
+            .name
+            .unwrap_or_else(|| format!("{}-{}", envload_agent::hostname(), std::process::id())),
+        token: args.token,
+        cpus: args.cpus.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1)
+        }),
+        protocol_version: args
+            .protocol_version
+            .unwrap_or(envload_proto::PROTOCOL_VERSION),
+        connect_for: Duration::from_secs_f64(args.connect_for),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(remote::run(opts))?;
+    Ok(())
+}

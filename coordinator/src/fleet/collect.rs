@@ -1,0 +1,255 @@
+//! Collects one phase from many agents: progress deltas (merged HDR
+//! histograms), session records, each agent's end, and the sessions a lost
+//! agent never finished (counted failed as `AgentLost`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use envload_agent::convert::record_from_proto;
+use envload_agent::{Assignment, ErrorType, Failure, PhaseStats, SessionRecord};
+use envload_proto::v1;
+
+use crate::driver::{AgentPhase, PhaseOutcome};
+use crate::summary::Uniques;
+
+struct Part {
+    name: String,
+    host: String,
+    assignment: Assignment,
+    ready: bool,
+    stats: PhaseStats,
+    records: Vec<SessionRecord>,
+    done: Option<v1::PhaseDone>,
+    lost: Option<(String, Duration)>,
+}
+
+/// The phase in flight.
+pub struct Collector {
+    parts: BTreeMap<u64, Part>,
+    send_records: bool,
+    started: Option<(Instant, DateTime<Utc>)>,
+}
+
+impl Collector {
+    /// An empty phase.
+    pub fn new(send_records: bool) -> Self {
+        Collector {
+            parts: BTreeMap::new(),
+            send_records,
+            started: None,
+        }
+    }
+
+    /// Agent `id` runs `assignment`.
+    pub fn add(&mut self, id: u64, name: &str, host: &str, assignment: Assignment) {
+        let part = Part {
+            name: name.into(),
+            host: host.into(),
+            assignment,
+            ready: false,
+            stats: PhaseStats::default(),
+            records: Vec::new(),
+            done: None,
+            lost: None,
+        };
+        self.parts.insert(id, part);
+    }
+
+    /// Whether `id` takes part in this phase.
+    pub fn has(&self, id: u64) -> bool {
+        self.parts.contains_key(&id)
+    }
+
+    /// Agent `id` is ready.
+    pub fn ready(&mut self, id: u64) {
+        if let Some(p) = self.parts.get_mut(&id) {
+            p.ready = true;
+        }
+    }
+
+    /// Whether every agent is ready or lost.
+    pub fn barrier_passed(&self) -> bool {
+        self.parts.values().all(|p| p.ready || p.lost.is_some())
+    }
+
+    /// Agents still not ready.
+    pub fn unready(&self) -> Vec<u64> {
+        self.parts
+            .iter()
+            .filter(|(_, p)| !p.ready && p.lost.is_none())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Agents to send Start to.
+    pub fn ready_ids(&self) -> Vec<u64> {
+        self.parts
+            .iter()
+            .filter(|(_, p)| p.ready && p.lost.is_none())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The phase starts now.
+    pub fn start(&mut self) {
+        self.started = Some((Instant::now(), Utc::now()));
+    }
+
+    /// A progress delta from `id`.
+    pub fn progress(&mut self, id: u64, delta: &PhaseStats) {
+        if let Some(p) = self.parts.get_mut(&id).filter(|p| p.lost.is_none()) {
+            p.stats += delta;
+        }
+    }
+
+    /// A batch of records from `id`.
+    pub fn records(&mut self, id: u64, records: &[v1::SessionRecord]) -> Result<(), String> {
+        let Some(p) = self.parts.get_mut(&id).filter(|p| p.lost.is_none()) else {
+            return Ok(());
+        };
+        for r in records {
+            p.records
+                .push(record_from_proto(r, &p.assignment).map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    }
+
+    /// Agent `id` finished its share.
+    pub fn done(&mut self, id: u64, done: v1::PhaseDone) {
+        if let Some(p) = self.parts.get_mut(&id).filter(|p| p.lost.is_none()) {
+            p.done = Some(done);
+        }
+    }
+
+    /// Agent `id` was lost; returns whether it had unfinished work here.
+    pub fn lost(&mut self, id: u64, reason: &str) -> bool {
+        let elapsed = self.started.map(|(t, _)| t.elapsed()).unwrap_or_default();
+        match self.parts.get_mut(&id) {
+            Some(p) if p.done.is_none() && p.lost.is_none() => {
+                p.lost = Some((reason.to_string(), elapsed));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether every agent finished or was lost.
+    pub fn finished(&self) -> bool {
+        self.parts
+            .values()
+            .all(|p| p.done.is_some() || p.lost.is_some())
+    }
+
+    /// Sessions finished so far, failed so far, and the merged p99 (live view).
+    pub fn live(&self) -> (u64, u64, f64) {
+        let mut merged = PhaseStats::default();
+        for p in self.parts.values() {
+            merged += &p.stats;
+        }
+        (
+            merged.sessions,
+            merged.failed,
+            merged.total.quantile_s(0.99),
+        )
+    }
+
+    /// Merges everything into the phase's outcome.
+    pub fn finish(self) -> PhaseOutcome {
+        let (_, started_utc) = self.started.unwrap_or((Instant::now(), Utc::now()));
+        let mut stats = PhaseStats::default();
+        let mut records = Vec::new();
+        let mut wall = Duration::ZERO;
+        let (mut pids, mut hosts, mut sessions) = (HashSet::new(), HashSet::new(), 0u64);
+        let mut agents = Vec::new();
+        for mut p in self.parts.into_values() {
+            let mut part_stats = p.stats;
+            if let Some((reason, after)) = &p.lost {
+                wall = wall.max(*after);
+                let why = format!(
+                    "agent {} ({}) was lost before this session finished: {reason}",
+                    p.name, p.host
+                );
+                if self.send_records {
+                    // Records are what the agent certainly finished; rebuild
+                    // its statistics from them so counts and records agree.
+                    part_stats = PhaseStats::default();
+                    let seen: HashSet<u64> = p.records.iter().map(|r| r.request_id).collect();
+                    let a = &p.assignment;
+                    for id in a.first_request_id..a.first_request_id + a.count {
+                        if !seen.contains(&id) {
+                            p.records
+                                .push(lost_record(a, id, started_utc, *after, &why));
+                        }
+                    }
+                    for r in &p.records {
+                        part_stats.record(r);
+                    }
+                } else {
+                    let missing = p.assignment.count.saturating_sub(part_stats.sessions);
+                    part_stats.sessions += missing;
+                    part_stats.failed += missing;
+                    *part_stats.errors.entry(ErrorType::AgentLost).or_default() += missing;
+                }
+            }
+            if let Some(d) = &p.done {
+                wall = wall.max(Duration::from_micros(d.wall_us));
+                pids.extend(d.pids.iter().copied());
+                hosts.extend(d.hosts.iter().cloned());
+                sessions += d.unique_sessions;
+            }
+            agents.push(AgentPhase {
+                name: p.name,
+                host: p.host,
+                assigned: p.assignment.count,
+                successful: part_stats.successful,
+                failed: part_stats.failed,
+                lost: p.lost.map(|(r, _)| r),
+            });
+            stats += &part_stats;
+            records.append(&mut p.records);
+        }
+        records.sort_by_key(|r| r.request_id);
+        let uniques = if self.send_records {
+            Uniques::from_records(&records)
+        } else {
+            Uniques {
+                pids: pids.len() as u64,
+                sessions,
+                hosts: hosts.len() as u64,
+            }
+        };
+        PhaseOutcome {
+            records,
+            stats,
+            wall,
+            uniques,
+            agents,
+        }
+    }
+}
+
+fn lost_record(
+    a: &Assignment,
+    request_id: u64,
+    started: DateTime<Utc>,
+    after: Duration,
+    why: &str,
+) -> SessionRecord {
+    SessionRecord {
+        request_id,
+        mode: a.mode,
+        timestamp: started,
+        wait_requested: a.wait_seconds,
+        batch_size: a.batch_size,
+        hardware: a.hardware.clone(),
+        target_index: (request_id % a.targets.len().max(1) as u64) as usize,
+        timings: envload_agent::record::Timings {
+            total_us: envload_agent::record::micros(after),
+            ..Default::default()
+        },
+        observed: Default::default(),
+        failure: Some(Failure::new(ErrorType::AgentLost, why)),
+        ended_after: after,
+    }
+}

@@ -1,0 +1,78 @@
+//! Live progress of the phase in flight: sessions started, done, failed and
+//! the current total p99, redrawn in place on a terminal (indicatif) and as
+//! plain lines every few seconds otherwise. Written to stderr so stdout keeps
+//! the reference's lines.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::plan::Phase;
+
+/// How often plain (non-terminal) progress lines are printed.
+const PLAIN_EVERY: Duration = Duration::from_secs(2);
+
+/// The display of one phase.
+pub struct LiveProgress {
+    bar: Option<ProgressBar>,
+    label: String,
+    n: u64,
+    last_line: Instant,
+}
+
+impl LiveProgress {
+    /// Starts showing `phase`.
+    pub fn start(phase: &Phase) -> Self {
+        let label = format!(
+            "phase {} {} N={}",
+            phase.index + 1,
+            phase.mode.as_str(),
+            phase.n
+        );
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(phase.n), ProgressDrawTarget::stderr_with_hz(4));
+            bar.set_style(
+                ProgressStyle::with_template("  {prefix} [{bar:30}] {pos}/{len} done {msg}")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(label.clone());
+            bar
+        });
+        LiveProgress {
+            bar,
+            label,
+            n: phase.n,
+            last_line: Instant::now(),
+        }
+    }
+
+    /// Shows the current counts.
+    pub fn update(&mut self, started: u64, done: u64, failed: u64, p99_s: f64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(done);
+                bar.set_message(format!(
+                    "(started {started}, failed {failed}, p99 {p99_s:.3} s)"
+                ));
+            }
+            None if self.last_line.elapsed() >= PLAIN_EVERY => {
+                self.last_line = Instant::now();
+                eprintln!(
+                    "  .. {}: started {started}/{}, done {done}, failed {failed}, p99 {p99_s:.3} s",
+                    self.label, self.n
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
