@@ -104,7 +104,7 @@ pub async fn run(opts: AgentOpts) -> Result<(), AgentError> {
                 let m = match m {
                     Ok(Some(m)) => m,
                     Ok(None) => return Err(lost("the stream ended".into())),
-                    Err(status) => return Err(lost(format!("{}: {}", status.code(), status.message()))),
+                    Err(status) => return Err(lost(format!("{:?}: {}", status.code(), status.message()))),
                 };
                 match m.msg {
                     Some(Down::Assignment(a)) => {
@@ -153,10 +153,10 @@ pub async fn run(opts: AgentOpts) -> Result<(), AgentError> {
                     }
                 }
             }
+            _ = tokio::time::sleep_until((last_heard + deadline).into()) => {
+                return Err(lost(format!("no message for {:.1} s (heartbeat deadline)", deadline.as_secs_f64())));
+            }
             _ = tick.tick() => {
-                if last_heard.elapsed() > deadline {
-                    return Err(lost(format!("no message for {:.1} s (heartbeat deadline)", deadline.as_secs_f64())));
-                }
                 let beat = msg(Up::Heartbeat(v1::Heartbeat { sent_unix_ms: unix_ms() }));
                 send(&tx, beat).await.map_err(lost)?;
                 if let Some(sh) = share.as_mut().filter(|s| s.sessions.is_some()) {
@@ -278,7 +278,7 @@ fn refusal(url: &str, status: tonic::Status) -> AgentError {
         },
         _ => AgentError::Refused {
             url: url.to_string(),
-            message: format!("{}: {message}", status.code()),
+            message: format!("{:?}: {message}", status.code()),
         },
     }
 }

@@ -2,6 +2,8 @@
 //! `127.0.0.1:0`, real sockets.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,0 +1,450 @@
+//! Distributed mode with real processes and real gRPC on loopback: a
+//! coordinator, agents and a benchmark server, each its own process.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::procs::{agent, coordinator, Proc};
+use support::{col, csv_rows, out_dir, raw_lines, Server};
+
+const T: Duration = Duration::from_secs(60);
+
+fn run_json(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn coordinator_and_three_agents_write_one_merged_result() {
+    let s = Server::start(&["--workers", "2"]);
+    let dir = out_dir("dist-e2e");
+    let d = dir.to_str().unwrap();
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "3",
+            "-u",
+            &s.url,
+            "--requests-grid",
+            "30,90",
+            "-w",
+            "0.1",
+            "-o",
+            d,
+        ],
+        &[],
+    );
+    let mut agents: Vec<Proc> = (1..=3)
+        .map(|i| agent(&url, &format!("a{i}"), &[], &[]))
+        .collect();
+    let (status, out) = c.finish(T);
+    assert!(status.success(), "{out}");
+    for a in &mut agents {
+        let (st, aout) = a.finish(Duration::from_secs(10));
+        assert!(st.success(), "agents exit 0 after Shutdown: {aout}");
+    }
+    let rows = csv_rows(&dir);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(col(&rows[0], &rows[2], "successful"), "90");
+    assert_eq!(col(&rows[0], &rows[2], "unique_pids"), "2");
+    let raw = raw_lines(&dir);
+    let mut ids: Vec<u64> = raw[30..]
+        .iter()
+        .map(|l| l["request_id"].as_u64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        (0..90).collect::<Vec<_>>(),
+        "globally unique, contiguous request ids"
+    );
+    let rj = run_json(&dir);
+    let agents_info = rj["agents"].as_array().unwrap();
+    assert_eq!(agents_info.len(), 3);
+    assert!(
+        agents_info
+            .iter()
+            .all(|a| a["sessions"] == 40 && a["successful"] == 40),
+        "{agents_info:?}"
+    );
+    let per_phase = rj["phases"][1]["agents"].as_array().unwrap();
+    assert_eq!(
+        per_phase
+            .iter()
+            .map(|a| a["assigned"].as_u64().unwrap())
+            .sum::<u64>(),
+        90
+    );
+    assert!(
+        out.contains("agent a1"),
+        "per-agent lines on the console: {out}"
+    );
+}
+
+#[test]
+fn sigkill_of_an_agent_mid_phase_counts_its_sessions_as_agent_lost() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-kill-agent");
+    let d = dir.to_str().unwrap();
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "3",
+            "-u",
+            &s.url,
+            "--requests-grid",
+            "300,60",
+            "-w",
+            "3",
+            "-o",
+            d,
+        ],
+        &[],
+    );
+    let mut a1 = agent(&url, "a1", &[], &[]);
+    let mut victim = agent(&url, "victim", &[], &[]);
+    let mut a3 = agent(&url, "a3", &[], &[]);
+    victim.wait_line("attached", T);
+    std::thread::sleep(Duration::from_millis(1500)); // the 3 s steps are under way
+    victim.signal(libc::SIGKILL);
+    let (status, out) = c.finish(T);
+    assert!(status.success(), "{out}");
+    assert!(out.contains("victim") && out.contains("lost"), "{out}");
+    let rows = csv_rows(&dir);
+    assert_eq!(rows.len(), 3, "both phases complete");
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "200");
+    assert_eq!(col(&rows[0], &rows[1], "failed"), "100");
+    let raw = raw_lines(&dir);
+    let phase1 = &raw[..300];
+    assert_eq!(
+        phase1
+            .iter()
+            .filter(|l| l["error_type"] == "AgentLost")
+            .count(),
+        100
+    );
+    assert!(phase1
+        .iter()
+        .filter(|l| l["error_type"] == "AgentLost")
+        .all(|l| l["error_message"].as_str().unwrap().contains("victim")));
+    let rj = run_json(&dir);
+    let later = rj["phases"][1]["agents"].as_array().unwrap();
+    assert_eq!(
+        later.len(),
+        2,
+        "the next phase is split across the agents left"
+    );
+    assert_eq!(col(&rows[0], &rows[2], "successful"), "60");
+    assert!(rj["phases"][0]["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["lost"].is_string()));
+    for a in [&mut a1, &mut a3] {
+        assert!(a.finish(Duration::from_secs(10)).0.success());
+    }
+}
+
+#[test]
+fn sigkill_of_the_coordinator_stops_every_agent_within_the_deadline() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-kill-coord");
+    let d = dir.to_str().unwrap();
+    let (c, url) = coordinator(
+        &[
+            "--agents", "2", "-u", &s.url, "-n", "200", "-w", "30", "-o", d,
+        ],
+        &[],
+    );
+    let mut agents: Vec<Proc> = ["a1", "a2"]
+        .iter()
+        .map(|n| agent(&url, n, &[], &[]))
+        .collect();
+    for a in &mut agents {
+        a.wait_line("attached", T);
+    }
+    std::thread::sleep(Duration::from_millis(1500)); // sessions are in their 30 s steps
+    c.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    for a in &mut agents {
+        let status = a
+            .wait_exit(Duration::from_secs(10))
+            .expect("agent exits after losing its coordinator");
+        let took = killed.elapsed();
+        assert!(!status.success(), "an orphaned agent exits non-zero");
+        assert!(
+            took <= Duration::from_secs(5),
+            "agent stopped its load {took:?} after the coordinator died"
+        );
+        eprintln!("agent stopped {took:?} after SIGKILL of the coordinator");
+    }
+    let (_, out) = agents[0].finish(Duration::from_secs(1));
+    assert!(out.contains("lost the coordinator"), "{out}");
+}
+
+#[test]
+fn sigterm_on_the_coordinator_keeps_finished_phases_and_marks_the_partial_one() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-sigterm");
+    let d = dir.to_str().unwrap();
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "1",
+            "-u",
+            &s.url,
+            "--requests-grid",
+            "5,50",
+            "--wait-grid",
+            "0.1,20",
+            "-o",
+            d,
+        ],
+        &[],
+    );
+    let mut a = agent(&url, "a1", &[], &[]);
+    c.wait_line("[2/4]", T);
+    std::thread::sleep(Duration::from_millis(1000)); // phase 2: 20 s steps in flight
+    c.signal(libc::SIGTERM);
+    let (status, out) = c.finish(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130), "{out}");
+    let (ast, aout) = a.finish(Duration::from_secs(10));
+    assert!(ast.success(), "the agent was told to stop: {aout}");
+    assert_eq!(csv_rows(&dir).len(), 2, "the finished phase is kept");
+    let rj = run_json(&dir);
+    assert_eq!(rj["status"], "interrupted");
+    assert_eq!(rj["phases"][1]["status"], "partial");
+}
+
+#[test]
+fn wrong_or_missing_token_is_unauthenticated() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-token");
+    let (_c, url) = coordinator(
+        &[
+            "--agents",
+            "1",
+            "-u",
+            &s.url,
+            "-o",
+            dir.to_str().unwrap(),
+            "--agent-wait",
+            "30",
+        ],
+        &[("ENVLOAD_TOKEN", "s3cret")],
+    );
+    for extra in [vec!["--token", "nope"], vec![]] {
+        let mut a = agent(&url, "intruder", &extra, &[]);
+        let (status, out) = a.finish(Duration::from_secs(20));
+        assert_eq!(status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("refused this agent") && out.contains("token"),
+            "{out}"
+        );
+    }
+    let mut ok = agent(&url, "friend", &[], &[("ENVLOAD_TOKEN", "s3cret")]);
+    assert!(ok.finish(T).0.success());
+}
+
+#[test]
+fn another_protocol_version_is_a_failed_precondition_naming_both() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-version");
+    let (_c, url) = coordinator(
+        &["--agents", "1", "-u", &s.url, "-o", dir.to_str().unwrap()],
+        &[],
+    );
+    let mut a = agent(&url, "old", &["--protocol-version", "99"], &[]);
+    let (status, out) = a.finish(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FailedPrecondition") || out.contains("precondition"),
+        "{out}"
+    );
+    assert!(out.contains("v99") && out.contains("v1"), "{out}");
+}
+
+#[test]
+fn agents_may_join_late_but_too_few_is_a_clear_error() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-late");
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "2",
+            "-u",
+            &s.url,
+            "-n",
+            "20",
+            "-w",
+            "0",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let _a1 = agent(&url, "early-bird", &[], &[]);
+    std::thread::sleep(Duration::from_millis(1000));
+    let _a2 = agent(&url, "latecomer", &[], &[]);
+    assert!(c.finish(T).0.success());
+
+    let dir = out_dir("dist-too-few");
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "3",
+            "--agent-wait",
+            "3",
+            "-u",
+            &s.url,
+            "-n",
+            "20",
+            "-w",
+            "0",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let _b1 = agent(&url, "b1", &[], &[]);
+    let _b2 = agent(&url, "b2", &[], &[]);
+    let (status, out) = c.finish(T);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("only 2 of 3 agents joined")
+            && out.contains("b1")
+            && out.contains("b2")
+            && out.contains("missing: 1"),
+        "{out}"
+    );
+}
+
+/// The same plan with 1 and 4 agents gives the same counts, and the merged
+/// percentiles equal those of the union of all samples.
+#[test]
+fn merged_percentiles_equal_the_union_of_samples() {
+    let s = Server::start(&["--workers", "2"]);
+    let mut successes = Vec::new();
+    for k in ["1", "4"] {
+        let dir = out_dir(&format!("dist-exact-{k}"));
+        let out = support::run(&[
+            "run",
+            "--agents",
+            k,
+            "-u",
+            &s.url,
+            "-n",
+            "400",
+            "-w",
+            "0.05",
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{:?}", support::text(&out));
+        let rows = csv_rows(&dir);
+        let (h, r) = (&rows[0], &rows[1]);
+        successes.push((
+            col(h, r, "successful").to_string(),
+            col(h, r, "failed").to_string(),
+        ));
+        let raw = raw_lines(&dir);
+        assert_eq!(raw.len(), 400);
+        let mut union =
+            hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for l in raw.iter().filter(|l| l["success"] == true) {
+            union
+                .record((l["total_latency"].as_f64().unwrap() * 1e6).round() as u64)
+                .unwrap();
+        }
+        for (name, q) in [
+            ("total_p50", 0.5),
+            ("total_p90", 0.9),
+            ("total_p95", 0.95),
+            ("total_p99", 0.99),
+        ] {
+            let merged: f64 = col(h, r, name).parse().unwrap();
+            let max: f64 = col(h, r, "total_max").parse().unwrap();
+            let want = (union.value_at_quantile(q) as f64 / 1e6).min(max);
+            assert!(
+                (merged - want).abs() < 1e-9,
+                "{k} agents {name}: merged {merged} vs union {want}"
+            );
+        }
+    }
+    assert_eq!(
+        successes[0], successes[1],
+        "1 agent and 4 agents count the same"
+    );
+}
+
+#[test]
+fn too_few_agents_left_aborts_with_min_agents() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-min-agents");
+    let d = dir.to_str().unwrap();
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "2",
+            "--min-agents",
+            "2",
+            "-u",
+            &s.url,
+            "--requests-grid",
+            "100,10",
+            "-w",
+            "2",
+            "-o",
+            d,
+        ],
+        &[],
+    );
+    let _a1 = agent(&url, "a1", &[], &[]);
+    let mut victim = agent(&url, "victim", &[], &[]);
+    victim.wait_line("attached", T);
+    std::thread::sleep(Duration::from_millis(1000));
+    victim.signal(libc::SIGKILL);
+    let (status, out) = c.finish(T);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("fewer than --min-agents 2"), "{out}");
+    assert_eq!(
+        csv_rows(&dir).len(),
+        2,
+        "the phase the agent was lost in is still written"
+    );
+    assert_eq!(run_json(&dir)["status"], "failed");
+}
+
+/// A coordinator that is alive but silent (stopped, partitioned) is noticed
+/// by the heartbeat deadline, not by a closed socket.
+#[test]
+fn a_silent_coordinator_stops_every_agent_within_the_heartbeat_deadline() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-stop-coord");
+    let d = dir.to_str().unwrap();
+    let (c, url) = coordinator(
+        &[
+            "--agents", "1", "-u", &s.url, "-n", "50", "-w", "30", "-o", d,
+        ],
+        &[],
+    );
+    let mut a = agent(&url, "a1", &[], &[]);
+    a.wait_line("attached", T);
+    std::thread::sleep(Duration::from_millis(1500));
+    c.signal(libc::SIGSTOP);
+    let stopped = Instant::now();
+    let status = a
+        .wait_exit(Duration::from_secs(15))
+        .expect("agent gives up on a silent coordinator");
+    let took = stopped.elapsed();
+    c.signal(libc::SIGCONT);
+    eprintln!("agent stopped {took:?} after the coordinator went silent");
+    assert!(!status.success());
+    assert!(
+        took <= Duration::from_millis(5500),
+        "took {took:?}; the deadline is 5 s"
+    );
+    let (_, out) = a.finish(Duration::from_secs(1));
+    assert!(out.contains("heartbeat deadline"), "{out}");
+}
