@@ -43,22 +43,20 @@ pub fn latency_to_proto(l: &Latency) -> v1::Latency {
     }
 }
 
-/// Decodes one latency distribution (an absent one is empty).
-pub fn latency_from_proto(p: Option<&v1::Latency>) -> Result<Latency, ConvertError> {
-    let mut l = Latency::default();
-    let Some(p) = p else { return Ok(l) };
-    if p.hdr.is_empty() {
-        return Ok(l);
+/// Adds an encoded latency distribution to `l` (an absent one adds nothing).
+pub fn merge_latency(l: &mut Latency, p: Option<&v1::Latency>) -> Result<(), ConvertError> {
+    let Some(p) = p.filter(|p| !p.hdr.is_empty()) else {
+        return Ok(());
+    };
+    let added =
+        proto::histogram::merge_encoded(&mut l.hist, &p.hdr).map_err(|e| bad("histogram", e))?;
+    if added > 0 {
+        l.min_us = l.min_us.min(p.min_us);
+        l.max_us = l.max_us.max(p.max_us);
+        l.sum_us += u128::from(p.sum_us);
+        l.clamped += p.clamped;
     }
-    let h = proto::histogram::decode(&p.hdr).map_err(|e| bad("histogram", e))?;
-    l.hist
-        .add(&h)
-        .map_err(|e| bad("histogram", format!("{e:?}")))?;
-    l.min_us = p.min_us;
-    l.max_us = p.max_us;
-    l.sum_us = u128::from(p.sum_us);
-    l.clamped = p.clamped;
-    Ok(l)
+    Ok(())
 }
 
 /// Encodes phase statistics.
@@ -79,25 +77,33 @@ pub fn stats_to_proto(s: &PhaseStats) -> v1::Stats {
     }
 }
 
-/// Decodes phase statistics.
-pub fn stats_from_proto(p: &v1::Stats) -> Result<PhaseStats, ConvertError> {
-    let mut errors = std::collections::BTreeMap::new();
+/// Adds encoded phase statistics to `s`, straight from the wire bytes.
+pub fn merge_stats(s: &mut PhaseStats, p: &v1::Stats) -> Result<(), ConvertError> {
+    let mut errors = Vec::with_capacity(p.errors.len());
     for (k, v) in &p.errors {
-        errors.insert(
+        errors.push((
             k.parse::<ErrorType>().map_err(|e| bad("stats.errors", e))?,
             *v,
-        );
+        ));
     }
-    Ok(PhaseStats {
-        sessions: p.sessions,
-        successful: p.successful,
-        failed: p.failed,
-        connect: latency_from_proto(p.connect.as_ref())?,
-        reset: latency_from_proto(p.reset.as_ref())?,
-        step: latency_from_proto(p.step.as_ref())?,
-        total: latency_from_proto(p.total.as_ref())?,
-        errors,
-    })
+    merge_latency(&mut s.connect, p.connect.as_ref())?;
+    merge_latency(&mut s.reset, p.reset.as_ref())?;
+    merge_latency(&mut s.step, p.step.as_ref())?;
+    merge_latency(&mut s.total, p.total.as_ref())?;
+    s.sessions += p.sessions;
+    s.successful += p.successful;
+    s.failed += p.failed;
+    for (k, v) in errors {
+        *s.errors.entry(k).or_default() += v;
+    }
+    Ok(())
+}
+
+/// Decodes phase statistics.
+pub fn stats_from_proto(p: &v1::Stats) -> Result<PhaseStats, ConvertError> {
+    let mut s = PhaseStats::default();
+    merge_stats(&mut s, p)?;
+    Ok(s)
 }
 
 /// Encodes a session record (phase-wide fields stay with the assignment).

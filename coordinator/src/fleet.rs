@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use envload_agent::convert::{assignment_to_proto, stats_from_proto};
+use envload_agent::convert::assignment_to_proto;
 use envload_agent::Assignment;
 use envload_proto::v1::{self, agent_message::Msg as Up, coordinator_message::Msg as Down};
 use tokio::sync::mpsc;
@@ -167,11 +167,11 @@ impl Fleet {
                 }
                 match msg {
                     Up::Ready(_) => c.ready(id),
-                    Up::Progress(p) => match p.delta.as_ref().map(stats_from_proto) {
-                        Some(Ok(delta)) => c.progress(id, &delta),
-                        Some(Err(e)) => self.drop_agent(id, &e.to_string(), Some(c)),
-                        None => {}
-                    },
+                    Up::Progress(p) => {
+                        if let Err(e) = p.delta.as_ref().map_or(Ok(()), |d| c.progress(id, d)) {
+                            self.drop_agent(id, &e, Some(c));
+                        }
+                    }
                     Up::Records(r) => {
                         if let Err(e) = c.records(id, &r.records) {
                             self.drop_agent(id, &e, Some(c));

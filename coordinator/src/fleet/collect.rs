@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use envload_agent::convert::record_from_proto;
+use envload_agent::convert::{merge_stats, record_from_proto};
 use envload_agent::{Assignment, ErrorType, Failure, PhaseStats, SessionRecord};
 use envload_proto::v1;
 
@@ -96,10 +96,11 @@ impl Collector {
         self.started = Some((Instant::now(), Utc::now()));
     }
 
-    /// A progress delta from `id`.
-    pub fn progress(&mut self, id: u64, delta: &PhaseStats) {
-        if let Some(p) = self.parts.get_mut(&id).filter(|p| p.lost.is_none()) {
-            p.stats += delta;
+    /// A progress delta from `id`, merged straight from its wire form.
+    pub fn progress(&mut self, id: u64, delta: &v1::Stats) -> Result<(), String> {
+        match self.parts.get_mut(&id).filter(|p| p.lost.is_none()) {
+            Some(p) => merge_stats(&mut p.stats, delta).map_err(|e| e.to_string()),
+            None => Ok(()),
         }
     }
 
