@@ -110,6 +110,10 @@ fn sigkill_of_an_agent_mid_phase_counts_its_sessions_as_agent_lost() {
     let (status, out) = c.finish(T);
     assert!(status.success(), "{out}");
     assert!(out.contains("victim") && out.contains("lost"), "{out}");
+    assert!(
+        out.contains(".. phase 1 ws N=300: started 300/300"),
+        "plain live progress off a terminal: {out}"
+    );
     let rows = csv_rows(&dir);
     assert_eq!(rows.len(), 3, "both phases complete");
     assert_eq!(col(&rows[0], &rows[1], "successful"), "200");
@@ -447,4 +451,39 @@ fn a_silent_coordinator_stops_every_agent_within_the_heartbeat_deadline() {
     );
     let (_, out) = a.finish(Duration::from_secs(1));
     assert!(out.contains("heartbeat deadline"), "{out}");
+}
+
+#[test]
+fn an_agent_started_first_keeps_dialing_until_the_coordinator_is_up() {
+    let s = Server::start(&[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut a = agent(&url, "eager", &[], &[]);
+    std::thread::sleep(Duration::from_millis(2000)); // several refused dials, with backoff
+    let dir = out_dir("dist-agent-first");
+    let listen = format!("127.0.0.1:{port}");
+    let mut c = Proc::spawn(
+        &[
+            "coordinator",
+            "--listen",
+            &listen,
+            "--agents",
+            "1",
+            "-u",
+            &s.url,
+            "-n",
+            "10",
+            "-w",
+            "0",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(c.finish(T).0.success());
+    assert!(a.finish(Duration::from_secs(10)).0.success());
 }
