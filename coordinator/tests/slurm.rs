@@ -1,0 +1,179 @@
+//! The sbatch scripts on a real Slurm cluster (slurm/testcluster, one network
+//! namespace per node). Skipped when no cluster is configured (`SLURM_CONF`
+//! unset or `sinfo` failing), unless `ENVLOAD_REQUIRE_SLURM=1` (set by
+//! `.ci/run`), which turns a missing cluster into a failure.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{col, csv_rows};
+
+fn cluster() -> bool {
+    let ok = std::env::var_os("SLURM_CONF").is_some()
+        && Command::new("sinfo").arg("-h").output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok && std::env::var("ENVLOAD_REQUIRE_SLURM").as_deref() == Ok("1") {
+        panic!("ENVLOAD_REQUIRE_SLURM=1 but no Slurm cluster answers (SLURM_CONF / sinfo); run slurm/testcluster/up.sh");
+    }
+    if !ok {
+        eprintln!("skipped: no Slurm test cluster (SLURM_CONF unset or sinfo failing)");
+    }
+    ok
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("envload-slurm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `sbatch` with the test's binary and checkout; returns the job id.
+fn sbatch(script: &str, dir: &Path, env: &[(&str, &str)], wait: bool) -> (bool, String) {
+    let mut cmd = Command::new("sbatch");
+    cmd.arg("--parsable").arg(format!("--chdir={}", dir.display()));
+    if wait {
+        cmd.arg("--wait");
+    }
+    cmd.arg(repo().join("slurm").join(script))
+        .env("ENVLOAD_BIN", support::envload())
+        .env("ENVLOAD_HOME", repo())
+        .env("OUTPUT_DIR", dir.join("results"))
+        .env("LOG_DIR", dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("sbatch runs");
+    let id = String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or("").to_string();
+    (out.status.success(), id)
+}
+
+fn job_log(dir: &Path) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("envload-"))
+        .map(|e| format!("== {}\n{}", e.path().display(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Nothing of the job is left: not in the queue, no envload process in any
+/// node namespace of the test cluster.
+fn assert_nothing_left(job: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let queued = Command::new("squeue").args(["-h", "-j", job]).output().map(|o| o.stdout).unwrap_or_default();
+        let leftovers = envload_in_node_namespaces();
+        if queued.iter().all(u8::is_ascii_whitespace) && leftovers.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job {job} left behind: queue {:?}, processes {leftovers:?}", String::from_utf8_lossy(&queued));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn envload_in_node_namespaces() -> Vec<String> {
+    let list = Command::new("ip").args(["netns", "list"]).output().map(|o| o.stdout).unwrap_or_default();
+    let mut found = Vec::new();
+    for ns in String::from_utf8_lossy(&list).lines().filter_map(|l| l.split_whitespace().next()) {
+        if !ns.starts_with("envload-n") {
+            continue;
+        }
+        let pids = Command::new("ip").args(["netns", "pids", ns]).output().map(|o| o.stdout).unwrap_or_default();
+        for pid in String::from_utf8_lossy(&pids).split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let zombie = stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+            if comm.trim() == "envload" && !zombie {
+                found.push(format!("{ns}:{pid}"));
+            }
+        }
+    }
+    found
+}
+
+fn run_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results/run.json")).unwrap()).unwrap()
+}
+
+fn agent_hosts(rj: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    rj["agents"].as_array().unwrap().iter().map(|a| a["host"].as_str().unwrap().to_string()).collect()
+}
+
+const PLAN: [(&str, &str); 2] = [("REQUESTS_GRID", "32,128"), ("WAIT_GRID", "0.2")];
+
+#[test]
+fn experiment_single_runs_end_to_end() {
+    if !cluster() {
+        return;
+    }
+    let dir = work_dir("single");
+    let (ok, job) = sbatch("experiment_single.sbatch", &dir, &PLAN, true);
+    assert!(ok, "job {job} failed:\n{}", job_log(&dir));
+    let rows = csv_rows(&dir.join("results"));
+    assert_eq!(rows.len(), 3, "every phase in summary.csv");
+    for r in &rows[1..] {
+        assert_eq!(col(&rows[0], r, "failed"), "0", "{}", job_log(&dir));
+    }
+    let rj = run_json(&dir);
+    assert_eq!(rj["infrastructure"], "slurm-single");
+    let hosts = agent_hosts(&rj);
+    assert!(hosts.len() >= 2, "agents on at least 2 nodes: {hosts:?}");
+    assert_nothing_left(&job);
+}
+
+#[test]
+fn experiment_multi_reaches_every_server() {
+    if !cluster() {
+        return;
+    }
+    let dir = work_dir("multi");
+    let (ok, job) = sbatch("experiment_multi.sbatch", &dir, &PLAN, true);
+    assert!(ok, "job {job} failed (--require-hosts included):\n{}", job_log(&dir));
+    let rows = csv_rows(&dir.join("results"));
+    assert_eq!(rows.len(), 3);
+    for r in &rows[1..] {
+        let hosts: u64 = col(&rows[0], r, "unique_hosts").parse().unwrap();
+        assert!(hosts >= 2, "unique_hosts {hosts}");
+    }
+    let rj = run_json(&dir);
+    assert_eq!(rj["plan"]["expected_hosts"], 2);
+    assert_eq!(rj["plan"]["require_hosts"], true);
+    assert!(rj["warnings"].as_array().unwrap().is_empty());
+    assert!(agent_hosts(&rj).len() >= 2);
+    assert_nothing_left(&job);
+}
+
+/// What Slurm does at the time limit (SIGTERM to every step, SIGKILL after
+/// KillWait), sent with scancel so the test need not wait a minute.
+#[test]
+fn sigterm_from_slurm_flushes_finished_phases_and_stops_the_load() {
+    if !cluster() {
+        return;
+    }
+    let dir = work_dir("sigterm");
+    let env = [("REQUESTS_GRID", "16,32"), ("WAIT_GRID", "0.1,60")];
+    let (ok, job) = sbatch("experiment_single.sbatch", &dir, &env, false);
+    assert!(ok && !job.is_empty(), "sbatch failed");
+    let csv = dir.join("results/summary.csv");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&csv).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+        assert!(Instant::now() < deadline, "first phase never finished:\n{}", job_log(&dir));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1000)); // phase 2: 60 s steps in flight
+    let status = Command::new("scancel").args(["--signal=TERM", "--full", &job]).status().unwrap();
+    assert!(status.success());
+    assert_nothing_left(&job);
+    let rj = run_json(&dir);
+    assert_eq!(rj["status"], "interrupted", "{}", job_log(&dir));
+    assert_eq!(rj["phases"][1]["status"], "partial");
+    assert_eq!(csv_rows(&dir.join("results")).len(), 2, "the finished phase is kept");
+}
