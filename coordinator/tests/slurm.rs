@@ -13,7 +13,11 @@ use support::{col, csv_rows};
 
 fn cluster() -> bool {
     let ok = std::env::var_os("SLURM_CONF").is_some()
-        && Command::new("sinfo").arg("-h").output().map(|o| o.status.success()).unwrap_or(false);
+        && Command::new("sinfo")
+            .arg("-h")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
     if !ok && std::env::var("ENVLOAD_REQUIRE_SLURM").as_deref() == Ok("1") {
         panic!("ENVLOAD_REQUIRE_SLURM=1 but no Slurm cluster answers (SLURM_CONF / sinfo); run slurm/testcluster/up.sh");
     }
@@ -24,7 +28,10 @@ fn cluster() -> bool {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn work_dir(name: &str) -> PathBuf {
@@ -36,8 +43,20 @@ fn work_dir(name: &str) -> PathBuf {
 
 /// `sbatch` with the test's binary and checkout; returns the job id.
 fn sbatch(script: &str, dir: &Path, env: &[(&str, &str)], wait: bool) -> (bool, String) {
+    sbatch_with(script, dir, env, wait, &[])
+}
+
+fn sbatch_with(
+    script: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+    wait: bool,
+    args: &[&str],
+) -> (bool, String) {
     let mut cmd = Command::new("sbatch");
-    cmd.arg("--parsable").arg(format!("--chdir={}", dir.display()));
+    cmd.arg("--parsable")
+        .arg(format!("--chdir={}", dir.display()))
+        .args(args);
     if wait {
         cmd.arg("--wait");
     }
@@ -50,7 +69,12 @@ fn sbatch(script: &str, dir: &Path, env: &[(&str, &str)], wait: bool) -> (bool, 
         cmd.env(k, v);
     }
     let out = cmd.output().expect("sbatch runs");
-    let id = String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or("").to_string();
+    let id = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
     (out.status.success(), id)
 }
 
@@ -59,7 +83,13 @@ fn job_log(dir: &Path) -> String {
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("envload-"))
-        .map(|e| format!("== {}\n{}", e.path().display(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+        .map(|e| {
+            format!(
+                "== {}\n{}",
+                e.path().display(),
+                std::fs::read_to_string(e.path()).unwrap_or_default()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -69,28 +99,50 @@ fn job_log(dir: &Path) -> String {
 fn assert_nothing_left(job: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let queued = Command::new("squeue").args(["-h", "-j", job]).output().map(|o| o.stdout).unwrap_or_default();
+        let queued = Command::new("squeue")
+            .args(["-h", "-j", job])
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
         let leftovers = envload_in_node_namespaces();
         if queued.iter().all(u8::is_ascii_whitespace) && leftovers.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "job {job} left behind: queue {:?}, processes {leftovers:?}", String::from_utf8_lossy(&queued));
+        assert!(
+            Instant::now() < deadline,
+            "job {job} left behind: queue {:?}, processes {leftovers:?}",
+            String::from_utf8_lossy(&queued)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 fn envload_in_node_namespaces() -> Vec<String> {
-    let list = Command::new("ip").args(["netns", "list"]).output().map(|o| o.stdout).unwrap_or_default();
+    let list = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
     let mut found = Vec::new();
-    for ns in String::from_utf8_lossy(&list).lines().filter_map(|l| l.split_whitespace().next()) {
+    for ns in String::from_utf8_lossy(&list)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+    {
         if !ns.starts_with("envload-n") {
             continue;
         }
-        let pids = Command::new("ip").args(["netns", "pids", ns]).output().map(|o| o.stdout).unwrap_or_default();
+        let pids = Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
         for pid in String::from_utf8_lossy(&pids).split_whitespace() {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let zombie = stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'));
             if comm.trim() == "envload" && !zombie {
                 found.push(format!("{ns}:{pid}"));
             }
@@ -104,7 +156,12 @@ fn run_json(dir: &Path) -> serde_json::Value {
 }
 
 fn agent_hosts(rj: &serde_json::Value) -> std::collections::BTreeSet<String> {
-    rj["agents"].as_array().unwrap().iter().map(|a| a["host"].as_str().unwrap().to_string()).collect()
+    rj["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["host"].as_str().unwrap().to_string())
+        .collect()
 }
 
 const PLAN: [(&str, &str); 2] = [("REQUESTS_GRID", "32,128"), ("WAIT_GRID", "0.2")];
@@ -136,7 +193,11 @@ fn experiment_multi_reaches_every_server() {
     }
     let dir = work_dir("multi");
     let (ok, job) = sbatch("experiment_multi.sbatch", &dir, &PLAN, true);
-    assert!(ok, "job {job} failed (--require-hosts included):\n{}", job_log(&dir));
+    assert!(
+        ok,
+        "job {job} failed (--require-hosts included):\n{}",
+        job_log(&dir)
+    );
     let rows = csv_rows(&dir.join("results"));
     assert_eq!(rows.len(), 3);
     for r in &rows[1..] {
@@ -164,16 +225,91 @@ fn sigterm_from_slurm_flushes_finished_phases_and_stops_the_load() {
     assert!(ok && !job.is_empty(), "sbatch failed");
     let csv = dir.join("results/summary.csv");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(&csv).map(|t| t.lines().count()).unwrap_or(0) < 2 {
-        assert!(Instant::now() < deadline, "first phase never finished:\n{}", job_log(&dir));
+    while std::fs::read_to_string(&csv)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "first phase never finished:\n{}",
+            job_log(&dir)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(1000)); // phase 2: 60 s steps in flight
-    let status = Command::new("scancel").args(["--signal=TERM", "--full", &job]).status().unwrap();
+    let status = Command::new("scancel")
+        .args(["--signal=TERM", "--full", &job])
+        .status()
+        .unwrap();
     assert!(status.success());
     assert_nothing_left(&job);
     let rj = run_json(&dir);
     assert_eq!(rj["status"], "interrupted", "{}", job_log(&dir));
     assert_eq!(rj["phases"][1]["status"], "partial");
-    assert_eq!(csv_rows(&dir.join("results")).len(), 2, "the finished phase is kept");
+    assert_eq!(
+        csv_rows(&dir.join("results")).len(),
+        2,
+        "the finished phase is kept"
+    );
+}
+
+/// A long-lived server job (serve_single / serve_multi) and a separate load
+/// job (loadtest) that finds it through the connection file.
+#[test]
+fn serve_jobs_and_a_loadtest_job_meet_through_the_connection_file() {
+    if !cluster() {
+        return;
+    }
+    for (script, nodes, hosts) in [
+        ("serve_multi.sbatch", "2", "2"),
+        ("serve_single.sbatch", "1", "1"),
+    ] {
+        let dir = work_dir(script.trim_end_matches(".sbatch"));
+        let conn = dir.join("servers.env");
+        let conn_s = conn.to_str().unwrap().to_string();
+        let args = [format!("--nodes={nodes}"), "--cpus-per-task=1".to_string()];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, serve_job) = sbatch_with(
+            script,
+            &dir,
+            &[("CONNECTION_FILE", &conn_s), ("SERVER_WORKERS", "1")],
+            false,
+            &args,
+        );
+        assert!(ok, "{script} submission failed");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !conn.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{script}: no connection file:\n{}",
+                job_log(&dir)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let text = std::fs::read_to_string(&conn).unwrap();
+        assert!(text.contains("TARGET_URL"), "{text}");
+        if script == "serve_multi.sbatch" {
+            assert!(dir.join("servers.env.haproxy.cfg").exists());
+        }
+        let env = [
+            ("CONNECTION_FILE", conn_s.as_str()),
+            ("REQUESTS_GRID", "20"),
+            ("WAIT_GRID", "0.1"),
+            ("EXPECTED_HOSTS", hosts),
+        ];
+        let (ok, load_job) = sbatch_with("loadtest.sbatch", &dir, &env, true, &["--nodes=2"]);
+        assert!(ok, "loadtest against {script} failed:\n{}", job_log(&dir));
+        let rows = csv_rows(&dir.join("results"));
+        assert_eq!(col(&rows[0], &rows[1], "successful"), "20");
+        assert_eq!(col(&rows[0], &rows[1], "unique_hosts"), hosts);
+        assert_eq!(run_json(&dir)["infrastructure"], "slurm-multi");
+        Command::new("scancel").arg(&serve_job).status().unwrap();
+        assert_nothing_left(&serve_job);
+        assert_nothing_left(&load_job);
+        assert!(
+            !conn.exists(),
+            "the server job removes its connection file when it ends"
+        );
+    }
 }
