@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use support::{col, csv_rows};
 
-fn cluster() -> bool {
+/// The tests share one cluster of three nodes: one at a time.
+static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
     let ok = std::env::var_os("SLURM_CONF").is_some()
         && Command::new("sinfo")
             .arg("-h")
@@ -23,8 +26,9 @@ fn cluster() -> bool {
     }
     if !ok {
         eprintln!("skipped: no Slurm test cluster (SLURM_CONF unset or sinfo failing)");
+        return None;
     }
-    ok
+    Some(CLUSTER.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 fn repo() -> PathBuf {
@@ -104,7 +108,7 @@ fn assert_nothing_left(job: &str) {
             .output()
             .map(|o| o.stdout)
             .unwrap_or_default();
-        let leftovers = envload_in_node_namespaces();
+        let leftovers = envload_in_node_namespaces(job);
         if queued.iter().all(u8::is_ascii_whitespace) && leftovers.is_empty() {
             return;
         }
@@ -117,7 +121,10 @@ fn assert_nothing_left(job: &str) {
     }
 }
 
-fn envload_in_node_namespaces() -> Vec<String> {
+/// envload processes of `job` (by their SLURM_JOB_ID) still alive in the
+/// node namespaces.
+fn envload_in_node_namespaces(job: &str) -> Vec<String> {
+    let job_env = format!("SLURM_JOB_ID={job}");
     let list = Command::new("ip")
         .args(["netns", "list"])
         .output()
@@ -143,7 +150,11 @@ fn envload_in_node_namespaces() -> Vec<String> {
                 .rsplit(')')
                 .next()
                 .is_some_and(|r| r.trim_start().starts_with('Z'));
-            if comm.trim() == "envload" && !zombie {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let of_job = environ
+                .split(|b| *b == 0)
+                .any(|kv| kv == job_env.as_bytes());
+            if comm.trim() == "envload" && !zombie && of_job {
                 found.push(format!("{ns}:{pid}"));
             }
         }
@@ -168,9 +179,7 @@ const PLAN: [(&str, &str); 2] = [("REQUESTS_GRID", "32,128"), ("WAIT_GRID", "0.2
 
 #[test]
 fn experiment_single_runs_end_to_end() {
-    if !cluster() {
-        return;
-    }
+    let Some(_cluster) = cluster() else { return };
     let dir = work_dir("single");
     let (ok, job) = sbatch("experiment_single.sbatch", &dir, &PLAN, true);
     assert!(ok, "job {job} failed:\n{}", job_log(&dir));
@@ -188,9 +197,7 @@ fn experiment_single_runs_end_to_end() {
 
 #[test]
 fn experiment_multi_reaches_every_server() {
-    if !cluster() {
-        return;
-    }
+    let Some(_cluster) = cluster() else { return };
     let dir = work_dir("multi");
     let (ok, job) = sbatch("experiment_multi.sbatch", &dir, &PLAN, true);
     assert!(
@@ -216,9 +223,7 @@ fn experiment_multi_reaches_every_server() {
 /// KillWait), sent with scancel so the test need not wait a minute.
 #[test]
 fn sigterm_from_slurm_flushes_finished_phases_and_stops_the_load() {
-    if !cluster() {
-        return;
-    }
+    let Some(_cluster) = cluster() else { return };
     let dir = work_dir("sigterm");
     let env = [("REQUESTS_GRID", "16,32"), ("WAIT_GRID", "0.1,60")];
     let (ok, job) = sbatch("experiment_single.sbatch", &dir, &env, false);
@@ -258,9 +263,7 @@ fn sigterm_from_slurm_flushes_finished_phases_and_stops_the_load() {
 /// job (loadtest) that finds it through the connection file.
 #[test]
 fn serve_jobs_and_a_loadtest_job_meet_through_the_connection_file() {
-    if !cluster() {
-        return;
-    }
+    let Some(_cluster) = cluster() else { return };
     for (script, nodes, hosts) in [
         ("serve_multi.sbatch", "2", "2"),
         ("serve_single.sbatch", "1", "1"),

@@ -1,0 +1,208 @@
+//! envload against real Python OpenEnv servers: deploy/local/benchmark_env.py
+//! under uvicorn, built on openenv-core 0.3.0 and on openenv 0.10.0 (each in
+//! a venv run_uvicorn.sh creates from PyPI, kept under target/ between runs).
+//! Skipped without python3, unless `ENVLOAD_REQUIRE_PYTHON=1` (set by
+//! `.ci/run`), which makes that a failure.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use envload_agent::{run_share, Assignment, CloseMode, ErrorType, Mode, Target};
+use support::{col, csv_rows, out_dir, raw_lines, run, text};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The venv for `package`, installed on first use; None (skip) without python.
+fn venv(package: &str) -> Option<PathBuf> {
+    let has_python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_python {
+        assert!(
+            std::env::var("ENVLOAD_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "ENVLOAD_REQUIRE_PYTHON=1 but no python3"
+        );
+        eprintln!("skipped: no python3");
+        return None;
+    }
+    let dir = repo()
+        .join("target/envload-venvs")
+        .join(package.replace(['=', '.'], "-"));
+    let status = Command::new(repo().join("deploy/local/run_uvicorn.sh"))
+        .arg("--install-only")
+        .env("OPENENV_PACKAGE", package)
+        .env("VENV", &dir)
+        .status()
+        .expect("run_uvicorn.sh runs");
+    assert!(status.success(), "installing {package} from PyPI failed");
+    Some(dir)
+}
+
+struct Uvicorn {
+    child: Child,
+    url: String,
+}
+
+impl Uvicorn {
+    fn start(venv: &Path, workers: u32, max_envs: u32) -> Uvicorn {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(repo().join("deploy/local/run_uvicorn.sh"))
+            .env("VENV", venv)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("WORKERS", workers.to_string())
+            .env("MAX_CONCURRENT_ENVS", max_envs.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            if up && health(port) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "uvicorn on {url} not healthy within 120 s"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        // uvicorn answers before every worker is up; give the rest a moment.
+        std::thread::sleep(Duration::from_secs(2));
+        Uvicorn { child, url }
+    }
+}
+
+fn health(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200") && buf.contains("healthy")
+}
+
+impl Drop for Uvicorn {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child (uvicorn's supervisor stops its workers).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+fn run_ok(args: &[&str]) -> PathBuf {
+    let dir = out_dir(&format!("uv-{}", args.join("-").replace(['/', ':'], "_")));
+    let mut all = args.to_vec();
+    all.extend(["-o", dir.to_str().unwrap()]);
+    let out = run(&all);
+    assert!(out.status.success(), "{all:?}: {:?}", text(&out));
+    dir
+}
+
+fn check_package(package: &str) {
+    let Some(venv) = venv(package) else { return };
+    {
+        let s = Uvicorn::start(&venv, 2, 1000);
+        let dir = run_ok(&[
+            "run",
+            "-u",
+            &s.url,
+            "-n",
+            "64",
+            "-w",
+            "0.1",
+            "--close",
+            "server-first",
+        ]);
+        let rows = csv_rows(&dir);
+        assert_eq!(col(&rows[0], &rows[1], "successful"), "64", "{package} ws");
+        assert_eq!(
+            col(&rows[0], &rows[1], "unique_pids"),
+            "2",
+            "{package}: one pid per uvicorn worker"
+        );
+        let dir = run_ok(&["run", "-u", &s.url, "-n", "16", "-w", "0.1", "-m", "http"]);
+        let rows = csv_rows(&dir);
+        assert_eq!(
+            col(&rows[0], &rows[1], "successful"),
+            "16",
+            "{package} http"
+        );
+
+        // A bad action (`inf` is not JSON) is FastAPI's 422, reported as such.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let a = Assignment {
+            mode: Mode::Http,
+            targets: vec![Target::parse(&s.url).unwrap()],
+            wait_seconds: f64::INFINITY,
+            batch_size: 1,
+            first_request_id: 0,
+            count: 1,
+            timeout: Duration::from_secs(30),
+            close: CloseMode::ClientFirst,
+            hardware: "cpu".into(),
+        };
+        let share = rt.block_on(run_share(&a));
+        let f = share.records[0]
+            .failure
+            .clone()
+            .expect("a bad action fails");
+        assert_eq!(f.kind, ErrorType::HttpStatus, "{}", f.message);
+        assert!(
+            f.message.contains("HTTP 422") && f.message.contains("/step"),
+            "{}",
+            f.message
+        );
+    }
+    {
+        let s = Uvicorn::start(&venv, 1, 2);
+        let dir = run_ok(&["run", "-u", &s.url, "-n", "6", "-w", "1.5"]);
+        let raw = raw_lines(&dir);
+        let refused: Vec<_> = raw
+            .iter()
+            .filter(|l| l["error_type"] == "CapacityReached")
+            .collect();
+        assert_eq!(
+            raw.iter().filter(|l| l["success"] == true).count(),
+            2,
+            "{package}: MAX_CONCURRENT_ENVS=2"
+        );
+        assert_eq!(
+            refused.len(),
+            4,
+            "{package}: the rest are capacity refusals, not generic errors"
+        );
+        assert!(refused[0]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("CAPACITY_REACHED"));
+    }
+}
+
+#[test]
+fn openenv_core_0_3_0_under_uvicorn() {
+    check_package("openenv-core==0.3.0");
+}
+
+#[test]
+fn openenv_0_10_0_under_uvicorn() {
+    check_package("openenv==0.10.0");
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Serves deploy/local/benchmark_env.py with uvicorn from a venv this script
+# creates from PyPI (once; reused after).
+#
+#   deploy/local/run_uvicorn.sh                       # openenv-core 0.3.0, 0.0.0.0:8000
+#   WORKERS=8 PORT=8001 MAX_CONCURRENT_ENVS=4096 deploy/local/run_uvicorn.sh
+#   OPENENV_PACKAGE=openenv==0.10.0 deploy/local/run_uvicorn.sh
+#   deploy/local/run_uvicorn.sh --install-only       # just build the venv
+#
+# Variables: WORKERS (2), PORT (8000), HOST (0.0.0.0), MAX_CONCURRENT_ENVS
+# (100, per worker), OPENENV_PACKAGE (openenv-core==0.3.0), VENV (a venv per
+# package beside this script), PYTHON (python3).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+package="${OPENENV_PACKAGE:-openenv-core==0.3.0}"
+venv="${VENV:-$here/.venv-$(echo "$package" | tr -c 'a-zA-Z0-9.\n' '-')}"
+
+if [ ! -x "$venv/bin/uvicorn" ] || [ ! -f "$venv/.installed" ]; then
+  echo "run_uvicorn.sh: creating $venv with $package" >&2
+  "${PYTHON:-python3}" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$package" "uvicorn[standard]"
+  touch "$venv/.installed"
+fi
+[ "${1:-}" = "--install-only" ] && exit 0
+
+export PORT="${PORT:-8000}" MAX_CONCURRENT_ENVS="${MAX_CONCURRENT_ENVS:-100}"
+cd "$here"
+exec "$venv/bin/uvicorn" benchmark_env:app --host "${HOST:-0.0.0.0}" --port "$PORT" \
+  --workers "${WORKERS:-2}" --log-level warning
