@@ -31,6 +31,34 @@ pub enum Command {
     Coordinator(Box<CoordinatorArgs>),
     /// Generate load for a coordinator.
     Agent(AgentArgs),
+    /// Print a load-balancer configuration (HAProxy or Envoy) for backends.
+    LbConfig(LbArgs),
+}
+
+/// Load balancers `lb-config` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LbKind {
+    /// HAProxy (Debian's haproxy package).
+    Haproxy,
+    /// Envoy.
+    Envoy,
+}
+
+/// `envload lb-config`.
+#[derive(Debug, Clone, Args)]
+pub struct LbArgs {
+    /// Which load balancer.
+    #[arg(long, value_enum, default_value = "haproxy")]
+    pub kind: LbKind,
+    /// Where the balancer listens.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// Connection limit.
+    #[arg(long, default_value = "100000")]
+    pub maxconn: u64,
+    /// A backend HOST:PORT (repeat for each).
+    #[arg(long, value_parser = crate::lb_config::parse_backend)]
+    pub backend: Vec<crate::lb_config::Backend>,
 }
 
 /// Session protocol flag values.

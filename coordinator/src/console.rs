@@ -184,3 +184,13 @@ pub fn agent_lines(agents: &[crate::driver::AgentPhase]) {
         );
     }
 }
+
+/// One line per target when sessions were spread over several.
+pub fn target_lines(targets: &[crate::output::run_json::TargetCount]) {
+    for t in targets {
+        println!(
+            "     target {}: {} sessions, {} ok",
+            t.url, t.sessions, t.successful
+        );
+    }
+}

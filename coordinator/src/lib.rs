@@ -8,6 +8,7 @@ pub mod coordinator_cmd;
 pub mod driver;
 pub mod embedded;
 pub mod fleet;
+pub mod lb_config;
 pub mod output;
 pub mod phases;
 pub mod plan;
@@ -58,6 +59,10 @@ where
         Command::Serve(args) => serve_cmd::run(args).map(|()| RunOutcome::Complete),
         Command::Coordinator(args) => coordinator_cmd::run(*args, argv),
         Command::Agent(args) => agent_cmd::run(args).map(|()| RunOutcome::Complete),
+        Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
+            print!("{cfg}");
+            RunOutcome::Complete
+        }),
     };
     match result {
         Ok(RunOutcome::Complete) => ExitCode::SUCCESS,

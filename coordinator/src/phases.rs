@@ -138,7 +138,7 @@ pub async fn execute<D: PhaseDriver>(
             w.write_phase(&result)
                 .with_context(|| format!("writing results to {}", dir.display()))?;
         }
-        report_phase(args, spec, &result);
+        report_phase(args, spec, &result, &run_json.doc.targets);
         if let Some(expected) = args.expected_hosts {
             if result.summary.unique_hosts < expected {
                 let msg = format!(
@@ -175,7 +175,7 @@ pub async fn execute<D: PhaseDriver>(
     Ok(RunOutcome::Complete)
 }
 
-fn report_phase(args: &RunArgs, spec: &PlanSpec, r: &PhaseResult) {
+fn report_phase(args: &RunArgs, spec: &PlanSpec, r: &PhaseResult, urls: &[String]) {
     let first_error = r
         .records
         .iter()
@@ -186,6 +186,9 @@ fn report_phase(args: &RunArgs, spec: &PlanSpec, r: &PhaseResult) {
     console::phase_line(&r.summary, &r.stats.errors, first_error.as_deref());
     if r.agents.len() > 1 || r.agents.iter().any(|a| a.lost.is_some()) {
         console::agent_lines(&r.agents);
+    }
+    if urls.len() > 1 {
+        console::target_lines(&crate::output::run_json::per_target(urls, &r.records));
     }
 }
 
@@ -273,6 +276,7 @@ fn mark_partial(run_json: &mut RunJson, phase: &Phase) -> anyhow::Result<()> {
         unique_hosts: 0,
         errors: Default::default(),
         agents: Vec::new(),
+        targets: Vec::new(),
     });
     run_json.finish("interrupted")?;
     Ok(())

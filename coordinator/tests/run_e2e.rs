@@ -273,7 +273,7 @@ fn urls_spread_sessions_round_robin() {
     let (a, b) = (Server::start(&[]), Server::start(&[]));
     let dir = out_dir("urls");
     let urls = format!("{},{}", a.url, b.url);
-    run_ok(&[
+    let (stdout, _) = run_ok(&[
         "run",
         "--urls",
         &urls,
@@ -287,6 +287,10 @@ fn urls_spread_sessions_round_robin() {
         "-o",
         dir.to_str().unwrap(),
     ]);
+    assert!(
+        stdout.contains(&format!("target {}: 5 sessions, 5 ok", a.url)),
+        "{stdout}"
+    );
     let rows = csv_rows(&dir);
     assert_eq!(col(&rows[0], &rows[1], "unique_hosts"), "2");
     let raw = raw_lines(&dir);
@@ -300,4 +304,14 @@ fn urls_spread_sessions_round_robin() {
         })
         .count();
     assert_eq!(on_a, 5);
+    let rj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let per_target = rj["phases"][0]["targets"].as_array().unwrap();
+    assert_eq!(per_target.len(), 2);
+    assert!(
+        per_target
+            .iter()
+            .all(|t| t["sessions"] == 5 && t["successful"] == 5),
+        "{per_target:?}"
+    );
 }

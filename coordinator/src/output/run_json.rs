@@ -61,6 +61,38 @@ pub struct PhaseEntry {
     pub errors: serde_json::Map<String, Value>,
     /// What each agent ran.
     pub agents: Vec<crate::driver::AgentPhase>,
+    /// Sessions per target (round-robin over `--urls`), from the records.
+    pub targets: Vec<TargetCount>,
+}
+
+/// Sessions one target got in a phase.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TargetCount {
+    pub url: String,
+    pub sessions: u64,
+    pub successful: u64,
+}
+
+/// Sessions and successes per target, by the records' `target_index`.
+pub fn per_target(urls: &[String], records: &[envload_agent::SessionRecord]) -> Vec<TargetCount> {
+    let mut counts: Vec<TargetCount> = urls
+        .iter()
+        .map(|u| TargetCount {
+            url: u.clone(),
+            sessions: 0,
+            successful: 0,
+        })
+        .collect();
+    for r in records {
+        if let Some(c) = counts.get_mut(r.target_index) {
+            c.sessions += 1;
+            c.successful += u64::from(r.success());
+        }
+    }
+    if records.is_empty() {
+        counts.clear();
+    }
+    counts
 }
 
 /// The document.
@@ -140,6 +172,7 @@ impl PhaseWriter for RunJson {
                 .map(|(k, v)| (k.as_str().to_string(), Value::from(*v)))
                 .collect(),
             agents: r.agents.clone(),
+            targets: per_target(&self.doc.targets, &r.records),
         };
         for a in &r.agents {
             if let Some(info) = self

@@ -1,0 +1,118 @@
+//! `envload lb-config`: an HAProxy or Envoy configuration for a list of
+//! backends, filled from the templates in `deploy/lb/`.
+
+use crate::cli::{LbArgs, LbKind};
+use crate::UsageError;
+
+const HAPROXY: &str = include_str!("../../deploy/lb/haproxy.cfg.tmpl");
+const ENVOY: &str = include_str!("../../deploy/lb/envoy.yaml.tmpl");
+
+/// A backend `host:port`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Parses `host:port` (an `http://` in front is dropped).
+pub fn parse_backend(s: &str) -> Result<Backend, String> {
+    let bare = s.trim().trim_start_matches("http://").trim_end_matches('/');
+    let (host, port) = bare
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{s}' is not HOST:PORT"))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("'{s}' has no valid port"))?;
+    if host.is_empty() {
+        return Err(format!("'{s}' has no host"));
+    }
+    Ok(Backend {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// The configuration text.
+pub fn render(args: &LbArgs) -> Result<String, UsageError> {
+    if args.backend.is_empty() {
+        return Err(UsageError(
+            "lb-config needs at least one --backend HOST:PORT".into(),
+        ));
+    }
+    let listen = parse_backend(&args.listen).map_err(|e| UsageError(format!("--listen {e}")))?;
+    let maxconn = args.maxconn.to_string();
+    Ok(match args.kind {
+        LbKind::Haproxy => {
+            let servers: Vec<String> = args
+                .backend
+                .iter()
+                .enumerate()
+                .map(|(i, b)| format!("    server s{} {}:{} check", i + 1, b.host, b.port))
+                .collect();
+            HAPROXY
+                .replace("{{MAXCONN}}", &maxconn)
+                .replace("{{LISTEN}}", &format!("{}:{}", listen.host, listen.port))
+                .replace("{{SERVERS}}", &servers.join("\n"))
+        }
+        LbKind::Envoy => {
+            let endpoints: Vec<String> = args
+                .backend
+                .iter()
+                .map(|b| {
+                    format!(
+                        "              - endpoint:\n                  address:\n                    socket_address: {{ address: \"{}\", port_value: {} }}",
+                        b.host, b.port
+                    )
+                })
+                .collect();
+            ENVOY
+                .replace("{{MAXCONN}}", &maxconn)
+                .replace("{{LISTEN_HOST}}", &listen.host)
+                .replace("{{LISTEN_PORT}}", &listen.port.to_string())
+                .replace("{{ENDPOINTS}}", &endpoints.join("\n"))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(kind: LbKind, backends: &[&str]) -> LbArgs {
+        LbArgs {
+            kind,
+            listen: "0.0.0.0:8080".into(),
+            maxconn: 100_000,
+            backend: backends.iter().map(|b| parse_backend(b).unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn haproxy_lists_every_backend_with_health_checks() {
+        let cfg = render(&args(LbKind::Haproxy, &["n1:8000", "http://n2:8001/"])).unwrap();
+        assert!(
+            cfg.contains("server s1 n1:8000 check") && cfg.contains("server s2 n2:8001 check"),
+            "{cfg}"
+        );
+        assert!(cfg.contains("bind 0.0.0.0:8080") && cfg.contains("timeout tunnel"));
+        assert!(!cfg.contains("{{"), "every placeholder filled: {cfg}");
+    }
+
+    #[test]
+    fn envoy_lists_every_endpoint_and_allows_websockets() {
+        let cfg = render(&args(LbKind::Envoy, &["10.0.0.1:8000", "10.0.0.2:8000"])).unwrap();
+        assert_eq!(
+            cfg.matches("socket_address: { address: \"10.0.0.").count(),
+            2
+        );
+        assert!(cfg.contains("upgrade_type: websocket") && cfg.contains("port_value: 8080"));
+        assert!(!cfg.contains("{{"));
+    }
+
+    #[test]
+    fn bad_backends_are_named() {
+        assert!(parse_backend("n1").unwrap_err().contains("'n1'"));
+        assert!(parse_backend("n1:http").unwrap_err().contains("port"));
+        assert!(render(&args(LbKind::Haproxy, &[])).is_err());
+    }
+}
