@@ -14,6 +14,7 @@ use crate::plan::{Assignment, CloseMode, Mode};
 use crate::record::{SessionRecord, Timings};
 use crate::stats::{Latency, PhaseStats};
 use crate::target::Target;
+use crate::tls::TlsOptions;
 
 /// A message that does not hold what the protocol promises.
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +192,8 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
         .to_string(),
         hardware: a.hardware.clone(),
         send_records,
+        ca_cert_pem: a.tls.ca_pem.clone().unwrap_or_default(),
+        insecure: a.tls.insecure,
     }
 }
 
@@ -233,6 +236,10 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
         timeout: Duration::from_secs_f64(p.timeout_seconds),
         close,
         hardware: p.hardware.clone(),
+        tls: TlsOptions {
+            ca_pem: (!p.ca_cert_pem.is_empty()).then(|| p.ca_cert_pem.clone()),
+            insecure: p.insecure,
+        },
     })
 }
 
@@ -274,6 +281,10 @@ mod tests {
             timeout: Duration::from_secs(7),
             close: CloseMode::ServerFirst,
             hardware: "cpu".into(),
+            tls: TlsOptions {
+                ca_pem: Some(b"PEM".to_vec()),
+                insecure: true,
+            },
         };
         let p = assignment_to_proto(3, &a, true);
         let back = assignment_from_proto(&p).unwrap();

@@ -3,6 +3,7 @@
 
 use std::error::Error as _;
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{header, Client};
@@ -14,14 +15,19 @@ use crate::record::{micros, Timings};
 use crate::target::Target;
 
 /// The client all HTTP sessions of one share use: no idle limit, no proxy,
-/// Nagle off.
-pub fn client() -> Client {
-    Client::builder()
+/// Nagle off, and the share's TLS configuration for `https://` targets.
+pub fn client(tls: Option<Arc<rustls::ClientConfig>>) -> Client {
+    crate::tls::init();
+    let mut builder = Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .tcp_nodelay(true)
-        .no_proxy()
+        .no_proxy();
+    if let Some(cfg) = tls {
+        builder = builder.tls_backend_preconfigured((*cfg).clone());
+    }
+    builder
         .build()
-        .expect("a plain HTTP client always builds")
+        .expect("an HTTP client with a valid TLS configuration always builds")
 }
 
 /// Runs one HTTP session; returns what was timed and the outcome.
@@ -123,6 +129,12 @@ fn classify(e: &reqwest::Error, url: &str, stage: &str, limit: Duration) -> Fail
                 "no {what} POST {url} within {:.1}s (--timeout) during {stage}",
                 limit.as_secs_f64()
             ),
+        );
+    }
+    if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+        return Failure::new(
+            ErrorType::TlsError,
+            format!("TLS with {url} failed during {stage}: {chain}"),
         );
     }
     if chain.contains("dns error") {

@@ -6,6 +6,7 @@
 //! every failure, and records latencies in HDR histograms. The same code runs
 //! in-process for `envload run` and as a remote agent process.
 
+pub mod conn;
 pub mod convert;
 pub mod failure;
 pub mod http;
@@ -18,6 +19,7 @@ pub mod runner;
 pub mod source;
 pub mod stats;
 pub mod target;
+pub mod tls;
 pub mod ws;
 
 pub use failure::{ErrorType, Failure};

@@ -55,4 +55,6 @@ pub struct Assignment {
     pub close: CloseMode,
     /// `hardware` label copied into every record.
     pub hardware: String,
+    /// Certificate verification for TLS targets.
+    pub tls: crate::tls::TlsOptions,
 }

@@ -38,7 +38,19 @@ impl Sessions {
     /// Starts every session of `a` now.
     pub fn spawn(a: &Assignment) -> Self {
         let start = Instant::now();
-        let client = (a.mode == Mode::Http).then(http::client);
+        // One TLS configuration per share, when any target needs it; a bad
+        // one fails every session with the reason rather than panicking.
+        let tls = if a.targets.iter().any(|t| t.tls) {
+            crate::tls::client_config(&a.tls)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(None)
+        };
+        let client = match (&tls, a.mode) {
+            (Ok(cfg), Mode::Http) => Some(http::client(cfg.clone())),
+            _ => None,
+        };
         let mut set = JoinSet::new();
         let mut ids = HashMap::with_capacity(a.count as usize);
         for i in 0..a.count {
@@ -47,13 +59,20 @@ impl Sessions {
             let target = a.targets[target_index].clone();
             let (mode, wait, limit, close) = (a.mode, a.wait_seconds, a.timeout, a.close);
             let client = client.clone();
+            let tls = tls.clone();
             let hardware = a.hardware.clone();
             let batch_size = a.batch_size;
             let handle = set.spawn(async move {
                 let timestamp = Utc::now();
-                let (timings, outcome) = match (mode, client) {
-                    (Mode::Http, Some(c)) => http::run_session(&c, &target, wait, limit).await,
-                    _ => ws::run_session(&target, request_id, wait, limit, close).await,
+                let (timings, outcome) = match (mode, client, &tls) {
+                    (_, _, Err(e)) => (
+                        Default::default(),
+                        Err(Failure::new(ErrorType::TlsError, e.clone())),
+                    ),
+                    (Mode::Http, Some(c), _) => http::run_session(&c, &target, wait, limit).await,
+                    (_, _, Ok(cfg)) => {
+                        ws::run_session(&target, cfg.as_ref(), request_id, wait, limit, close).await
+                    }
                 };
                 let (observed, failure) = match outcome {
                     Ok(o) => (o, None),

@@ -10,11 +10,8 @@ pub enum TargetError {
     #[error("target URL '{0}' has no scheme: write it as http://HOST:PORT (or ws://HOST:PORT/ws)")]
     NoScheme(String),
     /// A scheme envload does not speak.
-    #[error("target URL '{url}' uses unsupported scheme '{scheme}': use http:// or ws://")]
+    #[error("target URL '{url}' uses unsupported scheme '{scheme}': use http://, https://, ws:// or wss://")]
     UnsupportedScheme { url: String, scheme: String },
-    /// TLS schemes are parsed but this build has no TLS client yet.
-    #[error("target URL '{0}' needs TLS, which this build of envload does not support yet: use http:// or ws://")]
-    TlsUnsupported(String),
     /// Not a URL at all, or one without a host.
     #[error("target URL '{url}' is not valid: {reason}")]
     Invalid { url: String, reason: String },
@@ -33,6 +30,8 @@ pub struct Target {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// `https://` / `wss://`.
+    pub tls: bool,
 }
 
 impl Target {
@@ -48,16 +47,16 @@ impl Target {
             reason: e.to_string(),
         })?;
         let scheme = parsed.scheme().to_string();
-        match scheme.as_str() {
-            "http" | "ws" => {}
-            "https" | "wss" => return Err(TargetError::TlsUnsupported(raw.to_string())),
+        let tls = match scheme.as_str() {
+            "http" | "ws" => false,
+            "https" | "wss" => true,
             _ => {
                 return Err(TargetError::UnsupportedScheme {
                     url: raw.to_string(),
                     scheme,
                 })
             }
-        }
+        };
         let host = parsed
             .host_str()
             .filter(|h| !h.is_empty())
@@ -68,21 +67,29 @@ impl Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let port = parsed.port_or_known_default().unwrap_or(80);
+        let port = parsed
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
         let authority = match parsed.port() {
             Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
             None => parsed.host_str().unwrap_or_default().to_string(),
         };
         let mut path = parsed.path().trim_end_matches('/').to_string();
-        if scheme == "ws" && path.ends_with("/ws") {
+        if scheme.starts_with("ws") && path.ends_with("/ws") {
             path.truncate(path.len() - 3);
         }
+        let (http, ws) = if tls {
+            ("https", "wss")
+        } else {
+            ("http", "ws")
+        };
         Ok(Target {
             url: trimmed.to_string(),
-            http_base: format!("http://{authority}{path}"),
-            ws_url: format!("ws://{authority}{path}/ws"),
+            http_base: format!("{http}://{authority}{path}"),
+            ws_url: format!("{ws}://{authority}{path}/ws"),
             host,
             port,
+            tls,
         })
     }
 }
@@ -121,9 +128,12 @@ mod tests {
         );
         let e = Target::parse("ftp://h:1").unwrap_err().to_string();
         assert!(e.contains("ftp://h:1") && e.contains("'ftp'"), "{e}");
-        assert!(matches!(
-            Target::parse("https://h"),
-            Err(TargetError::TlsUnsupported(_))
-        ));
+        let t = Target::parse("https://space.hf.space").unwrap();
+        assert_eq!(
+            (t.port, t.tls, t.ws_url.as_str()),
+            (443, true, "wss://space.hf.space/ws")
+        );
+        let t = Target::parse("wss://h:8443/ws").unwrap();
+        assert_eq!((t.http_base.as_str(), t.tls), ("https://h:8443", true));
     }
 }

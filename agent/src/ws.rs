@@ -10,14 +10,18 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{self, protocol::WebSocketConfig, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::conn::Conn;
 use crate::failure::{excerpt, ErrorType, Failure};
 use crate::observation::Observed;
 use crate::plan::CloseMode;
 use crate::record::{micros, Timings};
 use crate::source::{connect_from, source_for};
 use crate::target::Target;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use std::sync::Arc;
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Conn>;
 
 /// Buffers sized for many idle sessions, not for throughput: tungstenite's
 /// default eagerly allocates 128 KiB per connection. Writes are buffered only
@@ -34,6 +38,7 @@ pub fn session_config() -> WebSocketConfig {
 /// Runs one WebSocket session; returns what was timed and the outcome.
 pub async fn run_session(
     target: &Target,
+    tls: Option<&Arc<ClientConfig>>,
     request_id: u64,
     wait_seconds: f64,
     limit: Duration,
@@ -42,7 +47,7 @@ pub async fn run_session(
     let t0 = Instant::now();
     let mut timings = Timings::default();
     let outcome = async {
-        let mut ws = connect(target, request_id, limit).await?;
+        let mut ws = connect(target, tls, request_id, limit).await?;
         timings.connect_us = micros(t0.elapsed());
 
         let t = Instant::now();
@@ -77,10 +82,25 @@ pub async fn run_session(
 }
 
 /// Resolves, connects TCP and performs the WebSocket handshake within `limit`.
-async fn connect(target: &Target, request_id: u64, limit: Duration) -> Result<Ws, Failure> {
+async fn connect(
+    target: &Target,
+    tls: Option<&Arc<ClientConfig>>,
+    request_id: u64,
+    limit: Duration,
+) -> Result<Ws, Failure> {
     let addr = format!("{}:{}", target.host, target.port);
     let attempt = async {
         let tcp = connect_tcp(target, request_id, &addr).await?;
+        let tcp = match (target.tls, tls) {
+            (true, Some(cfg)) => Conn::Tls(Box::new(tls_handshake(cfg, target, tcp).await?)),
+            (true, None) => {
+                return Err(Failure::new(
+                    ErrorType::TlsError,
+                    "no TLS configuration for a TLS target",
+                ))
+            }
+            (false, _) => Conn::Plain(tcp),
+        };
         let (ws, _resp) = tokio_tungstenite::client_async_with_config(
             &target.ws_url,
             tcp,
@@ -101,6 +121,29 @@ async fn connect(target: &Target, request_id: u64, limit: Duration) -> Result<Ws
             ),
         )),
     }
+}
+
+/// The TLS handshake on a connected socket.
+async fn tls_handshake(
+    cfg: &Arc<ClientConfig>,
+    target: &Target,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+    let name = ServerName::try_from(target.host.clone()).map_err(|e| {
+        Failure::new(
+            ErrorType::TlsError,
+            format!("'{}' is not a valid TLS server name: {e}", target.host),
+        )
+    })?;
+    tokio_rustls::TlsConnector::from(cfg.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            Failure::new(
+                ErrorType::TlsError,
+                format!("TLS handshake with {} failed: {e}", target.ws_url),
+            )
+        })
 }
 
 /// Resolves the host and connects to the first address that accepts.

@@ -18,6 +18,7 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         timeout,
         close: CloseMode::ClientFirst,
         hardware: "cpu-basic".into(),
+        tls: Default::default(),
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

@@ -158,6 +158,12 @@ pub struct RunArgs {
     /// it in this process). `coordinator`: agents to wait for.
     #[arg(long, default_value = "0")]
     pub agents: u32,
+    /// Also trust these CA certificates (PEM) for https:// and wss:// targets.
+    #[arg(long, value_parser = parse_ca_cert)]
+    pub ca_cert: Option<CaCert>,
+    /// Accept any TLS server certificate (self-signed test servers).
+    #[arg(long)]
+    pub insecure: bool,
     /// Do not collect per-session records: no raw.jsonl, less coordinator
     /// work (unique_* columns come from the agents' distinct sets).
     #[arg(long)]
@@ -232,6 +238,16 @@ pub struct ServeArgs {
     /// Test hook: every session fails with FACTORY_ERROR.
     #[arg(long, hide = true)]
     pub inject_factory_error: bool,
+}
+
+/// The contents of a `--ca-cert` file, checked to hold certificates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaCert(pub Vec<u8>);
+
+fn parse_ca_cert(path: &str) -> Result<CaCert, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    envload_agent::tls::parse_ca(&pem).map_err(|e| format!("'{path}': {e}"))?;
+    Ok(CaCert(pem))
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

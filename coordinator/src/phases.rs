@@ -234,6 +234,10 @@ fn template(args: &RunArgs, phase: &Phase, targets: &[Target]) -> Assignment {
         timeout: Duration::from_secs_f64(args.timeout),
         close: args.close.into(),
         hardware: args.hardware.clone(),
+        tls: envload_agent::tls::TlsOptions {
+            ca_pem: args.ca_cert.as_ref().map(|c| c.0.clone()),
+            insecure: args.insecure,
+        },
     }
 }
 

@@ -14,6 +14,7 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn get(url: &str) -> (u16, Value) {
+    envload_agent::tls::init();
     let r = reqwest::get(url).await.unwrap();
     (
         r.status().as_u16(),
@@ -22,6 +23,7 @@ async fn get(url: &str) -> (u16, Value) {
 }
 
 async fn post(url: &str, body: Option<Value>) -> (u16, Value) {
+    envload_agent::tls::init();
     let c = reqwest::Client::new();
     let mut req = c.post(url);
     if let Some(b) = body {
@@ -322,6 +324,7 @@ async fn factory_failure_is_a_factory_error_and_closes() {
 
 #[tokio::test]
 async fn unknown_paths_and_methods() {
+    envload_agent::tls::init();
     let s = Server::start(&[]);
     let r = reqwest::get(format!("{}/nope", s.url)).await.unwrap();
     assert_eq!(r.status().as_u16(), 404);

@@ -159,6 +159,7 @@ fn check_package(package: &str) {
             timeout: Duration::from_secs(30),
             close: CloseMode::ClientFirst,
             hardware: "cpu".into(),
+            tls: Default::default(),
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

@@ -104,6 +104,12 @@ pub struct Assignment {
     pub hardware: ::prost::alloc::string::String,
     #[prost(bool, tag = "11")]
     pub send_records: bool,
+    /// extra trusted CAs for https/wss targets
+    #[prost(bytes = "vec", tag = "12")]
+    pub ca_cert_pem: ::prost::alloc::vec::Vec<u8>,
+    /// accept any server certificate
+    #[prost(bool, tag = "13")]
+    pub insecure: bool,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ready {
