@@ -13,6 +13,7 @@ pub mod docs;
 pub mod env;
 pub mod http_api;
 pub mod server;
+pub mod tls;
 pub mod wire;
 pub mod workers;
 pub mod ws_api;

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub capacity: Arc<Capacity>,
     /// Test hook: every environment constructor fails (`FACTORY_ERROR`).
     pub factory_error: bool,
+    /// Serve TLS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Serves `listener` until `shutdown` resolves. Accept errors (such as
@@ -54,11 +56,27 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let config = config.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| http_api::handle(req, config.clone()));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades()
-                .await;
+            match config.tls.clone() {
+                None => serve_io(stream, config).await,
+                Some(tls) => {
+                    // A failed handshake is the client's problem; drop it.
+                    if let Ok(s) = tokio_rustls::TlsAcceptor::from(tls).accept(stream).await {
+                        serve_io(s, config).await;
+                    }
+                }
+            }
         });
     }
+}
+
+/// One connection, plain or TLS.
+async fn serve_io<I>(io: I, config: Arc<ServerConfig>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| http_api::handle(req, config.clone()));
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades()
+        .await;
 }

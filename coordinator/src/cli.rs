@@ -232,6 +232,12 @@ pub struct ServeArgs {
     #[arg(long, env = "MAX_CONCURRENT_ENVS", default_value = "100000",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_concurrent_envs: u64,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Internal: run as one worker of a --workers supervisor.
     #[arg(long, hide = true)]
     pub worker: bool,

@@ -41,6 +41,7 @@ impl Embedded {
                         identity: Identity::current(port),
                         capacity: Capacity::new(EMBEDDED_MAX_SESSIONS),
                         factory_error: false,
+                        tls: None,
                     };
                     serve(listener, config, async {
                         let _ = stopped.await;

@@ -58,12 +58,18 @@ async fn serve_here(args: &ServeArgs, addr: SocketAddr, worker: bool) -> anyhow:
         identity: Identity::current(port),
         capacity: Capacity::new(args.max_concurrent_envs as usize),
         factory_error: args.inject_factory_error,
+        tls: tls_config(args)?,
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     if worker {
         println!("{READY_LINE}");
     } else {
         println!(
-            "envload serve: listening on http://{}:{port} (workers: 1, pids: {}, max_concurrent_envs per worker: {})",
+            "envload serve: listening on {scheme}://{}:{port} (workers: 1, pids: {}, max_concurrent_envs per worker: {})",
             addr.ip(),
             std::process::id(),
             args.max_concurrent_envs
@@ -94,13 +100,25 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr) -> anyhow::Result<()> {
     if args.inject_factory_error {
         worker_args.push("--inject-factory-error".into());
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        tls_config(args)?; // fail here, naming the file, not in every worker
+        for (flag, path) in [("--tls-cert", cert), ("--tls-key", key)] {
+            worker_args.push(flag.into());
+            worker_args.push(path.display().to_string());
+        }
+    }
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let set = WorkerSet::start(&exe, worker_args, args.workers as usize)
         .await
         .context("starting benchmark workers")?;
     drop(placeholder);
     let pids: Vec<String> = set.pids().iter().map(u32::to_string).collect();
     println!(
-        "envload serve: listening on http://{}:{port} (workers: {}, pids: {}, max_concurrent_envs per worker: {})",
+        "envload serve: listening on {scheme}://{}:{port} (workers: {}, pids: {}, max_concurrent_envs per worker: {})",
         addr.ip(),
         args.workers,
         pids.join(" "),
@@ -108,4 +126,13 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr) -> anyhow::Result<()> {
     );
     set.supervise(signalled()).await?;
     Ok(())
+}
+
+fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => envload_benchenv::tls::server_config(cert, key)
+            .map(Some)
+            .map_err(|e| anyhow!(UsageError(e))),
+        _ => Ok(None),
+    }
 }

@@ -44,14 +44,20 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("envload serve prints its listening line");
-        let url = line
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("envload serve printed no listening line within 30 s");
+        };
+        let Some(url) = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+            .map(str::to_string)
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no URL in {line:?}");
+        };
         let pids = line
             .split("pids: ")
             .nth(1)
@@ -67,7 +73,7 @@ impl Server {
 
     /// The WebSocket endpoint.
     pub fn ws_url(&self) -> String {
-        format!("{}/ws", self.url.replacen("http://", "ws://", 1))
+        format!("{}/ws", self.url.replacen("http", "ws", 1))
     }
 }
 

@@ -1,0 +1,153 @@
+//! `https://` and `wss://` targets against a local TLS endpoint (`envload
+//! serve --tls-cert/--tls-key`) with a CA and certificate this test makes:
+//! trusted through `--ca-cert`, refused without it (TlsError), accepted with
+//! `--insecure`, and carried to remote agents.
+
+mod support;
+
+use std::path::PathBuf;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use support::{col, csv_rows, out_dir, raw_lines, run, text, Server};
+
+struct Pki {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn make_pki(name: &str) -> Pki {
+    let dir = out_dir(&format!("pki-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "envload test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let leaf = leaf_params
+        .signed_by(&leaf_key, &Issuer::new(ca_params, ca_key))
+        .unwrap();
+    let pki = Pki {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
+    std::fs::write(&pki.cert, leaf.pem()).unwrap();
+    std::fs::write(&pki.key, leaf_key.serialize_pem()).unwrap();
+    pki
+}
+
+fn tls_server(pki: &Pki, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--tls-cert",
+        pki.cert.to_str().unwrap(),
+        "--tls-key",
+        pki.key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let s = Server::start(&args);
+    assert!(s.url.starts_with("https://"), "{}", s.url);
+    s
+}
+
+fn load(url: &str, extra: &[&str], name: &str) -> (std::path::PathBuf, String) {
+    let dir = out_dir(name);
+    let mut args = vec![
+        "run",
+        "-u",
+        url,
+        "-n",
+        "12",
+        "-w",
+        "0.05",
+        "-o",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{args:?}: {stdout}\n{stderr}");
+    (dir, stdout)
+}
+
+fn successes(dir: &std::path::Path) -> String {
+    let rows = csv_rows(dir);
+    col(&rows[0], &rows[1], "successful").to_string()
+}
+
+#[test]
+fn https_and_wss_with_the_test_ca() {
+    let pki = make_pki("trusted");
+    let s = tls_server(&pki, &["--workers", "2"]);
+    let ca = pki.ca.to_str().unwrap();
+    for mode in ["ws", "http"] {
+        let (dir, _) = load(
+            &s.url,
+            &["--ca-cert", ca, "-m", mode],
+            &format!("tls-{mode}"),
+        );
+        assert_eq!(successes(&dir), "12", "{mode} over TLS");
+    }
+    // wss:// by host name: the certificate names localhost.
+    let port = s.url.rsplit(':').next().unwrap();
+    let (dir, _) = load(
+        &format!("wss://localhost:{port}/ws"),
+        &["--ca-cert", ca],
+        "tls-wss-name",
+    );
+    assert_eq!(successes(&dir), "12");
+    // Remote agents get the CA in their assignment.
+    let (dir, _) = load(&s.url, &["--ca-cert", ca, "--agents", "2"], "tls-agents");
+    assert_eq!(successes(&dir), "12");
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_tls_error_unless_insecure() {
+    let pki = make_pki("untrusted");
+    let s = tls_server(&pki, &[]);
+    for mode in ["ws", "http"] {
+        let (dir, stdout) = load(&s.url, &["-m", mode], &format!("tls-untrusted-{mode}"));
+        assert_eq!(successes(&dir), "0");
+        assert!(stdout.contains("TlsError x12"), "{mode}: {stdout}");
+        let raw = raw_lines(&dir);
+        let msg = raw[0]["error_message"].as_str().unwrap();
+        assert!(
+            msg.contains("certificate") || msg.contains("UnknownIssuer"),
+            "{mode}: {msg}"
+        );
+        let (dir, _) = load(
+            &s.url,
+            &["-m", mode, "--insecure"],
+            &format!("tls-insecure-{mode}"),
+        );
+        assert_eq!(successes(&dir), "12", "{mode} --insecure");
+    }
+}
+
+#[test]
+fn bad_ca_or_key_files_are_named() {
+    let bogus = out_dir("tls-bogus");
+    std::fs::create_dir_all(&bogus).unwrap();
+    let f = bogus.join("not-a-cert.pem");
+    std::fs::write(&f, "hello").unwrap();
+    let out = run(&["run", "-n", "1", "--ca-cert", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("not-a-cert.pem"), "{:?}", text(&out));
+    let out = run(&[
+        "serve",
+        "--port",
+        "0",
+        "--tls-cert",
+        f.to_str().unwrap(),
+        "--tls-key",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert!(text(&out).1.contains("not-a-cert.pem"), "{:?}", text(&out));
+}
