@@ -402,3 +402,37 @@ fn workers_are_separate_processes_on_one_port() {
         .collect();
     assert_eq!(pids, s.pids.iter().map(|p| u64::from(*p)).collect());
 }
+
+/// The container entry point: `envload serve --host 0.0.0.0` with its
+/// settings only in `PORT`, `WORKERS`, `MAX_CONCURRENT_ENVS`.
+#[test]
+fn serve_takes_port_workers_and_session_limit_from_the_environment() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(support::envload())
+        .args(["serve", "--host", "127.0.0.1"])
+        .env("PORT", port.to_string())
+        .env("WORKERS", "2")
+        .env("MAX_CONCURRENT_ENVS", "7")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let healthy = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    assert!(line.contains(&format!("http://127.0.0.1:{port}")), "{line}");
+    assert!(
+        line.contains("workers: 2") && line.contains("max_concurrent_envs per worker: 7"),
+        "{line}"
+    );
+    assert!(healthy);
+}
