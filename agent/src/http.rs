@@ -49,18 +49,10 @@ pub async fn run_session(
         let t = Instant::now();
         let reply = post(client, &step_url, body, "step", limit).await?;
         timings.step_us = micros(t.elapsed());
-        let obs = reply.get("observation").cloned().unwrap_or(Value::Null);
-        Ok(Observed::from_observation(&obs))
+        Ok(Observed::from_reply(&reply))
     }
     .await;
-    timings.total_us = micros(t0.elapsed());
-    if outcome.is_err() {
-        timings = Timings {
-            total_us: timings.total_us,
-            ..Timings::default()
-        };
-    }
-    (timings, outcome)
+    (timings.settle(t0, outcome.is_err()), outcome)
 }
 
 /// POSTs `body` (JSON, or nothing) and returns the parsed JSON reply.

@@ -16,6 +16,11 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// Reads the `observation` of a reset/step reply (`{"observation":…}`).
+    pub fn from_reply(reply: &Value) -> Self {
+        Self::from_observation(reply.get("observation").unwrap_or(&Value::Null))
+    }
+
     /// Reads the benchmark fields from an observation object; missing fields
     /// stay empty like the reference client's `.get(…, default)`.
     pub fn from_observation(obs: &Value) -> Self {

@@ -21,6 +21,22 @@ pub struct Timings {
     pub total_us: u64,
 }
 
+impl Timings {
+    /// Closes a session's timings: total from `t0`; a failed session keeps
+    /// only its total (the reference's rule).
+    pub fn settle(self, t0: std::time::Instant, failed: bool) -> Timings {
+        let total_us = micros(t0.elapsed());
+        if failed {
+            Timings {
+                total_us,
+                ..Timings::default()
+            }
+        } else {
+            Timings { total_us, ..self }
+        }
+    }
+}
+
 /// Everything recorded about one session.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {

@@ -67,18 +67,10 @@ pub async fn run_session(
         timings.step_us = micros(t.elapsed());
 
         finish(&mut ws, close, limit).await;
-        let obs = data.get("observation").cloned().unwrap_or(Value::Null);
-        Ok(Observed::from_observation(&obs))
+        Ok(Observed::from_reply(&data))
     }
     .await;
-    timings.total_us = micros(t0.elapsed());
-    if outcome.is_err() {
-        timings = Timings {
-            total_us: timings.total_us,
-            ..Timings::default()
-        };
-    }
-    (timings, outcome)
+    (timings.settle(t0, outcome.is_err()), outcome)
 }
 
 /// Resolves, connects TCP and performs the WebSocket handshake within `limit`.

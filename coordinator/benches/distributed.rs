@@ -10,6 +10,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+mod common;
+
 const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
 
 fn spawn(args: &[&str]) -> Child {
@@ -33,28 +35,12 @@ fn line_with(child: &mut Child, needle: &str) -> String {
     found
 }
 
-/// Waits for `child` and returns its CPU seconds (user + system).
-#[allow(clippy::zombie_processes)]
 fn wait_cpu(child: &Child) -> f64 {
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid out-value; pid is our child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert_eq!(rc, child.id() as i32);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "envload failed"
-    );
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(ru.ru_utime) + secs(ru.ru_stime)
+    common::wait_rusage(child).0
 }
 
 fn summary(dir: &std::path::Path, name: &str) -> String {
-    let text = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let row: Vec<&str> = lines.last().unwrap().split(',').collect();
-    row[header.iter().position(|h| *h == name).unwrap()].to_string()
+    common::summary_field(dir, name)
 }
 
 fn main() {

@@ -11,6 +11,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+mod common;
+
 const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
 
 struct Usage {
@@ -18,8 +20,8 @@ struct Usage {
     max_rss_kib: f64,
 }
 
-/// Runs `envload args…` and returns its rusage (CPU, peak RSS). The child
-/// is reaped by `wait4` itself, which std's `wait` cannot report.
+/// Runs `envload args…` and returns its rusage (CPU, peak RSS); the child
+/// is reaped by `common::wait_rusage`.
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str]) -> Usage {
     let child = Command::new(ENVLOAD)
@@ -28,20 +30,8 @@ fn run_measured(args: &[&str]) -> Usage {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("envload run starts");
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid out-value; pid is our child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert_eq!(rc, child.id() as i32, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "envload run {args:?} failed"
-    );
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Usage {
-        cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
-        max_rss_kib: ru.ru_maxrss as f64,
-    }
+    let (cpu_s, max_rss_kib) = common::wait_rusage(&child);
+    Usage { cpu_s, max_rss_kib }
 }
 
 /// CPU seconds used so far by the given processes (utime + stime).
@@ -56,14 +46,6 @@ fn cpu_of(pids: &[u32]) -> f64 {
             (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick
         })
         .sum()
-}
-
-fn summary_field(dir: &std::path::Path, name: &str) -> String {
-    let text = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let row: Vec<&str> = lines.last().unwrap().split(',').collect();
-    row[header.iter().position(|h| *h == name).unwrap()].to_string()
 }
 
 fn sysctl(name: &str) -> String {
@@ -174,12 +156,12 @@ fn main() {
         // Let the server finish its side of the closes before reading its CPU.
         std::thread::sleep(std::time::Duration::from_millis(500));
         let server_cpu = cpu_of(&pids) - before;
-        let ok: u64 = summary_field(&o, "successful").parse().unwrap();
+        let ok: u64 = common::summary_field(&o, "successful").parse().unwrap();
         println!(
             "{:>6} {:>8.1}% {:>12} {:>16.1} {:>16.1} {:>18.2} {:>14.1}",
             n,
             ok as f64 * 100.0 / n as f64,
-            summary_field(&o, "total_p99"),
+            common::summary_field(&o, "total_p99"),
             u.cpu_s * 1e6 / n as f64,
             server_cpu * 1e6 / n as f64,
             (u.max_rss_kib - base.max_rss_kib).max(0.0) / n as f64,

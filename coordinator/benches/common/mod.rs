@@ -1,0 +1,31 @@
+//! Helpers the process-level benchmarks share: a child's rusage, and a
+//! field of the last `summary.csv` row.
+#![allow(dead_code)]
+
+use std::process::Child;
+
+/// CPU seconds (user + system) and peak RSS (KiB) of `child`, reaped by
+/// `wait4` (std's `wait` cannot report them). Panics if it failed.
+#[allow(clippy::zombie_processes)]
+pub fn wait_rusage(child: &Child) -> (f64, f64) {
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-value; pid is our child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert_eq!(rc, child.id() as i32, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "envload failed"
+    );
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime) + secs(ru.ru_stime), ru.ru_maxrss as f64)
+}
+
+/// Column `name` of the last row of `dir/summary.csv`.
+pub fn summary_field(dir: &std::path::Path, name: &str) -> String {
+    let text = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.last().unwrap().split(',').collect();
+    row[header.iter().position(|h| *h == name).unwrap()].to_string()
+}
