@@ -13,6 +13,7 @@ pub mod output;
 pub mod phases;
 pub mod plan;
 pub mod progress;
+pub mod recorder;
 pub mod run_cmd;
 pub mod serve_cmd;
 pub mod shutdown;

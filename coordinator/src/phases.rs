@@ -6,23 +6,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
-use chrono::Utc;
 use envload_agent::{Assignment, Target};
-use serde_json::json;
 
 use crate::cli::RunArgs;
 use crate::console;
 use crate::driver::PhaseDriver;
-use crate::output::histograms::HistogramsJsonl;
-use crate::output::numfmt::timestamp;
-use crate::output::raw_jsonl::RawJsonl;
-use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
-use crate::output::summary_csv::SummaryCsv;
-use crate::output::{PhaseResult, PhaseWriter};
+use crate::output::PhaseResult;
 use crate::plan::{Phase, PlanKind, PlanSpec};
-use crate::shutdown::signalled;
-use crate::summary::{summarize, SummaryRow};
+use crate::recorder::{PhaseEnd, Recorder};
+use crate::summary::SummaryRow;
 
 /// How a run ended, for the exit code.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,19 +46,7 @@ pub async fn execute<D: PhaseDriver>(
 ) -> anyhow::Result<RunOutcome> {
     let (args, spec, targets, dir) = (ctx.args, ctx.spec, ctx.targets, ctx.dir);
     let phases = spec.phases();
-    let url_label = targets
-        .iter()
-        .map(|t| t.url.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let mut run_json = RunJson::create(dir, run_doc(&ctx, driver))?;
-    let mut csv = SummaryCsv::open(dir)?;
-    let mut hists = HistogramsJsonl::open(dir)?;
-    let mut raw = if ctx.records {
-        Some(RawJsonl::open(dir)?)
-    } else {
-        None
-    };
+    let mut rec = Recorder::create(&ctx, driver)?;
     announce(args, spec, &phases);
 
     let mut rows: Vec<SummaryRow> = Vec::new();
@@ -80,64 +60,11 @@ pub async fn execute<D: PhaseDriver>(
         };
         console::phase_header(phase, phase.index + 1, of);
         let template = template(args, phase, targets);
-        let outcome = tokio::select! {
-            o = driver.run_phase(phase, &template) => o,
-            _ = signalled() => {
-                driver.abort(phase).await;
-                driver.finish("the coordinator was interrupted").await;
-                mark_partial(&mut run_json, phase)?;
-                eprintln!("envload: interrupted during phase {}; finished phases are saved in {}", phase.index + 1, dir.display());
-                return Ok(RunOutcome::Interrupted);
-            }
+        let result = match rec.run_phase(driver, phase, &template).await? {
+            PhaseEnd::Done(r) => r,
+            PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
         };
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                driver.finish("the run failed").await;
-                mark_partial(&mut run_json, phase)?;
-                run_json.finish("failed")?;
-                return Err(e.context(format!(
-                    "phase {} failed; finished phases are saved in {}",
-                    phase.index + 1,
-                    dir.display()
-                )));
-            }
-        };
-        let summary = summarize(
-            phase,
-            &url_label,
-            &args.hardware,
-            &outcome.stats,
-            &outcome.uniques,
-            outcome.wall,
-        );
-        let result = PhaseResult {
-            phase: phase.clone(),
-            records: outcome.records,
-            stats: outcome.stats,
-            wall: outcome.wall,
-            summary,
-            agents: outcome.agents,
-        };
-        // Agents may have joined since the last phase.
-        for info in driver.agents() {
-            if !run_json
-                .doc
-                .agents
-                .iter()
-                .any(|a| a.name == info.name && a.host == info.host)
-            {
-                run_json.doc.agents.push(info);
-            }
-        }
-        let mut writers: Vec<&mut dyn PhaseWriter> = vec![&mut csv, &mut hists, &mut run_json];
-        if let Some(raw) = raw.as_mut() {
-            writers.insert(0, raw);
-        }
-        for w in writers {
-            w.write_phase(&result)
-                .with_context(|| format!("writing results to {}", dir.display()))?;
-        }
+        let run_json = &mut rec.run_json;
         report_phase(args, spec, &result, &run_json.doc.targets);
         if let Some(expected) = args.expected_hosts {
             if result.summary.unique_hosts < expected {
@@ -154,6 +81,7 @@ pub async fn execute<D: PhaseDriver>(
         rows.push(result.summary);
     }
     driver.finish("the run is complete").await;
+    let run_json = &mut rec.run_json;
     match spec.kind() {
         PlanKind::Compare => console::comparison(&rows[0], &rows[1]),
         PlanKind::Grid => console::grid_table(&rows),
@@ -223,7 +151,7 @@ fn announce(args: &RunArgs, spec: &PlanSpec, phases: &[Phase]) {
 }
 
 /// The phase-wide assignment: the whole id range; drivers split it.
-fn template(args: &RunArgs, phase: &Phase, targets: &[Target]) -> Assignment {
+pub fn template(args: &RunArgs, phase: &Phase, targets: &[Target]) -> Assignment {
     Assignment {
         mode: phase.mode,
         targets: targets.to_vec(),
@@ -239,49 +167,4 @@ fn template(args: &RunArgs, phase: &Phase, targets: &[Target]) -> Assignment {
             insecure: args.insecure,
         },
     }
-}
-
-fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
-    let (args, spec) = (ctx.args, ctx.spec);
-    RunDoc {
-        envload_version: env!("CARGO_PKG_VERSION").to_string(),
-        command: ctx.argv.clone(),
-        infrastructure: args.infrastructure.clone(),
-        hardware: args.hardware.clone(),
-        plan: json!({
-            "mode": spec.mode.as_str(), "requests": spec.n, "wait": spec.wait,
-            "requests_grid": spec.requests_grid, "wait_grid": spec.wait_grid,
-            "reps": spec.reps, "compare": spec.compare, "timeout": args.timeout,
-            "close": format!("{:?}", args.close), "expected_hosts": args.expected_hosts,
-            "require_hosts": args.require_hosts, "records": ctx.records,
-        }),
-        targets: ctx.targets.iter().map(|t| t.url.clone()).collect(),
-        embedded_server: ctx.embedded.clone(),
-        agents: driver.agents(),
-        started_at: timestamp(&Utc::now()),
-        finished_at: None,
-        status: "running".into(),
-        phases: Vec::new(),
-        warnings: Vec::new(),
-    }
-}
-
-fn mark_partial(run_json: &mut RunJson, phase: &Phase) -> anyhow::Result<()> {
-    run_json.doc.phases.push(PhaseEntry {
-        index: phase.index,
-        mode: phase.mode.as_str().into(),
-        batch_size: phase.n,
-        wait_seconds: phase.wait,
-        repetition: phase.rep,
-        status: "partial".into(),
-        successful: 0,
-        failed: 0,
-        total_wall_time: 0.0,
-        unique_hosts: 0,
-        errors: Default::default(),
-        agents: Vec::new(),
-        targets: Vec::new(),
-    });
-    run_json.finish("interrupted")?;
-    Ok(())
 }

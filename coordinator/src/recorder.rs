@@ -1,0 +1,181 @@
+//! Runs one phase through a driver and records it: every result file
+//! written and flushed before the next phase, an interrupt or a failure
+//! marked in `run.json`. Shared by the plan loop (`phases`) and the ceiling
+//! search (`ceiling`).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Utc;
+use envload_agent::Assignment;
+use serde_json::json;
+
+use crate::driver::PhaseDriver;
+use crate::output::histograms::HistogramsJsonl;
+use crate::output::numfmt::timestamp;
+use crate::output::raw_jsonl::RawJsonl;
+use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
+use crate::output::summary_csv::SummaryCsv;
+use crate::output::{PhaseResult, PhaseWriter};
+use crate::phases::RunContext;
+use crate::plan::Phase;
+use crate::shutdown::signalled;
+use crate::summary::summarize;
+
+/// How a phase ended.
+pub enum PhaseEnd {
+    /// Measured and written.
+    Done(Box<PhaseResult>),
+    /// SIGINT/SIGTERM: the agents were stopped, the phase marked partial.
+    Interrupted,
+}
+
+/// The result files of one run.
+pub struct Recorder {
+    /// `run.json`, kept in step.
+    pub run_json: RunJson,
+    csv: SummaryCsv,
+    hists: HistogramsJsonl,
+    raw: Option<RawJsonl>,
+    url_label: String,
+    hardware: String,
+    dir: PathBuf,
+}
+
+impl Recorder {
+    /// Opens the result files in the run's directory.
+    pub fn create<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> anyhow::Result<Self> {
+        let dir = ctx.dir;
+        Ok(Recorder {
+            run_json: RunJson::create(dir, run_doc(ctx, driver))?,
+            csv: SummaryCsv::open(dir)?,
+            hists: HistogramsJsonl::open(dir)?,
+            raw: if ctx.records {
+                Some(RawJsonl::open(dir)?)
+            } else {
+                None
+            },
+            url_label: ctx
+                .targets
+                .iter()
+                .map(|t| t.url.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
+            hardware: ctx.args.hardware.clone(),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Runs `phase` and writes its results.
+    pub async fn run_phase<D: PhaseDriver>(
+        &mut self,
+        driver: &mut D,
+        phase: &Phase,
+        template: &Assignment,
+    ) -> anyhow::Result<PhaseEnd> {
+        let outcome = tokio::select! {
+            o = driver.run_phase(phase, template) => o,
+            _ = signalled() => {
+                driver.abort(phase).await;
+                driver.finish("the coordinator was interrupted").await;
+                self.mark_partial(phase, "interrupted")?;
+                eprintln!("envload: interrupted during phase {}; finished phases are saved in {}", phase.index + 1, self.dir.display());
+                return Ok(PhaseEnd::Interrupted);
+            }
+        };
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                driver.finish("the run failed").await;
+                self.mark_partial(phase, "failed")?;
+                return Err(e.context(format!(
+                    "phase {} failed; finished phases are saved in {}",
+                    phase.index + 1,
+                    self.dir.display()
+                )));
+            }
+        };
+        let summary = summarize(
+            phase,
+            &self.url_label,
+            &self.hardware,
+            &outcome.stats,
+            &outcome.uniques,
+            outcome.wall,
+        );
+        let result = PhaseResult {
+            phase: phase.clone(),
+            records: outcome.records,
+            stats: outcome.stats,
+            wall: outcome.wall,
+            summary,
+            agents: outcome.agents,
+        };
+        // Agents may have joined since the last phase.
+        for info in driver.agents() {
+            let doc = &mut self.run_json.doc;
+            if !doc
+                .agents
+                .iter()
+                .any(|a| a.name == info.name && a.host == info.host)
+            {
+                doc.agents.push(info);
+            }
+        }
+        let mut writers: Vec<&mut dyn PhaseWriter> =
+            vec![&mut self.csv, &mut self.hists, &mut self.run_json];
+        if let Some(raw) = self.raw.as_mut() {
+            writers.insert(0, raw);
+        }
+        for w in writers {
+            w.write_phase(&result)
+                .with_context(|| format!("writing results to {}", self.dir.display()))?;
+        }
+        Ok(PhaseEnd::Done(Box::new(result)))
+    }
+
+    fn mark_partial(&mut self, phase: &Phase, status: &str) -> anyhow::Result<()> {
+        self.run_json.doc.phases.push(PhaseEntry {
+            index: phase.index,
+            mode: phase.mode.as_str().into(),
+            batch_size: phase.n,
+            wait_seconds: phase.wait,
+            repetition: phase.rep,
+            status: "partial".into(),
+            successful: 0,
+            failed: 0,
+            total_wall_time: 0.0,
+            unique_hosts: 0,
+            errors: Default::default(),
+            agents: Vec::new(),
+            targets: Vec::new(),
+        });
+        self.run_json.finish(status)?;
+        Ok(())
+    }
+}
+
+fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
+    let (args, spec) = (ctx.args, ctx.spec);
+    RunDoc {
+        envload_version: env!("CARGO_PKG_VERSION").to_string(),
+        command: ctx.argv.clone(),
+        infrastructure: args.infrastructure.clone(),
+        hardware: args.hardware.clone(),
+        plan: json!({
+            "mode": spec.mode.as_str(), "requests": spec.n, "wait": spec.wait,
+            "requests_grid": spec.requests_grid, "wait_grid": spec.wait_grid,
+            "reps": spec.reps, "compare": spec.compare, "timeout": args.timeout,
+            "close": format!("{:?}", args.close), "expected_hosts": args.expected_hosts,
+            "require_hosts": args.require_hosts, "records": ctx.records,
+        }),
+        targets: ctx.targets.iter().map(|t| t.url.clone()).collect(),
+        embedded_server: ctx.embedded.clone(),
+        agents: driver.agents(),
+        started_at: timestamp(&Utc::now()),
+        finished_at: None,
+        status: "running".into(),
+        phases: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
