@@ -33,6 +33,29 @@ pub enum Command {
     Agent(AgentArgs),
     /// Print a load-balancer configuration (HAProxy or Envoy) for backends.
     LbConfig(LbArgs),
+    /// Find the largest batch meeting an SLO (doubling, then bisection).
+    Ceiling(Box<CeilingArgs>),
+}
+
+/// `envload ceiling`.
+#[derive(Debug, Clone, Args)]
+pub struct CeilingArgs {
+    /// Success fraction a batch must reach.
+    #[arg(long, default_value = "0.95", value_parser = parse_fraction)]
+    pub success_threshold: f64,
+    /// Total p99 (seconds) a batch must stay under [default: 2 × (wait + 0.5)].
+    #[arg(long, value_parser = parse_timeout)]
+    pub max_p99: Option<f64>,
+    /// Stop bisecting when the bracket is within this fraction of the
+    /// answer (and at least one session).
+    #[arg(long, default_value = "0.05", value_parser = parse_resolution)]
+    pub resolution: f64,
+    /// Largest batch to try.
+    #[arg(long, default_value = "65536", value_parser = parse_batch)]
+    pub max_n: u64,
+    /// The probes' settings (the flags of `envload run`; -n is the first probe).
+    #[command(flatten)]
+    pub plan: RunArgs,
 }
 
 /// Load balancers `lb-config` writes for.
@@ -254,6 +277,20 @@ fn parse_ca_cert(path: &str) -> Result<CaCert, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
     envload_agent::tls::parse_ca(&pem).map_err(|e| format!("'{path}': {e}"))?;
     Ok(CaCert(pem))
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not a fraction between 0 and 1")),
+    }
+}
+
+fn parse_resolution(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not a resolution in [0, 1)")),
+    }
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {

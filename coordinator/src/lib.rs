@@ -2,6 +2,7 @@
 //! histograms and writes results. Owns the `envload` binary.
 
 pub mod agent_cmd;
+pub mod ceiling;
 pub mod cli;
 pub mod console;
 pub mod coordinator_cmd;
@@ -60,6 +61,7 @@ where
         Command::Serve(args) => serve_cmd::run(args).map(|()| RunOutcome::Complete),
         Command::Coordinator(args) => coordinator_cmd::run(*args, argv),
         Command::Agent(args) => agent_cmd::run(args).map(|()| RunOutcome::Complete),
+        Command::Ceiling(args) => ceiling::run(*args, argv),
         Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
             print!("{cfg}");
             RunOutcome::Complete

@@ -21,35 +21,11 @@ use crate::UsageError;
 /// Runs the plan given on the command line.
 pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
     let spec = PlanSpec::from_args(&args);
-    let dir = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| default_dir(&args.infrastructure));
-    let dir = prepare_dir(&dir).map_err(UsageError)?;
-
-    let mut targets: Vec<Target> = args
-        .url
-        .iter()
-        .cloned()
-        .chain(args.urls.iter().cloned())
-        .collect();
-    let sockets_per_session = if targets.is_empty() { 2 } else { 1 };
-    limits::ensure_nofile(
-        spec.max_n(),
-        limits::needed(spec.max_n(), sockets_per_session),
-    )?;
-
-    let embedded = if targets.is_empty() {
-        let e = Embedded::start().context("starting the embedded benchmark server")?;
-        println!(
-            "No --url given: started the embedded benchmark server at {} (envload serve)",
-            e.url
-        );
-        targets.push(Target::parse(&e.url).expect("embedded URL is valid"));
-        Some(e)
-    } else {
-        None
-    };
+    let Prepared {
+        dir,
+        targets,
+        embedded,
+    } = prepare(&args, spec.max_n())?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -75,6 +51,50 @@ pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
     });
     drop(embedded);
     outcome
+}
+
+/// A single-host run's output directory, targets and embedded server.
+pub struct Prepared {
+    /// Where results go (created, checked writable).
+    pub dir: PathBuf,
+    /// The targets; the embedded server's when no URL was given.
+    pub targets: Vec<Target>,
+    /// The embedded server, if one was started (stops when dropped).
+    pub embedded: Option<Embedded>,
+}
+
+/// Checks the output directory, raises the descriptor limit for `max_n`
+/// sessions, and starts the embedded server when no URL was given.
+pub fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
+    let dir = args
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| default_dir(&args.infrastructure));
+    let dir = prepare_dir(&dir).map_err(UsageError)?;
+    let mut targets: Vec<Target> = args
+        .url
+        .iter()
+        .cloned()
+        .chain(args.urls.iter().cloned())
+        .collect();
+    let sockets_per_session = if targets.is_empty() { 2 } else { 1 };
+    limits::ensure_nofile(max_n, limits::needed(max_n, sockets_per_session))?;
+    let embedded = if targets.is_empty() {
+        let e = Embedded::start().context("starting the embedded benchmark server")?;
+        println!(
+            "No --url given: started the embedded benchmark server at {} (envload serve)",
+            e.url
+        );
+        targets.push(Target::parse(&e.url).expect("embedded URL is valid"));
+        Some(e)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        dir,
+        targets,
+        embedded,
+    })
 }
 
 /// `experiments/results/<infrastructure>/<YYYY-MM-DD>`.

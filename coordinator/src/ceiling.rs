@@ -1,0 +1,250 @@
+//! `envload ceiling`: the largest batch that meets an SLO (success rate ≥
+//! threshold and total p99 ≤ a bound; defaults from the reference's matrix:
+//! 95% and 2 × (wait + 0.5 s)). Doubles N until a batch fails, then bisects
+//! down to `--resolution`. Every probe is a phase like any other (written to
+//! summary.csv, raw.jsonl, …) and a line of `ceiling.jsonl`; the answer is
+//! the last line of stdout, `ceiling=N`, for scripts.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cli::CeilingArgs;
+use crate::driver::{InProcess, PhaseDriver};
+use crate::fleet::local::LocalFleet;
+use crate::phases::{template, RunContext, RunOutcome};
+use crate::plan::{Phase, PlanSpec, GRID_PAUSE};
+use crate::recorder::{PhaseEnd, Recorder};
+use crate::run_cmd::{prepare, Prepared};
+use crate::UsageError;
+
+/// The service level a batch must meet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    /// Minimum success fraction.
+    pub success: f64,
+    /// Maximum total p99, seconds.
+    pub p99: f64,
+}
+
+/// Runs the search.
+pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
+    let plan = &c.plan;
+    if plan.requests_grid.is_some() || plan.wait_grid.is_some() || plan.compare {
+        return Err(UsageError(
+            "ceiling searches N itself: drop --requests-grid, --wait-grid and --compare".into(),
+        )
+        .into());
+    }
+    let slo = Slo {
+        success: c.success_threshold,
+        p99: c.max_p99.unwrap_or(2.0 * (plan.wait + 0.5)),
+    };
+    let sockets: u64 = if plan.url.is_none() && plan.urls.is_empty() {
+        2
+    } else {
+        1
+    };
+    // The search may stop below --max-n; only the descriptors it can get
+    // bound it, so lower --max-n to them instead of refusing to start.
+    let allowed = envload_agent::limits::raise_to_max()
+        .saturating_sub(envload_agent::limits::RESERVE)
+        / sockets;
+    if c.max_n > allowed {
+        eprintln!(
+            "envload: --max-n {} lowered to {allowed}: RLIMIT_NOFILE allows no more sessions",
+            c.max_n
+        );
+        c.max_n = allowed;
+    }
+    let plan = &c.plan;
+    if plan.requests > c.max_n {
+        return Err(UsageError(format!(
+            "-n {} (the first probe) is above --max-n {}",
+            plan.requests, c.max_n
+        ))
+        .into());
+    }
+    let spec = PlanSpec::from_args(plan);
+    let Prepared {
+        dir,
+        targets,
+        embedded,
+    } = prepare(plan, c.max_n)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let outcome = rt.block_on(async {
+        let ctx = RunContext {
+            args: plan,
+            spec: &spec,
+            targets: &targets,
+            dir: &dir,
+            argv,
+            embedded: embedded.as_ref().map(|e| e.url.clone()),
+            records: !plan.no_records,
+        };
+        if plan.agents == 0 {
+            search(&mut InProcess, ctx, &c, slo).await
+        } else {
+            let mut fleet = LocalFleet::start(plan.agents, !plan.no_records).await?;
+            let outcome = search(fleet.fleet(), ctx, &c, slo).await;
+            fleet.stop().await;
+            outcome
+        }
+    });
+    drop(embedded);
+    outcome
+}
+
+/// Doubling, then bisection.
+async fn search<D: PhaseDriver>(
+    driver: &mut D,
+    ctx: RunContext<'_>,
+    c: &CeilingArgs,
+    slo: Slo,
+) -> anyhow::Result<RunOutcome> {
+    let mut rec = Recorder::create(&ctx, driver)?;
+    let log_path = ctx.dir.join("ceiling.jsonl");
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot write {}", log_path.display()))?;
+    println!(
+        "\nCeiling search: {} wait={:?}s, SLO success >= {:.1}% and total p99 <= {:.3} s, resolution {}",
+        ctx.spec.mode.as_str(),
+        ctx.spec.wait,
+        slo.success * 100.0,
+        slo.p99,
+        c.resolution
+    );
+    let mut probes: Vec<(u64, bool)> = Vec::new();
+    let (mut lo, mut hi) = (0u64, None::<u64>);
+    let mut n = ctx.args.requests;
+    loop {
+        match run_probe(driver, &mut rec, &ctx, probes.len(), n, slo, &mut log).await? {
+            None => return Ok(RunOutcome::Interrupted),
+            Some(true) => {
+                probes.push((n, true));
+                lo = n;
+                if n >= c.max_n {
+                    break;
+                }
+                n = (n * 2).min(c.max_n);
+            }
+            Some(false) => {
+                probes.push((n, false));
+                hi = Some(n);
+                break;
+            }
+        }
+    }
+    if let Some(mut hi) = hi {
+        while hi - lo > ((lo as f64 * c.resolution) as u64).max(1) {
+            let mid = lo + (hi - lo) / 2;
+            match run_probe(driver, &mut rec, &ctx, probes.len(), mid, slo, &mut log).await? {
+                None => return Ok(RunOutcome::Interrupted),
+                Some(ok) => {
+                    probes.push((mid, ok));
+                    if ok {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+            }
+        }
+    }
+    driver.finish("the ceiling search is complete").await;
+    rec.run_json.doc.warnings.extend((hi.is_none()).then(|| {
+        format!(
+            "every probe passed up to --max-n {}: the ceiling may be higher",
+            c.max_n
+        )
+    }));
+    rec.run_json.finish("complete")?;
+    println!(
+        "\n  probes (N: pass/fail): {}",
+        probes
+            .iter()
+            .map(|(n, ok)| format!("{n}:{}", if *ok { "pass" } else { "fail" }))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("  Results saved to: {}/", ctx.dir.display());
+    if hi.is_none() {
+        println!(
+            "  every probe passed up to --max-n {}: the ceiling may be higher",
+            c.max_n
+        );
+    }
+    println!("ceiling={lo}");
+    Ok(RunOutcome::Complete)
+}
+
+/// Runs one probe of `n` sessions; `Some(pass)`, or `None` if interrupted.
+async fn run_probe<D: PhaseDriver>(
+    driver: &mut D,
+    rec: &mut Recorder,
+    ctx: &RunContext<'_>,
+    index: usize,
+    n: u64,
+    slo: Slo,
+    log: &mut std::fs::File,
+) -> anyhow::Result<Option<bool>> {
+    let phase = Phase {
+        index,
+        mode: ctx.spec.mode,
+        n,
+        wait: ctx.spec.wait,
+        rep: 1,
+        pause_before: if index == 0 {
+            Duration::ZERO
+        } else {
+            GRID_PAUSE
+        },
+    };
+    tokio::time::sleep(phase.pause_before).await;
+    println!(
+        "\n[probe {}] [{}] N={n}, wait={:?}s",
+        index + 1,
+        phase.mode.as_str().to_uppercase(),
+        phase.wait
+    );
+    let t = template(ctx.args, &phase, ctx.targets);
+    let result = match rec.run_phase(driver, &phase, &t).await? {
+        PhaseEnd::Done(r) => r,
+        PhaseEnd::Interrupted => return Ok(None),
+    };
+    let s = &result.summary;
+    let success = 1.0 - s.error_rate;
+    let p99 = s.total[3];
+    let pass = success >= slo.success && p99 <= slo.p99;
+    let why = if pass {
+        String::new()
+    } else if success < slo.success {
+        format!(
+            " (success {:.1}% < {:.1}%)",
+            success * 100.0,
+            slo.success * 100.0
+        )
+    } else {
+        format!(" (p99 {p99:.3} s > {:.3} s)", slo.p99)
+    };
+    println!(
+        "  -> {}/{} success ({:.1}%), total p99 {:.3} s: {}{why}",
+        s.successful,
+        n,
+        success * 100.0,
+        p99,
+        if pass { "PASS" } else { "FAIL" }
+    );
+    let line = json!({"probe": index + 1, "batch_size": n, "success_rate": success, "total_p99": p99,
+                      "pass": pass, "slo_success": slo.success, "slo_p99": slo.p99});
+    writeln!(log, "{line}")?;
+    log.flush()?;
+    Ok(Some(pass))
+}
