@@ -35,6 +35,22 @@ pub enum Command {
     LbConfig(LbArgs),
     /// Find the largest batch meeting an SLO (doubling, then bisection).
     Ceiling(Box<CeilingArgs>),
+    /// Turn result folders into the experiment tables (tables.md).
+    Report(ReportArgs),
+}
+
+/// `envload report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Results folders (each with a summary.csv; envload's or the reference's).
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Where to write the report.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Success fraction that counts for the maximum batch.
+    #[arg(long, default_value = "0.95", value_parser = parse_fraction)]
+    pub success_threshold: f64,
 }
 
 /// `envload ceiling`.

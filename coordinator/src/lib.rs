@@ -15,6 +15,7 @@ pub mod phases;
 pub mod plan;
 pub mod progress;
 pub mod recorder;
+pub mod report;
 pub mod run_cmd;
 pub mod serve_cmd;
 pub mod shutdown;
@@ -62,6 +63,7 @@ where
         Command::Coordinator(args) => coordinator_cmd::run(*args, argv),
         Command::Agent(args) => agent_cmd::run(args).map(|()| RunOutcome::Complete),
         Command::Ceiling(args) => ceiling::run(*args, argv),
+        Command::Report(args) => report::run(args).map(|()| RunOutcome::Complete),
         Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
             print!("{cfg}");
             RunOutcome::Complete

@@ -1,0 +1,39 @@
+//! `envload report`: reads result folders (envload's, or the reference
+//! tool's — same `summary.csv`) and writes the experiment tables users
+//! otherwise build by hand. Today: `tables.md` (maximum batch, HTTP vs
+//! WebSocket, latency at maximum load); figures and log entries are not
+//! written yet.
+
+pub mod load;
+pub mod tables;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::ReportArgs;
+
+/// Reads every results folder and writes the report into `--out`.
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for dir in &args.results {
+        rows.extend(load::load_dir(dir).map_err(crate::UsageError)?);
+    }
+    if rows.is_empty() {
+        return Err(
+            crate::UsageError("the results folders hold no summary.csv rows".into()).into(),
+        );
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create --out {}", args.out.display()))?;
+    let path: PathBuf = args.out.join("tables.md");
+    std::fs::write(&path, tables::render(&rows, args.success_threshold))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "envload report: {} phases from {} folder(s) -> {}",
+        rows.len(),
+        args.results.len(),
+        path.display()
+    );
+    Ok(())
+}

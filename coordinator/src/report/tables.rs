@@ -1,0 +1,159 @@
+//! The three tables of the experiment write-up, in Markdown:
+//! 1. maximum batch size whose mean success over repetitions is ≥ the
+//!    threshold, per infrastructure × mode × wait;
+//! 2. HTTP vs WebSocket maximum batch per infrastructure and wait, with the
+//!    ratio and the winner;
+//! 3. latency breakdown at that maximum load.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::load::Row;
+use crate::output::numfmt::float;
+
+type Key = (String, String, u64); // infrastructure, mode, wait in µs (orderable)
+
+/// Means over repetitions at one (infrastructure, mode, wait, N).
+#[derive(Debug, Default, Clone, Copy)]
+struct Point {
+    reps: u32,
+    success: f64,
+    connect_p50: f64,
+    reset_p50: f64,
+    step_p50: f64,
+    total_p99: f64,
+}
+
+fn wait_key(w: f64) -> u64 {
+    (w * 1e6).round() as u64
+}
+
+fn points(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
+    let mut sums: BTreeMap<Key, BTreeMap<u64, Point>> = BTreeMap::new();
+    for r in rows {
+        let p = sums
+            .entry((r.infrastructure.clone(), r.mode.clone(), wait_key(r.wait)))
+            .or_default()
+            .entry(r.n)
+            .or_default();
+        p.reps += 1;
+        p.success += r.success;
+        p.connect_p50 += r.connect_p50;
+        p.reset_p50 += r.reset_p50;
+        p.step_p50 += r.step_p50;
+        p.total_p99 += r.total_p99;
+    }
+    for by_n in sums.values_mut() {
+        for p in by_n.values_mut() {
+            let k = f64::from(p.reps);
+            p.success /= k;
+            p.connect_p50 /= k;
+            p.reset_p50 /= k;
+            p.step_p50 /= k;
+            p.total_p99 /= k;
+        }
+    }
+    sums
+}
+
+/// The largest N with mean success ≥ `threshold`, and its point.
+fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Point)> {
+    by_n.iter()
+        .rev()
+        .find(|(_, p)| p.success >= threshold - 1e-12)
+        .map(|(n, p)| (*n, *p))
+}
+
+/// Renders `tables.md`.
+pub fn render(rows: &[Row], threshold: f64) -> String {
+    let pts = points(rows);
+    let pct = threshold * 100.0;
+    let mut out = String::new();
+    let _ = writeln!(out, "# envload report\n");
+    let _ = writeln!(
+        out,
+        "## Table 1: maximum batch size with success ≥ {pct:.0}%\n"
+    );
+    let _ = writeln!(
+        out,
+        "| Infrastructure | Mode | Wait (s) | Max batch | Success at max | Total p99 at max (s) |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for ((infra, mode, w), by_n) in &pts {
+        let wait = float(*w as f64 / 1e6);
+        match max_batch(by_n, threshold) {
+            Some((n, p)) => {
+                let _ = writeln!(
+                    out,
+                    "| {infra} | {mode} | {wait} | {n} | {:.1}% | {:.3} |",
+                    p.success * 100.0,
+                    p.total_p99
+                );
+            }
+            None => {
+                let _ = writeln!(out, "| {infra} | {mode} | {wait} | – | – | – |");
+            }
+        }
+    }
+
+    let _ = writeln!(out, "\n## Table 2: HTTP vs WebSocket (maximum batch)\n");
+    let _ = writeln!(
+        out,
+        "| Infrastructure | Wait (s) | HTTP | WebSocket | WS/HTTP | Winner |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let mut pairs: BTreeMap<(String, u64), (Option<u64>, Option<u64>)> = BTreeMap::new();
+    for ((infra, mode, w), by_n) in &pts {
+        let best = max_batch(by_n, threshold).map(|(n, _)| n);
+        let e = pairs.entry((infra.clone(), *w)).or_default();
+        match mode.as_str() {
+            "http" => e.0 = best.or(e.0),
+            "ws" => e.1 = best.or(e.1),
+            _ => {}
+        }
+    }
+    for ((infra, w), (http, ws)) in &pairs {
+        let show = |v: &Option<u64>| v.map_or("–".to_string(), |n| n.to_string());
+        let (ratio, winner) = match (http, ws) {
+            (Some(h), Some(s)) if *h > 0 => {
+                let r = *s as f64 / *h as f64;
+                let winner = if s > h {
+                    "WebSocket"
+                } else if h > s {
+                    "HTTP"
+                } else {
+                    "tie"
+                };
+                (format!("{r:.2}"), winner)
+            }
+            (None, Some(_)) => ("–".to_string(), "WebSocket"),
+            (Some(_), None) => ("–".to_string(), "HTTP"),
+            _ => ("–".to_string(), "–"),
+        };
+        let _ = writeln!(
+            out,
+            "| {infra} | {} | {} | {} | {ratio} | {winner} |",
+            float(*w as f64 / 1e6),
+            show(http),
+            show(ws)
+        );
+    }
+
+    let _ = writeln!(out, "\n## Table 3: latency at maximum load (seconds)\n");
+    let _ = writeln!(out, "| Infrastructure | Mode | Wait (s) | Batch | Connect p50 | Reset p50 | Step p50 | Total p99 |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    for ((infra, mode, w), by_n) in &pts {
+        if let Some((n, p)) = max_batch(by_n, threshold) {
+            let _ = writeln!(
+                out,
+                "| {infra} | {mode} | {} | {n} | {:.4} | {:.4} | {:.4} | {:.4} |",
+                float(*w as f64 / 1e6),
+                p.connect_p50,
+                p.reset_p50,
+                p.step_p50,
+                p.total_p99
+            );
+        }
+    }
+    out
+}
