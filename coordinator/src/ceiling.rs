@@ -12,8 +12,8 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::cli::CeilingArgs;
-use crate::driver::{InProcess, PhaseDriver};
-use crate::fleet::local::LocalFleet;
+use crate::driver::PhaseDriver;
+use crate::local_driver::LocalDriver;
 use crate::phases::{template, RunContext, RunOutcome};
 use crate::plan::{Phase, PlanSpec, GRID_PAUSE};
 use crate::recorder::{PhaseEnd, Recorder};
@@ -86,14 +86,10 @@ pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> 
             embedded: embedded.as_ref().map(|e| e.url.clone()),
             records: !plan.no_records,
         };
-        if plan.agents == 0 {
-            search(&mut InProcess, ctx, &c, slo).await
-        } else {
-            let mut fleet = LocalFleet::start(plan.agents, !plan.no_records).await?;
-            let outcome = search(fleet.fleet(), ctx, &c, slo).await;
-            fleet.stop().await;
-            outcome
-        }
+        let mut driver = LocalDriver::start(plan.agents, !plan.no_records).await?;
+        let outcome = search(&mut driver, ctx, &c, slo).await;
+        driver.stop().await;
+        outcome
     });
     drop(embedded);
     outcome

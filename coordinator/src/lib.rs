@@ -10,6 +10,7 @@ pub mod driver;
 pub mod embedded;
 pub mod fleet;
 pub mod lb_config;
+pub mod local_driver;
 pub mod output;
 pub mod phases;
 pub mod plan;

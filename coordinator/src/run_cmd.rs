@@ -10,9 +10,8 @@ use chrono::Utc;
 use envload_agent::{limits, Target};
 
 use crate::cli::RunArgs;
-use crate::driver::InProcess;
 use crate::embedded::Embedded;
-use crate::fleet::local::LocalFleet;
+use crate::local_driver::LocalDriver;
 use crate::output::prepare_dir;
 use crate::phases::{execute, RunContext, RunOutcome};
 use crate::plan::PlanSpec;
@@ -40,14 +39,10 @@ pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
             embedded: embedded.as_ref().map(|e| e.url.clone()),
             records: !args.no_records,
         };
-        if args.agents == 0 {
-            execute(&mut InProcess, ctx).await
-        } else {
-            let mut fleet = LocalFleet::start(args.agents, !args.no_records).await?;
-            let outcome = execute(fleet.fleet(), ctx).await;
-            fleet.stop().await;
-            outcome
-        }
+        let mut driver = LocalDriver::start(args.agents, !args.no_records).await?;
+        let outcome = execute(&mut driver, ctx).await;
+        driver.stop().await;
+        outcome
     });
     drop(embedded);
     outcome

@@ -75,6 +75,12 @@ impl LocalFleet {
         &mut self.fleet
     }
 
+    /// The agents attached.
+    pub fn agents(&self) -> Vec<crate::output::run_json::AgentInfo> {
+        use crate::driver::PhaseDriver;
+        self.fleet.agents()
+    }
+
     /// Waits for the agents to exit (they were told to shut down) and stops
     /// the service.
     pub async fn stop(&mut self) {
