@@ -1,9 +1,11 @@
 //! `envload report`: reads result folders (envload's, or the reference
 //! tool's — same `summary.csv`) and writes the experiment tables users
-//! otherwise build by hand. Today: `tables.md` (maximum batch, HTTP vs
-//! WebSocket, latency at maximum load); figures and log entries are not
-//! written yet.
+//! otherwise build by hand: `tables.md` (maximum batch, HTTP vs WebSocket,
+//! latency at maximum load) and figures (success vs batch, maximum batch).
+//! The p99 heatmap, batch per core, `index.html` and experiment-log entries
+//! are not written yet.
 
+pub mod figures;
 pub mod load;
 pub mod tables;
 
@@ -29,11 +31,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let path: PathBuf = args.out.join("tables.md");
     std::fs::write(&path, tables::render(&rows, args.success_threshold))
         .with_context(|| format!("cannot write {}", path.display()))?;
+    let figures = figures::render(&rows, args.success_threshold, &args.out)
+        .map_err(|e| anyhow::anyhow!("figures: {e}"))?;
     println!(
-        "envload report: {} phases from {} folder(s) -> {}",
+        "envload report: {} phases from {} folder(s) -> {} and {} figure(s) as PNG and SVG",
         rows.len(),
         args.results.len(),
-        path.display()
+        path.display(),
+        figures.len()
     );
     Ok(())
 }

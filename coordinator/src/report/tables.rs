@@ -11,13 +11,15 @@ use std::fmt::Write;
 use super::load::Row;
 use crate::output::numfmt::float;
 
-type Key = (String, String, u64); // infrastructure, mode, wait in µs (orderable)
+/// (infrastructure, mode, wait in µs — orderable).
+pub type Key = (String, String, u64);
 
 /// Means over repetitions at one (infrastructure, mode, wait, N).
 #[derive(Debug, Default, Clone, Copy)]
-struct Point {
+pub struct Point {
     reps: u32,
-    success: f64,
+    /// Mean success fraction.
+    pub success: f64,
     connect_p50: f64,
     reset_p50: f64,
     step_p50: f64,
@@ -28,7 +30,8 @@ fn wait_key(w: f64) -> u64 {
     (w * 1e6).round() as u64
 }
 
-fn points(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
+/// Means over repetitions per (infrastructure, mode, wait) and N.
+pub fn points_by(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
     let mut sums: BTreeMap<Key, BTreeMap<u64, Point>> = BTreeMap::new();
     for r in rows {
         let p = sums
@@ -66,7 +69,7 @@ fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Point)
 
 /// Renders `tables.md`.
 pub fn render(rows: &[Row], threshold: f64) -> String {
-    let pts = points(rows);
+    let pts = points_by(rows);
     let pct = threshold * 100.0;
     let mut out = String::new();
     let _ = writeln!(out, "# envload report\n");
@@ -156,4 +159,19 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
         }
     }
     out
+}
+
+/// The maximum batch per (infrastructure, mode), over all waits.
+pub fn max_batch_by(
+    pts: &BTreeMap<Key, BTreeMap<u64, Point>>,
+    threshold: f64,
+) -> BTreeMap<(String, String), u64> {
+    let mut best: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for ((infra, mode, _), by_n) in pts {
+        if let Some((n, _)) = max_batch(by_n, threshold) {
+            let e = best.entry((infra.clone(), mode.clone())).or_default();
+            *e = (*e).max(n);
+        }
+    }
+    best
 }

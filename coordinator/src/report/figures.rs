@@ -1,0 +1,278 @@
+//! The report's figures, each as PNG and SVG (plotters): success rate vs
+//! batch size (log2 x axis, the threshold as a line, one line per
+//! infrastructure and mode, one figure per wait), and the maximum batch per
+//! infrastructure (bars grouped by mode). PNG text needs a TrueType font:
+//! `$ENVLOAD_FONT`, else DejaVu Sans (Debian's fonts-dejavu-core).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::load::Row;
+use super::tables::{max_batch_by, points_by};
+
+const W: u32 = 960;
+const H: u32 = 600;
+const FONT_PATHS: [&str; 2] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+];
+
+/// Registers the font plotters draws PNG text with (once per process).
+fn register_font() -> Result<(), String> {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let candidates: Vec<PathBuf> = std::env::var_os("ENVLOAD_FONT")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(PathBuf::from))
+            .collect();
+        let path = candidates.iter().find(|p| p.exists()).ok_or_else(|| {
+            "figures need a TrueType font: install fonts-dejavu-core or set ENVLOAD_FONT=/path/to/font.ttf".to_string()
+        })?;
+        let bytes: &'static [u8] = Box::leak(std::fs::read(path).map_err(|e| e.to_string())?.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| format!("{} is not a usable TrueType font", path.display()))
+    })
+    .clone()
+}
+
+/// Writes every figure into `out`; returns the file stems written.
+pub fn render(rows: &[Row], threshold: f64, out: &Path) -> Result<Vec<String>, String> {
+    register_font()?;
+    let mut written = Vec::new();
+    let pts = points_by(rows);
+    let waits: std::collections::BTreeSet<u64> = pts.keys().map(|k| k.2).collect();
+    for w in waits {
+        let stem = format!(
+            "success_vs_batch_wait_{}",
+            crate::output::numfmt::float(w as f64 / 1e6)
+        );
+        let series: Vec<(String, Vec<(u64, f64)>)> = pts
+            .iter()
+            .filter(|(k, _)| k.2 == w)
+            .map(|((infra, mode, _), by_n)| {
+                (
+                    format!("{infra} ({mode})"),
+                    by_n.iter().map(|(n, p)| (*n, p.success * 100.0)).collect(),
+                )
+            })
+            .collect();
+        both(
+            out,
+            &stem,
+            &SuccessFigure {
+                series,
+                threshold,
+                wait: w as f64 / 1e6,
+            },
+        )?;
+        written.push(stem);
+    }
+    let best = max_batch_by(&pts, threshold);
+    both(
+        out,
+        "max_batch_by_infrastructure",
+        &MaxBatchFigure { best, threshold },
+    )?;
+    written.push("max_batch_by_infrastructure".into());
+    Ok(written)
+}
+
+type Area<'a, DB> = DrawingArea<DB, Shift>;
+
+/// A figure that draws on any backend.
+trait Figure {
+    fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Draws one figure into both a PNG and an SVG file.
+fn both(out: &Path, stem: &str, fig: &impl Figure) -> Result<(), String> {
+    let png = out.join(format!("{stem}.png"));
+    let svg = out.join(format!("{stem}.svg"));
+    {
+        let area = BitMapBackend::new(&png, (W, H)).into_drawing_area();
+        fig.draw(&area)?;
+        area.present()
+            .map_err(|e| format!("{}: {e}", png.display()))?;
+    }
+    let area = SVGBackend::new(&svg, (W, H)).into_drawing_area();
+    fig.draw(&area)?;
+    area.present()
+        .map_err(|e| format!("{}: {e}", svg.display()))
+}
+
+struct SuccessFigure {
+    series: Vec<(String, Vec<(u64, f64)>)>,
+    threshold: f64,
+    wait: f64,
+}
+
+impl Figure for SuccessFigure {
+    fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        success_chart(area, &self.series, self.threshold, self.wait)
+    }
+}
+
+struct MaxBatchFigure {
+    best: BTreeMap<(String, String), u64>,
+    threshold: f64,
+}
+
+impl Figure for MaxBatchFigure {
+    fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        max_batch_chart(area, &self.best, self.threshold)
+    }
+}
+
+fn success_chart<DB: DrawingBackend>(
+    area: &Area<DB>,
+    series: &[(String, Vec<(u64, f64)>)],
+    threshold: f64,
+    wait: f64,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    area.fill(&WHITE).map_err(err)?;
+    let max_n = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.0))
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let x_max = (max_n as f64).log2().ceil() + 0.5;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("Success rate vs batch size (wait {wait} s)"),
+            ("sans-serif", 24),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(56)
+        .build_cartesian_2d(-0.5f64..x_max, 0f64..105f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("batch size (log2)")
+        .y_desc("success %")
+        .x_label_formatter(&|x| format!("{}", 2f64.powf(x.round()) as u64))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            [(-0.5, threshold * 100.0), (x_max, threshold * 100.0)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?
+        .label(format!("{:.0}% threshold", threshold * 100.0))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let line: Vec<(f64, f64)> = pts.iter().map(|(n, s)| ((*n as f64).log2(), *s)).collect();
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart
+            .draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled())))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerLeft)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn max_batch_chart<DB: DrawingBackend>(
+    area: &Area<DB>,
+    best: &BTreeMap<(String, String), u64>,
+    threshold: f64,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    area.fill(&WHITE).map_err(err)?;
+    let infras: Vec<String> = best
+        .keys()
+        .map(|k| k.0.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let modes = ["http", "ws"];
+    let top = best.values().copied().max().unwrap_or(1).max(1) as f64 * 1.15;
+    let slots = (infras.len() * 3).max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("Maximum batch with success >= {:.0}%", threshold * 100.0),
+            ("sans-serif", 24),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..slots, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .x_desc("infrastructure (bars labelled)")
+        .y_desc("sessions")
+        .draw()
+        .map_err(err)?;
+    for (m, mode) in modes.iter().enumerate() {
+        let color = Palette99::pick(m).to_rgba();
+        let bars: Vec<Rectangle<(f64, f64)>> = infras
+            .iter()
+            .enumerate()
+            .filter_map(|(i, infra)| {
+                let v = *best.get(&(infra.clone(), mode.to_string()))? as f64;
+                let x0 = i as f64 * 3.0 + 0.2 + m as f64 * 1.3;
+                Some(Rectangle::new([(x0, 0.0), (x0 + 1.2, v)], color.filled()))
+            })
+            .collect();
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(*mode)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        let labels: Vec<Text<(f64, f64), String>> = infras
+            .iter()
+            .enumerate()
+            .filter_map(|(i, infra)| {
+                let v = *best.get(&(infra.clone(), mode.to_string()))?;
+                let x0 = i as f64 * 3.0 + 0.2 + m as f64 * 1.3;
+                Some(Text::new(
+                    format!("{infra} {mode}: {v}"),
+                    (x0, v as f64 + top * 0.05),
+                    ("sans-serif", 14),
+                ))
+            })
+            .collect();
+        chart.draw_series(labels).map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
