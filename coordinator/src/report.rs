@@ -1,11 +1,13 @@
 //! `envload report`: reads result folders (envload's, or the reference
 //! tool's — same `summary.csv`) and writes the experiment tables users
 //! otherwise build by hand: `tables.md` (maximum batch, HTTP vs WebSocket,
-//! latency at maximum load) and figures (success vs batch, maximum batch).
-//! The p99 heatmap, batch per core, `index.html` and experiment-log entries
-//! are not written yet.
+//! latency at maximum load), figures (success vs batch, maximum batch, total
+//! p99 heatmap) and a self-contained `index.html`. Batch-per-core figures
+//! and experiment-log entries are not written yet.
 
 pub mod figures;
+pub mod heatmap;
+pub mod html;
 pub mod load;
 pub mod tables;
 
@@ -33,6 +35,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     let figures = figures::render(&rows, args.success_threshold, &args.out)
         .map_err(|e| anyhow::anyhow!("figures: {e}"))?;
+    let tables_md = std::fs::read_to_string(&path)?;
+    let page = html::render(&tables_md, &args.out, &figures)
+        .map_err(|e| anyhow::anyhow!("index.html: {e}"))?;
+    std::fs::write(args.out.join("index.html"), page).context("writing index.html")?;
     println!(
         "envload report: {} phases from {} folder(s) -> {} and {} figure(s) as PNG and SVG",
         rows.len(),

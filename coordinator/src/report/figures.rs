@@ -1,7 +1,8 @@
 //! The report's figures, each as PNG and SVG (plotters): success rate vs
 //! batch size (log2 x axis, the threshold as a line, one line per
 //! infrastructure and mode, one figure per wait), and the maximum batch per
-//! infrastructure (bars grouped by mode). PNG text needs a TrueType font:
+//! infrastructure (bars grouped by mode); the total-p99 heatmap is in
+//! `heatmap`. PNG text needs a TrueType font:
 //! `$ENVLOAD_FONT`, else DejaVu Sans (Debian's fonts-dejavu-core).
 
 use std::collections::BTreeMap;
@@ -78,20 +79,21 @@ pub fn render(rows: &[Row], threshold: f64, out: &Path) -> Result<Vec<String>, S
         &MaxBatchFigure { best, threshold },
     )?;
     written.push("max_batch_by_infrastructure".into());
+    written.extend(super::heatmap::render(&pts, out)?);
     Ok(written)
 }
 
-type Area<'a, DB> = DrawingArea<DB, Shift>;
+pub(super) type Area<DB> = DrawingArea<DB, Shift>;
 
 /// A figure that draws on any backend.
-trait Figure {
+pub(super) trait Figure {
     fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), String>
     where
         DB::ErrorType: 'static;
 }
 
 /// Draws one figure into both a PNG and an SVG file.
-fn both(out: &Path, stem: &str, fig: &impl Figure) -> Result<(), String> {
+pub(super) fn both(out: &Path, stem: &str, fig: &impl Figure) -> Result<(), String> {
     let png = out.join(format!("{stem}.png"));
     let svg = out.join(format!("{stem}.svg"));
     {

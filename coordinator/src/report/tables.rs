@@ -23,7 +23,8 @@ pub struct Point {
     connect_p50: f64,
     reset_p50: f64,
     step_p50: f64,
-    total_p99: f64,
+    /// Mean total p99, seconds.
+    pub total_p99: f64,
 }
 
 fn wait_key(w: f64) -> u64 {
