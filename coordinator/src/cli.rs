@@ -51,6 +51,10 @@ pub struct ReportArgs {
     /// Success fraction that counts for the maximum batch.
     #[arg(long, default_value = "0.95", value_parser = parse_fraction)]
     pub success_threshold: f64,
+    /// Append a "Run:" entry per folder to this experiment log and update
+    /// its Overview table (idempotent).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
 }
 
 /// `envload ceiling`.

@@ -2,13 +2,15 @@
 //! tool's — same `summary.csv`) and writes the experiment tables users
 //! otherwise build by hand: `tables.md` (maximum batch, HTTP vs WebSocket,
 //! latency at maximum load), figures (success vs batch, maximum batch, total
-//! p99 heatmap) and a self-contained `index.html`. Batch-per-core figures
-//! and experiment-log entries are not written yet.
+//! p99 heatmap), a self-contained `index.html`, and with `--log` one entry
+//! per folder in the experiment log. Batch-per-core figures are not written
+//! yet.
 
 pub mod figures;
 pub mod heatmap;
 pub mod html;
 pub mod load;
+pub mod log;
 pub mod tables;
 
 use std::path::PathBuf;
@@ -20,8 +22,11 @@ use crate::cli::ReportArgs;
 /// Reads every results folder and writes the report into `--out`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
+    let mut per_dir = Vec::new();
     for dir in &args.results {
-        rows.extend(load::load_dir(dir).map_err(crate::UsageError)?);
+        let dir_rows = load::load_dir(dir).map_err(crate::UsageError)?;
+        rows.extend(dir_rows.iter().cloned());
+        per_dir.push((dir, dir_rows));
     }
     if rows.is_empty() {
         return Err(
@@ -39,6 +44,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let page = html::render(&tables_md, &args.out, &figures)
         .map_err(|e| anyhow::anyhow!("index.html: {e}"))?;
     std::fs::write(args.out.join("index.html"), page).context("writing index.html")?;
+    if let Some(log_path) = &args.log {
+        for (dir, dir_rows) in &per_dir {
+            let added = log::append(log_path, dir, dir_rows, args.success_threshold)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let what = if added { "added to" } else { "already in" };
+            println!(
+                "envload report: {} {what} {}",
+                dir.display(),
+                log_path.display()
+            );
+        }
+    }
     println!(
         "envload report: {} phases from {} folder(s) -> {} and {} figure(s) as PNG and SVG",
         rows.len(),

@@ -64,3 +64,53 @@ fn a_folder_without_results_is_named() {
     assert_eq!(res.status.code(), Some(2));
     assert!(text(&res).1.contains("summary.csv"), "{:?}", text(&res));
 }
+
+#[test]
+fn the_experiment_log_gets_one_entry_per_folder_once() {
+    let f = fixtures();
+    let a = f.join("envload-run");
+    let b = f.join("reference/hf-spaces/2026-10-01");
+    let log = out_dir("report-log").with_extension("md");
+    let _ = std::fs::remove_file(&log);
+    for _ in 0..2 {
+        let res = run(&[
+            "report",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--out",
+            out_dir("report-log-out").to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ]);
+        assert!(res.status.success(), "{:?}", text(&res));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.matches("## Run: ").count(),
+        2,
+        "one entry per folder, not repeated:\n{text}"
+    );
+    for heading in [
+        "### Configuration",
+        "### Command",
+        "### Results Summary",
+        "### Scaling Behavior",
+        "### Links",
+        "### Observations",
+    ] {
+        assert_eq!(text.matches(heading).count(), 2, "{heading}");
+    }
+    assert!(
+        text.contains("| local-uvicorn | done | unknown | 64 | 32 |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| hf-spaces | done | unknown | 128 | – |"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("| local-uvicorn | done").count(),
+        1,
+        "the Overview row is updated, not added again"
+    );
+}

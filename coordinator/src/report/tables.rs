@@ -25,6 +25,8 @@ pub struct Point {
     step_p50: f64,
     /// Mean total p99, seconds.
     pub total_p99: f64,
+    /// Mean requests per second.
+    pub rps: f64,
 }
 
 fn wait_key(w: f64) -> u64 {
@@ -46,6 +48,7 @@ pub fn points_by(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
         p.reset_p50 += r.reset_p50;
         p.step_p50 += r.step_p50;
         p.total_p99 += r.total_p99;
+        p.rps += r.rps;
     }
     for by_n in sums.values_mut() {
         for p in by_n.values_mut() {
@@ -55,13 +58,14 @@ pub fn points_by(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
             p.reset_p50 /= k;
             p.step_p50 /= k;
             p.total_p99 /= k;
+            p.rps /= k;
         }
     }
     sums
 }
 
 /// The largest N with mean success ≥ `threshold`, and its point.
-fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Point)> {
+pub fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Point)> {
     by_n.iter()
         .rev()
         .find(|(_, p)| p.success >= threshold - 1e-12)
