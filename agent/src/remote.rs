@@ -30,6 +30,8 @@ pub struct AgentOpts {
     pub coordinator: String,
     /// Agent name (defaults to `hostname-pid`).
     pub name: String,
+    /// Host the agent runs on, as reported to the coordinator.
+    pub host: String,
     /// Shared token, when the coordinator requires one.
     pub token: Option<String>,
     /// Capacity declared to the coordinator (defaults to the CPU count).
@@ -201,7 +203,7 @@ async fn attach(
         protocol_version: opts.protocol_version,
         token: opts.token.clone().unwrap_or_default(),
         name: opts.name.clone(),
-        host: crate::hostname(),
+        host: opts.host.clone(),
         cpus: opts.cpus,
         fd_limit,
         envload_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -16,11 +16,13 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let host = envload_benchenv::env::hostname();
     let opts = AgentOpts {
         coordinator: args.coordinator,
         name: args
             .name
-            .unwrap_or_else(|| format!("{}-{}", envload_agent::hostname(), std::process::id())),
+            .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
+        host,
         token: args.token,
         cpus: args.cpus.unwrap_or_else(|| {
             std::thread::available_parallelism()

@@ -75,7 +75,7 @@ pub fn run(args: CoordinatorArgs, argv: Vec<String>) -> anyhow::Result<RunOutcom
         let shown = if server.addr.ip().is_unspecified() {
             format!(
                 "http://{}:{}",
-                envload_agent::hostname(),
+                envload_benchenv::env::hostname(),
                 server.addr.port()
             )
         } else {

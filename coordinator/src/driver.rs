@@ -118,7 +118,11 @@ impl PhaseDriver for InProcess {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        vec![AgentInfo::new("local", &envload_agent::hostname(), cpus)]
+        vec![AgentInfo::new(
+            "local",
+            &envload_benchenv::env::hostname(),
+            cpus,
+        )]
     }
 
     async fn finish(&mut self, _reason: &str) {}
