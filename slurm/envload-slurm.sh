@@ -56,34 +56,6 @@ start_server() {
   SERVER_URLS+=("http://$node:$port")
 }
 
-# write_haproxy_cfg FILE URL...: a WebSocket-aware HAProxy config in front of
-# the given servers (for those who want one URL).
-write_haproxy_cfg() {
-  local file="$1" i=0 url
-  shift
-  {
-    echo "# HAProxy in front of the envload servers of job ${SLURM_JOB_ID:-?}"
-    echo "global"
-    echo "  maxconn 100000"
-    echo "defaults"
-    echo "  mode http"
-    echo "  timeout connect 10s"
-    echo "  timeout client 300s"
-    echo "  timeout server 300s"
-    echo "  timeout tunnel 3600s"
-    echo "frontend envload"
-    echo "  bind *:${LB_PORT:-8080}"
-    echo "  default_backend envload_servers"
-    echo "backend envload_servers"
-    echo "  balance roundrobin"
-    echo "  option httpchk GET /health"
-    for url in "$@"; do
-      i=$((i + 1))
-      echo "  server s$i ${url#http://} check"
-    done
-  } >"$file"
-}
-
 # run_load TARGETS: the coordinator on this node, agents on $AGENT_NODES
 # (comma-separated; default: every node of the job), $AGENTS_PER_NODE each.
 # TARGETS is one URL or a comma-separated list. Plan from the environment:

@@ -294,6 +294,12 @@ fn serve_jobs_and_a_loadtest_job_meet_through_the_connection_file() {
         assert!(text.contains("TARGET_URL"), "{text}");
         if script == "serve_multi.sbatch" {
             assert!(dir.join("servers.env.haproxy.cfg").exists());
+            let cfg = std::fs::read_to_string(dir.join("servers.env.haproxy.cfg")).unwrap();
+            assert_eq!(
+                cfg.matches(" check").count(),
+                2,
+                "one health-checked server line per node:\n{cfg}"
+            );
         }
         let env = [
             ("CONNECTION_FILE", conn_s.as_str()),
