@@ -2,11 +2,12 @@
 //! as it ends. [`Sessions`] is the running share (the remote agent polls it
 //! while it streams progress); [`run_share`] runs one to completion.
 
-use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::task::{Id, JoinSet};
+use futures_util::FutureExt;
+use tokio::task::JoinSet;
 
 use crate::failure::{ErrorType, Failure};
 use crate::plan::{Assignment, Mode};
@@ -29,9 +30,6 @@ pub struct ShareResult {
 /// (their sockets close), which is how a phase is cancelled.
 pub struct Sessions {
     set: JoinSet<SessionRecord>,
-    ids: HashMap<Id, u64>,
-    start: Instant,
-    assignment: Assignment,
 }
 
 impl Sessions {
@@ -52,7 +50,6 @@ impl Sessions {
             _ => None,
         };
         let mut set = JoinSet::new();
-        let mut ids = HashMap::with_capacity(a.count as usize);
         for i in 0..a.count {
             let request_id = a.first_request_id + i;
             let target_index = (request_id % a.targets.len() as u64) as usize;
@@ -62,18 +59,35 @@ impl Sessions {
             let tls = tls.clone();
             let hardware = a.hardware.clone();
             let batch_size = a.batch_size;
-            let handle = set.spawn(async move {
+            set.spawn(async move {
                 let timestamp = Utc::now();
-                let (timings, outcome) = match (mode, client, &tls) {
-                    (_, _, Err(e)) => (
-                        Default::default(),
-                        Err(Failure::new(ErrorType::TlsError, e.clone())),
-                    ),
-                    (Mode::Http, Some(c), _) => http::run_session(&c, &target, wait, limit).await,
-                    (_, _, Ok(cfg)) => {
-                        ws::run_session(&target, cfg.as_ref(), request_id, wait, limit, close).await
+                let session = async {
+                    match (mode, client, &tls) {
+                        (_, _, Err(e)) => (
+                            Default::default(),
+                            Err(Failure::new(ErrorType::TlsError, e.clone())),
+                        ),
+                        (Mode::Http, Some(c), _) => {
+                            http::run_session(&c, &target, wait, limit).await
+                        }
+                        (_, _, Ok(cfg)) => {
+                            ws::run_session(&target, cfg.as_ref(), request_id, wait, limit, close)
+                                .await
+                        }
                     }
                 };
+                // A panic inside envload still yields this session's record,
+                // as a failure that says so.
+                let (timings, outcome) = AssertUnwindSafe(session)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        let f = Failure::new(
+                            ErrorType::ConnectionError,
+                            "session task panicked inside envload",
+                        );
+                        (Default::default(), Err(f))
+                    });
                 let (observed, failure) = match outcome {
                     Ok(o) => (o, None),
                     Err(f) => (Default::default(), Some(f)),
@@ -92,33 +106,16 @@ impl Sessions {
                     ended_after: start.elapsed(),
                 }
             });
-            ids.insert(handle.id(), request_id);
         }
-        Sessions {
-            set,
-            ids,
-            start,
-            assignment: a.clone(),
-        }
+        Sessions { set }
     }
 
     /// The next session to finish, or `None` when all have.
     pub async fn next(&mut self) -> Option<SessionRecord> {
         let joined = self.set.join_next().await?;
-        Some(joined.unwrap_or_else(|e| {
-            let id = self.ids.get(&e.id()).copied().unwrap_or_default();
-            panicked_session(&self.assignment, id, e, self.start.elapsed())
-        }))
-    }
-
-    /// Sessions not finished yet.
-    pub fn remaining(&self) -> usize {
-        self.set.len()
-    }
-
-    /// When the share started.
-    pub fn started_at(&self) -> Instant {
-        self.start
+        // Tasks catch their own panics and are cancelled only by dropping
+        // `Sessions`, so every join succeeds.
+        Some(joined.expect("session tasks never fail to join"))
     }
 }
 
@@ -140,30 +137,5 @@ pub async fn run_share(a: &Assignment) -> ShareResult {
         records,
         stats,
         wall,
-    }
-}
-
-/// A session task that panicked still counts, as a failure that says so.
-fn panicked_session(
-    a: &Assignment,
-    request_id: u64,
-    e: tokio::task::JoinError,
-    ended_after: Duration,
-) -> SessionRecord {
-    SessionRecord {
-        request_id,
-        mode: a.mode,
-        timestamp: Utc::now(),
-        wait_requested: a.wait_seconds,
-        batch_size: a.batch_size,
-        hardware: a.hardware.clone(),
-        target_index: 0,
-        timings: Default::default(),
-        observed: Default::default(),
-        failure: Some(Failure::new(
-            ErrorType::ConnectionError,
-            format!("session task failed inside envload: {e}"),
-        )),
-        ended_after,
     }
 }

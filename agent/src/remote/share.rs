@@ -55,11 +55,6 @@ impl Share {
         self.sessions = Some(Sessions::spawn(&self.assignment));
     }
 
-    /// Whether sessions are running.
-    pub fn running(&self) -> bool {
-        self.sessions.as_ref().is_some_and(|s| s.remaining() > 0)
-    }
-
     /// Adds a finished session.
     pub fn record(&mut self, rec: &SessionRecord) {
         self.delta.record(rec);
