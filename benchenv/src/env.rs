@@ -5,6 +5,8 @@ use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::server::MAX_WAIT_SECONDS;
+
 /// Facts about the serving process that every observation carries.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -76,10 +78,19 @@ impl BenchEnv {
         self.observation(0.0)
     }
 
-    /// Counts a step that waited `waited` seconds; returns the observation.
-    pub fn step(&mut self, waited: f64) -> Value {
+    /// The step: waits `wait_seconds` on a timer (holding no thread) and
+    /// returns the observation. A wait outside `0..=MAX_WAIT_SECONDS` is the
+    /// environment raising (openenv answers 500 over HTTP, EXECUTION_ERROR
+    /// over WebSocket).
+    pub async fn step(&mut self, wait_seconds: f64) -> Result<Value, String> {
+        if !(0.0..=MAX_WAIT_SECONDS).contains(&wait_seconds) {
+            return Err(format!(
+                "step failed: wait_seconds must be within 0..={MAX_WAIT_SECONDS}, got {wait_seconds}"
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs_f64(wait_seconds)).await;
         self.step_count += 1;
-        self.observation(waited)
+        Ok(self.observation(wait_seconds))
     }
 
     /// `{"episode_id", "step_count"}`.
@@ -119,19 +130,20 @@ fn format_uuid(b: &[u8; 16]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sessions_differ_and_count_steps() {
+    #[tokio::test]
+    async fn sessions_differ_and_count_steps() {
         let id = Identity::current(8000);
         let mut a = BenchEnv::new(id.clone());
         let b = BenchEnv::new(id);
         assert_ne!(a.session_hash, b.session_hash);
         assert_eq!(a.session_hash.len(), 12);
         assert_eq!(a.reset(None)["step_count"], 0);
-        let obs = a.step(0.25);
+        let obs = a.step(0.25).await.unwrap();
         assert_eq!(
             (obs["step_count"].as_u64(), obs["waited_seconds"].as_f64()),
             (Some(1), Some(0.25))
         );
         assert!(obs["host_url"].as_str().unwrap().ends_with(":8000"));
+        assert!(a.step(-1.0).await.unwrap_err().contains("wait_seconds"));
     }
 }

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::docs;
 use crate::env::{envelope, BenchEnv};
-use crate::server::{ServerConfig, MAX_WAIT_SECONDS};
+use crate::server::ServerConfig;
 use crate::wire::{error_item, parse_action};
 use crate::ws_api;
 
@@ -104,16 +103,12 @@ async fn step(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<By
         Some(w) if errors.is_empty() => w,
         _ => return json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"detail": errors})),
     };
-    if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
-        return json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &json!({"detail": format!("step failed: wait_seconds must be within 0..={MAX_WAIT_SECONDS}, got {wait}")}),
-        );
-    }
     let mut env = BenchEnv::new(config.identity.clone());
     env.reset(None);
-    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-    json_response(StatusCode::OK, &envelope(env.step(wait)))
+    match env.step(wait).await {
+        Ok(obs) => json_response(StatusCode::OK, &envelope(obs)),
+        Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"detail": e})),
+    }
 }
 
 /// Reads a JSON object body; an empty body is `{}` when `empty_ok`.

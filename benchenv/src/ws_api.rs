@@ -21,7 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::env::{envelope, BenchEnv};
 use crate::http_api::json_response;
-use crate::server::{ServerConfig, MAX_WAIT_SECONDS};
+use crate::server::ServerConfig;
 use crate::wire::{error_frame, parse_frame, ClientMsg, WireError};
 
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
@@ -117,8 +117,10 @@ async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
     while let Some(msg) = ws.next().await {
         let reply = match msg {
             Ok(Message::Text(text)) => match parse_frame(&text) {
-                Ok(ClientMsg::Close) => return true,
-                Ok(m) => handle(&mut env, m).await,
+                Ok(m) => match handle(&mut env, m).await {
+                    Some(reply) => reply,
+                    None => return true, // close: the server closes, 1000
+                },
                 Err(e) => wire_error(&e),
             },
             Ok(Message::Binary(_)) => {
@@ -137,21 +139,20 @@ async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
     false
 }
 
-async fn handle(env: &mut BenchEnv, msg: ClientMsg) -> String {
-    match msg {
-        ClientMsg::Reset { episode_id } => json!({"type": "observation", "data": envelope(env.reset(episode_id))}),
-        ClientMsg::Step { wait_seconds } => {
-            if !(0.0..=MAX_WAIT_SECONDS).contains(&wait_seconds) {
-                let msg = format!("step failed: wait_seconds must be within 0..={MAX_WAIT_SECONDS}, got {wait_seconds}");
-                return error_frame("EXECUTION_ERROR", &msg, None);
-            }
-            tokio::time::sleep(Duration::from_secs_f64(wait_seconds)).await;
-            json!({"type": "observation", "data": envelope(env.step(wait_seconds))})
+/// The reply to a valid message; `None` for `close`, which gets none.
+async fn handle(env: &mut BenchEnv, msg: ClientMsg) -> Option<String> {
+    let reply = match msg {
+        ClientMsg::Reset { episode_id } => {
+            json!({"type": "observation", "data": envelope(env.reset(episode_id))})
         }
+        ClientMsg::Step { wait_seconds } => match env.step(wait_seconds).await {
+            Ok(obs) => json!({"type": "observation", "data": envelope(obs)}),
+            Err(e) => return Some(error_frame("EXECUTION_ERROR", &e, None)),
+        },
         ClientMsg::State => json!({"type": "state", "data": env.state()}),
-        ClientMsg::Close => Value::Null,
-    }
-    .to_string()
+        ClientMsg::Close => return None,
+    };
+    Some(reply.to_string())
 }
 
 fn wire_error(e: &WireError) -> String {
