@@ -32,6 +32,8 @@ pub struct PhaseResult {
     pub summary: SummaryRow,
     /// Per-agent breakdown.
     pub agents: Vec<crate::driver::AgentPhase>,
+    /// Sessions per target (empty without records).
+    pub targets: Vec<run_json::TargetCount>,
 }
 
 /// A results format that appends one phase at a time.

@@ -65,7 +65,7 @@ pub async fn execute<D: PhaseDriver>(
             PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
         };
         let run_json = &mut rec.run_json;
-        report_phase(args, spec, &result, &run_json.doc.targets);
+        report_phase(args, spec, &result);
         if let Some(expected) = args.expected_hosts {
             if result.summary.unique_hosts < expected {
                 let msg = format!(
@@ -103,7 +103,7 @@ pub async fn execute<D: PhaseDriver>(
     Ok(RunOutcome::Complete)
 }
 
-fn report_phase(args: &RunArgs, spec: &PlanSpec, r: &PhaseResult, urls: &[String]) {
+fn report_phase(args: &RunArgs, spec: &PlanSpec, r: &PhaseResult) {
     let first_error = r
         .records
         .iter()
@@ -115,8 +115,8 @@ fn report_phase(args: &RunArgs, spec: &PlanSpec, r: &PhaseResult, urls: &[String
     if r.agents.len() > 1 || r.agents.iter().any(|a| a.lost.is_some()) {
         console::agent_lines(&r.agents);
     }
-    if urls.len() > 1 {
-        console::target_lines(&crate::output::run_json::per_target(urls, &r.records));
+    if r.targets.len() > 1 {
+        console::target_lines(&r.targets);
     }
 }
 

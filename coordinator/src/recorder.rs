@@ -14,7 +14,7 @@ use crate::driver::PhaseDriver;
 use crate::output::histograms::HistogramsJsonl;
 use crate::output::numfmt::timestamp;
 use crate::output::raw_jsonl::RawJsonl;
-use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
+use crate::output::run_json::{per_target, PhaseEntry, RunDoc, RunJson};
 use crate::output::summary_csv::SummaryCsv;
 use crate::output::{PhaseResult, PhaseWriter};
 use crate::phases::RunContext;
@@ -103,7 +103,9 @@ impl Recorder {
             &outcome.uniques,
             outcome.wall,
         );
+        let targets = per_target(&self.run_json.doc.targets, &outcome.records);
         let result = PhaseResult {
+            targets,
             phase: phase.clone(),
             records: outcome.records,
             stats: outcome.stats,

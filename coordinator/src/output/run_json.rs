@@ -172,7 +172,7 @@ impl PhaseWriter for RunJson {
                 .map(|(k, v)| (k.as_str().to_string(), Value::from(*v)))
                 .collect(),
             agents: r.agents.clone(),
-            targets: per_target(&self.doc.targets, &r.records),
+            targets: r.targets.clone(),
         };
         for a in &r.agents {
             if let Some(info) = self
