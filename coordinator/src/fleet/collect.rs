@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use envload_agent::convert::{merge_stats, record_from_proto};
-use envload_agent::{Assignment, ErrorType, Failure, PhaseStats, SessionRecord};
+use envload_agent::convert::{merge_latency, merge_stats, record_from_proto};
+use envload_agent::{Assignment, ErrorType, Failure, Latency, PhaseStats, SessionRecord};
 use envload_proto::v1;
 
 use crate::driver::{AgentPhase, PhaseOutcome};
@@ -29,6 +29,9 @@ pub struct Collector {
     parts: BTreeMap<u64, Part>,
     send_records: bool,
     started: Option<(Instant, DateTime<Utc>)>,
+    /// Total latency of every delta so far, for the live p99 (merging all
+    /// parts' histograms four times a second would cost far more).
+    live_total: Latency,
 }
 
 impl Collector {
@@ -38,6 +41,7 @@ impl Collector {
             parts: BTreeMap::new(),
             send_records,
             started: None,
+            live_total: Latency::default(),
         }
     }
 
@@ -99,7 +103,10 @@ impl Collector {
     /// A progress delta from `id`, merged straight from its wire form.
     pub fn progress(&mut self, id: u64, delta: &v1::Stats) -> Result<(), String> {
         match self.parts.get_mut(&id).filter(|p| p.lost.is_none()) {
-            Some(p) => merge_stats(&mut p.stats, delta).map_err(|e| e.to_string()),
+            Some(p) => {
+                merge_stats(&mut p.stats, delta).map_err(|e| e.to_string())?;
+                merge_latency(&mut self.live_total, delta.total.as_ref()).map_err(|e| e.to_string())
+            }
             None => Ok(()),
         }
     }
@@ -144,15 +151,10 @@ impl Collector {
 
     /// Sessions finished so far, failed so far, and the merged p99 (live view).
     pub fn live(&self) -> (u64, u64, f64) {
-        let mut merged = PhaseStats::default();
-        for p in self.parts.values() {
-            merged += &p.stats;
-        }
-        (
-            merged.sessions,
-            merged.failed,
-            merged.total.quantile_s(0.99),
-        )
+        let (done, failed) = self.parts.values().fold((0, 0), |(d, f), p| {
+            (d + p.stats.sessions, f + p.stats.failed)
+        });
+        (done, failed, self.live_total.quantile_s(0.99))
     }
 
     /// Merges everything into the phase's outcome.
