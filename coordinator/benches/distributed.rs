@@ -35,14 +35,6 @@ fn line_with(child: &mut Child, needle: &str) -> String {
     found
 }
 
-fn wait_cpu(child: &Child) -> f64 {
-    common::wait_rusage(child).0
-}
-
-fn summary(dir: &std::path::Path, name: &str) -> String {
-    common::summary_field(dir, name)
-}
-
 fn main() {
     let mut server = spawn(&[
         "serve",
@@ -111,15 +103,15 @@ fn main() {
                     .unwrap()
             })
             .collect();
-        let cpu = wait_cpu(&coord);
+        let cpu = common::wait_rusage(&coord).0;
         for mut a in agents {
             let _ = a.wait();
         }
         println!(
             "  {label:<12} {cpu:>6.3} CPU-s = {:>6.1} µs per session  (success {}/10000, total p99 {} s)",
             cpu * 1e6 / 10_000.0,
-            summary(&dir, "successful"),
-            summary(&dir, "total_p99")
+            common::summary_field(&dir, "successful"),
+            common::summary_field(&dir, "total_p99")
         );
     }
 
@@ -154,7 +146,7 @@ fn main() {
             .status()
             .unwrap();
         assert!(status.success());
-        let f = |name: &str| summary(&dir, name).parse::<f64>().unwrap();
+        let f = |name: &str| common::summary_field(&dir, name).parse::<f64>().unwrap();
         println!(
             "  {k:>6} {:>8.1}% {:>12.2} {:>12.0} {:>14.3}",
             f("successful") * 100.0 / n as f64,

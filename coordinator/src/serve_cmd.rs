@@ -17,11 +17,8 @@ use envload_agent::limits;
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = resolve(&args.host, args.port)?;
-    // Each session is a socket; ask for room for the session limit.
-    let _ = limits::ensure_nofile(
-        args.max_concurrent_envs,
-        limits::needed(args.max_concurrent_envs.min(1 << 20), 1),
-    );
+    // Each session is a socket: take as many descriptors as allowed.
+    limits::raise_to_max();
     if args.worker {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

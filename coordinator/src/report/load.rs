@@ -45,12 +45,8 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Row>, String> {
         "step_p50",
         "total_p99",
         "requests_per_second",
-    ]
-    .map(idx);
-    let mut c = [0usize; 9];
-    for (slot, col) in c.iter_mut().zip(cols) {
-        *slot = col?;
-    }
+    ];
+    let c: Vec<usize> = cols.into_iter().map(idx).collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
     for (line, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| format!("{}: {e}", csv_path.display()))?;
