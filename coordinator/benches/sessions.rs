@@ -34,20 +34,6 @@ fn run_measured(args: &[&str]) -> Usage {
     Usage { cpu_s, max_rss_kib }
 }
 
-/// CPU seconds used so far by the given processes (utime + stime).
-fn cpu_of(pids: &[u32]) -> f64 {
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    pids.iter()
-        .map(|p| {
-            let stat =
-                std::fs::read_to_string(format!("/proc/{p}/stat")).expect("server worker alive");
-            let after = &stat[stat.rfind(')').unwrap() + 2..];
-            let f: Vec<&str> = after.split_whitespace().collect();
-            (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick
-        })
-        .sum()
-}
-
 fn sysctl(name: &str) -> String {
     std::fs::read_to_string(format!("/proc/sys/{}", name.replace('.', "/")))
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -138,7 +124,7 @@ fn main() {
     );
     for &n in &sizes {
         std::thread::sleep(std::time::Duration::from_secs(1));
-        let before = cpu_of(&pids);
+        let before = common::cpu_of(&pids);
         let o = out(n);
         let u = run_measured(&[
             "run",
@@ -155,7 +141,7 @@ fn main() {
         ]);
         // Let the server finish its side of the closes before reading its CPU.
         std::thread::sleep(std::time::Duration::from_millis(500));
-        let server_cpu = cpu_of(&pids) - before;
+        let server_cpu = common::cpu_of(&pids) - before;
         let ok: u64 = common::summary_field(&o, "successful").parse().unwrap();
         println!(
             "{:>6} {:>8.1}% {:>12} {:>16.1} {:>16.1} {:>18.2} {:>14.1}",

@@ -29,3 +29,17 @@ pub fn summary_field(dir: &std::path::Path, name: &str) -> String {
     let row: Vec<&str> = lines.last().unwrap().split(',').collect();
     row[header.iter().position(|h| *h == name).unwrap()].to_string()
 }
+
+/// CPU seconds used so far by the given processes (utime + stime).
+pub fn cpu_of(pids: &[u32]) -> f64 {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    pids.iter()
+        .map(|p| {
+            let stat =
+                std::fs::read_to_string(format!("/proc/{p}/stat")).expect("server worker alive");
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            let f: Vec<&str> = after.split_whitespace().collect();
+            (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick
+        })
+        .sum()
+}

@@ -1,0 +1,135 @@
+//! envload against the Python OpenEnv server of BASELINE.md: the benchmark
+//! app on openenv-core 0.3.0 under `uvicorn --workers 2` with
+//! MAX_CONCURRENT_ENVS=10000 (deploy/local/run_uvicorn.sh, venv from PyPI),
+//! wait 1 s, both close orders. Prints success, wall, total p99, envload's
+//! client CPU per session (the Python reference client spends 1,300–1,500 µs)
+//! and the server's CPU per session. `ENVLOAD_BENCH_N` picks the sizes
+//! (default 512,2048,4096,8192).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
+
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.contains("healthy")
+}
+
+/// `pid` and its children (uvicorn's supervisor and workers).
+fn tree(pid: u32) -> Vec<u32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    std::iter::once(pid)
+        .chain(children.split_whitespace().filter_map(|p| p.parse().ok()))
+        .collect()
+}
+
+#[allow(clippy::zombie_processes)] // children are reaped by common::wait_rusage
+fn main() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = repo.join("deploy/local/run_uvicorn.sh");
+    let venv = repo.join("target/envload-venvs/openenv-core--0-3-0");
+    let ok = Command::new(&script)
+        .arg("--install-only")
+        .env("VENV", &venv)
+        .status()
+        .expect("run_uvicorn.sh runs");
+    assert!(ok.success(), "installing openenv-core 0.3.0 failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(&script)
+        .env("VENV", &venv)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("WORKERS", "2")
+        .env("MAX_CONCURRENT_ENVS", "10000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !healthy(port) {
+        assert!(
+            Instant::now() < deadline,
+            "uvicorn not healthy within 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_secs(3)); // every worker up
+    let pids = tree(server.id());
+    let url = format!("http://127.0.0.1:{port}");
+    let sizes: Vec<u64> = std::env::var("ENVLOAD_BENCH_N")
+        .unwrap_or_else(|_| "512,2048,4096,8192".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("ENVLOAD_BENCH_N is a list of integers")
+        })
+        .collect();
+    let tmp = std::env::temp_dir().join(format!("envload-pybench-{}", std::process::id()));
+
+    println!(
+        "envload vs openenv-core 0.3.0, uvicorn --workers 2 (pids {pids:?}), wait 1.0 s, -t 60"
+    );
+    println!(
+        "{:>6} {:>13} {:>8} {:>8} {:>9} {:>18} {:>18}",
+        "N", "close", "success", "wall s", "p99 s", "client CPU µs/sess", "server CPU µs/sess"
+    );
+    for close in ["client-first", "server-first"] {
+        for &n in &sizes {
+            std::thread::sleep(Duration::from_secs(2));
+            let dir = tmp.join(format!("{close}-{n}"));
+            let before = common::cpu_of(&pids);
+            let child = Command::new(ENVLOAD)
+                .args([
+                    "run",
+                    "-u",
+                    &url,
+                    "-n",
+                    &n.to_string(),
+                    "-w",
+                    "1.0",
+                    "-t",
+                    "60",
+                    "--close",
+                    close,
+                ])
+                .args(["-o", dir.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let (client_cpu, _) = common::wait_rusage(&child);
+            std::thread::sleep(Duration::from_secs(1)); // the server finishes its closes
+            let server_cpu = common::cpu_of(&pids) - before;
+            let f = |name: &str| common::summary_field(&dir, name).parse::<f64>().unwrap();
+            println!(
+                "{n:>6} {close:>13} {:>7.1}% {:>8.2} {:>9.2} {:>18.0} {:>18.0}",
+                f("successful") * 100.0 / n as f64,
+                f("total_wall_time"),
+                f("total_p99"),
+                client_cpu * 1e6 / n as f64,
+                server_cpu * 1e6 / n as f64
+            );
+        }
+    }
+    // SAFETY: signalling our own child (uvicorn stops its workers).
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&tmp);
+}
