@@ -72,15 +72,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(3)); // every worker up
     let pids = tree(server.id());
     let url = format!("http://127.0.0.1:{port}");
-    let sizes: Vec<u64> = std::env::var("ENVLOAD_BENCH_N")
-        .unwrap_or_else(|_| "512,2048,4096,8192".into())
-        .split(',')
-        .map(|s| {
-            s.trim()
-                .parse()
-                .expect("ENVLOAD_BENCH_N is a list of integers")
-        })
-        .collect();
+    let sizes = common::sizes("512,2048,4096,8192");
     let tmp = std::env::temp_dir().join(format!("envload-pybench-{}", std::process::id()));
 
     println!(

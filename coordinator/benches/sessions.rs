@@ -41,15 +41,7 @@ fn sysctl(name: &str) -> String {
 }
 
 fn main() {
-    let sizes: Vec<u64> = std::env::var("ENVLOAD_BENCH_N")
-        .unwrap_or_else(|_| "1024,4096,16384".into())
-        .split(',')
-        .map(|s| {
-            s.trim()
-                .parse()
-                .expect("ENVLOAD_BENCH_N is a list of integers")
-        })
-        .collect();
+    let sizes = common::sizes("1024,4096,16384");
     let mode = std::env::var("ENVLOAD_BENCH_MODE").unwrap_or_else(|_| "ws".into());
 
     let mut server = Command::new(ENVLOAD)

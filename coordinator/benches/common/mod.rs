@@ -43,3 +43,16 @@ pub fn cpu_of(pids: &[u32]) -> f64 {
         })
         .sum()
 }
+
+/// Batch sizes from `ENVLOAD_BENCH_N` (comma-separated), else `default`.
+pub fn sizes(default: &str) -> Vec<u64> {
+    std::env::var("ENVLOAD_BENCH_N")
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("ENVLOAD_BENCH_N is a list of integers")
+        })
+        .collect()
+}
