@@ -55,6 +55,26 @@ pub struct ReportArgs {
     /// its Overview table (idempotent).
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Cores of an infrastructure, INFRA=N (repeatable or comma-separated),
+    /// for the batch-per-core figure; overrides run.json's `cores`.
+    #[arg(long, value_delimiter = ',', value_parser = parse_cores)]
+    pub cores: Vec<(String, u32)>,
+}
+
+fn parse_cores(s: &str) -> Result<(String, u32), String> {
+    let (infra, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not INFRASTRUCTURE=CORES (e.g. local-uvicorn=8)"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{n}' in '{s}' is not a positive core count"))?;
+    if infra.trim().is_empty() {
+        return Err(format!("'{s}' names no infrastructure before '='"));
+    }
+    Ok((infra.trim().to_string(), n))
 }
 
 /// `envload ceiling`.
@@ -181,6 +201,11 @@ pub struct RunArgs {
     /// Infrastructure name recorded in run.json (local-uvicorn, slurm-multi, …).
     #[arg(long, default_value = "local")]
     pub infrastructure: String,
+    /// CPU cores of the infrastructure under test, recorded in run.json for
+    /// the report's batch-per-core figure [default: this machine's when the
+    /// embedded server is the target, else unrecorded].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cores: Option<u32>,
     /// Distinct server hosts expected to answer each phase.
     #[arg(long)]
     pub expected_hosts: Option<u64>,

@@ -164,6 +164,11 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
         command: ctx.argv.clone(),
         infrastructure: args.infrastructure.clone(),
         hardware: args.hardware.clone(),
+        cores: args.cores.or_else(|| {
+            ctx.embedded
+                .as_ref()
+                .map(|_| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
+        }),
         plan: json!({
             "mode": spec.mode.as_str(), "requests": spec.n, "wait": spec.wait,
             "requests_grid": spec.requests_grid, "wait_grid": spec.wait_grid,

@@ -2,10 +2,10 @@
 //! tool's — same `summary.csv`) and writes the experiment tables users
 //! otherwise build by hand: `tables.md` (maximum batch, HTTP vs WebSocket,
 //! latency at maximum load), figures (success vs batch, maximum batch, total
-//! p99 heatmap), a self-contained `index.html`, and with `--log` one entry
-//! per folder in the experiment log. Batch-per-core figures are not written
-//! yet.
+//! p99 heatmap, maximum batch per core), a self-contained `index.html`, and
+//! with `--log` one entry per folder in the experiment log.
 
+pub mod bars;
 pub mod figures;
 pub mod heatmap;
 pub mod html;
@@ -13,11 +13,22 @@ pub mod load;
 pub mod log;
 pub mod tables;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::cli::ReportArgs;
+
+/// Cores per infrastructure: what run.json recorded, overridden by `--cores`.
+fn cores_by_infrastructure(rows: &[load::Row], given: &[(String, u32)]) -> BTreeMap<String, u32> {
+    let mut cores: BTreeMap<String, u32> = rows
+        .iter()
+        .filter_map(|r| Some((r.infrastructure.clone(), r.cores?)))
+        .collect();
+    cores.extend(given.iter().cloned());
+    cores
+}
 
 /// Reads every results folder and writes the report into `--out`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
@@ -38,7 +49,22 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let path: PathBuf = args.out.join("tables.md");
     std::fs::write(&path, tables::render(&rows, args.success_threshold))
         .with_context(|| format!("cannot write {}", path.display()))?;
-    let figures = figures::render(&rows, args.success_threshold, &args.out)
+    let cores = cores_by_infrastructure(&rows, &args.cores);
+    let without: Vec<&str> = rows
+        .iter()
+        .map(|r| r.infrastructure.as_str())
+        .filter(|i| !cores.contains_key(*i))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !without.is_empty() {
+        eprintln!(
+            "envload report: no core count for {}: left out of batch_per_core (run.json has no cores; pass --cores {}=N)",
+            without.join(", "),
+            without[0]
+        );
+    }
+    let figures = figures::render(&rows, args.success_threshold, &cores, &args.out)
         .map_err(|e| anyhow::anyhow!("figures: {e}"))?;
     let tables_md = std::fs::read_to_string(&path)?;
     let page = html::render(&tables_md, &args.out, &figures)

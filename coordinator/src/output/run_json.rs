@@ -102,6 +102,9 @@ pub struct RunDoc {
     pub command: Vec<String>,
     pub infrastructure: String,
     pub hardware: String,
+    /// CPU cores of the infrastructure under test (`--cores`; the machine's
+    /// for the embedded server), for batch-per-core figures.
+    pub cores: Option<u32>,
     pub plan: Value,
     pub targets: Vec<String>,
     /// URL of the embedded benchmark server when envload started one.

@@ -1,8 +1,8 @@
 //! The report's figures, each as PNG and SVG (plotters): success rate vs
 //! batch size (log2 x axis, the threshold as a line, one line per
-//! infrastructure and mode, one figure per wait), and the maximum batch per
-//! infrastructure (bars grouped by mode); the total-p99 heatmap is in
-//! `heatmap`. PNG text needs a TrueType font:
+//! infrastructure and mode, one figure per wait), the maximum batch per
+//! infrastructure and the maximum batch per core (bars grouped by mode, in
+//! `bars`); the total-p99 heatmap is in `heatmap`. PNG text needs a TrueType font:
 //! `$ENVLOAD_FONT`, else DejaVu Sans (Debian's fonts-dejavu-core).
 
 use std::collections::BTreeMap;
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::bars::Bars;
 use super::load::Row;
 use super::tables::{max_batch_by, points_by};
 
@@ -40,8 +41,14 @@ fn register_font() -> Result<(), String> {
     .clone()
 }
 
-/// Writes every figure into `out`; returns the file stems written.
-pub fn render(rows: &[Row], threshold: f64, out: &Path) -> Result<Vec<String>, String> {
+/// Writes every figure into `out`; returns the file stems written. The
+/// batch-per-core figure covers the infrastructures `cores` knows.
+pub fn render(
+    rows: &[Row],
+    threshold: f64,
+    cores: &BTreeMap<String, u32>,
+    out: &Path,
+) -> Result<Vec<String>, String> {
     register_font()?;
     let mut written = Vec::new();
     let pts = points_by(rows);
@@ -73,13 +80,39 @@ pub fn render(rows: &[Row], threshold: f64, out: &Path) -> Result<Vec<String>, S
         written.push(stem);
     }
     let best = max_batch_by(&pts, threshold);
+    let pct = threshold * 100.0;
     both(
         out,
         "max_batch_by_infrastructure",
-        &MaxBatchFigure { best, threshold },
+        &Bars {
+            values: best.iter().map(|(k, n)| (k.clone(), *n as f64)).collect(),
+            caption: format!("Maximum batch with success >= {pct:.0}%"),
+            y_desc: "sessions".into(),
+            decimals: 0,
+        },
     )?;
     written.push("max_batch_by_infrastructure".into());
     written.extend(super::heatmap::render(&pts, out)?);
+    let per_core: BTreeMap<(String, String), f64> = best
+        .iter()
+        .filter_map(|((infra, mode), n)| {
+            let c = *cores.get(infra)?;
+            Some(((infra.clone(), mode.clone()), *n as f64 / f64::from(c)))
+        })
+        .collect();
+    if !per_core.is_empty() {
+        both(
+            out,
+            "batch_per_core",
+            &Bars {
+                values: per_core,
+                caption: format!("Maximum batch (success >= {pct:.0}%) per core"),
+                y_desc: "sessions per core".into(),
+                decimals: 1,
+            },
+        )?;
+        written.push("batch_per_core".into());
+    }
     Ok(written)
 }
 
@@ -123,20 +156,6 @@ impl Figure for SuccessFigure {
     }
 }
 
-struct MaxBatchFigure {
-    best: BTreeMap<(String, String), u64>,
-    threshold: f64,
-}
-
-impl Figure for MaxBatchFigure {
-    fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), String>
-    where
-        DB::ErrorType: 'static,
-    {
-        max_batch_chart(area, &self.best, self.threshold)
-    }
-}
-
 fn success_chart<DB: DrawingBackend>(
     area: &Area<DB>,
     series: &[(String, Vec<(u64, f64)>)],
@@ -154,7 +173,23 @@ where
         .max()
         .unwrap_or(2)
         .max(2);
+    let min_n = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.0))
+        .min()
+        .unwrap_or(1)
+        .max(1);
     let x_max = (max_n as f64).log2().ceil() + 0.5;
+    let x_min = (min_n as f64).log2().floor() - 0.5;
+    // The y axis starts just under the lowest point or the threshold, so
+    // series that all sit near 100% stay apart; they are also nudged
+    // sideways so identical lines do not hide each other.
+    let lowest = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.1))
+        .fold(threshold * 100.0, f64::min);
+    let y_min = ((lowest - 2.0) / 5.0).floor().max(0.0) * 5.0;
+    let nudge = |i: usize| (i as f64 - (series.len() as f64 - 1.0) / 2.0) * 0.06;
     let mut chart = ChartBuilder::on(area)
         .caption(
             format!("Success rate vs batch size (wait {wait} s)"),
@@ -163,18 +198,25 @@ where
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
-        .build_cartesian_2d(-0.5f64..x_max, 0f64..105f64)
+        .build_cartesian_2d(x_min..x_max, y_min..101f64)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("batch size (log2)")
         .y_desc("success %")
-        .x_label_formatter(&|x| format!("{}", 2f64.powf(x.round()) as u64))
+        .x_labels((x_max - x_min) as usize + 1)
+        .x_label_formatter(&|x| {
+            if (x - x.round()).abs() < 0.01 {
+                format!("{}", 2f64.powf(x.round()) as u64)
+            } else {
+                String::new()
+            }
+        })
         .draw()
         .map_err(err)?;
     chart
         .draw_series(LineSeries::new(
-            [(-0.5, threshold * 100.0), (x_max, threshold * 100.0)],
+            [(x_min, threshold * 100.0), (x_max, threshold * 100.0)],
             BLACK.stroke_width(1),
         ))
         .map_err(err)?
@@ -182,7 +224,10 @@ where
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let line: Vec<(f64, f64)> = pts.iter().map(|(n, s)| ((*n as f64).log2(), *s)).collect();
+        let line: Vec<(f64, f64)> = pts
+            .iter()
+            .map(|(n, s)| ((*n as f64).log2() + nudge(i), *s))
+            .collect();
         chart
             .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
             .map_err(err)?
@@ -197,83 +242,6 @@ where
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .position(SeriesLabelPosition::LowerLeft)
-        .draw()
-        .map_err(err)?;
-    Ok(())
-}
-
-fn max_batch_chart<DB: DrawingBackend>(
-    area: &Area<DB>,
-    best: &BTreeMap<(String, String), u64>,
-    threshold: f64,
-) -> Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    area.fill(&WHITE).map_err(err)?;
-    let infras: Vec<String> = best
-        .keys()
-        .map(|k| k.0.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let modes = ["http", "ws"];
-    let top = best.values().copied().max().unwrap_or(1).max(1) as f64 * 1.15;
-    let slots = (infras.len() * 3).max(1) as f64;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!("Maximum batch with success >= {:.0}%", threshold * 100.0),
-            ("sans-serif", 24),
-        )
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0f64..slots, 0f64..top)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .x_desc("infrastructure (bars labelled)")
-        .y_desc("sessions")
-        .draw()
-        .map_err(err)?;
-    for (m, mode) in modes.iter().enumerate() {
-        let color = Palette99::pick(m).to_rgba();
-        let bars: Vec<Rectangle<(f64, f64)>> = infras
-            .iter()
-            .enumerate()
-            .filter_map(|(i, infra)| {
-                let v = *best.get(&(infra.clone(), mode.to_string()))? as f64;
-                let x0 = i as f64 * 3.0 + 0.2 + m as f64 * 1.3;
-                Some(Rectangle::new([(x0, 0.0), (x0 + 1.2, v)], color.filled()))
-            })
-            .collect();
-        chart
-            .draw_series(bars)
-            .map_err(err)?
-            .label(*mode)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
-        let labels: Vec<Text<(f64, f64), String>> = infras
-            .iter()
-            .enumerate()
-            .filter_map(|(i, infra)| {
-                let v = *best.get(&(infra.clone(), mode.to_string()))?;
-                let x0 = i as f64 * 3.0 + 0.2 + m as f64 * 1.3;
-                Some(Text::new(
-                    format!("{infra} {mode}: {v}"),
-                    (x0, v as f64 + top * 0.05),
-                    ("sans-serif", 14),
-                ))
-            })
-            .collect();
-        chart.draw_series(labels).map_err(err)?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
         .draw()
         .map_err(err)?;
     Ok(())

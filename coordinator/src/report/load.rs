@@ -1,6 +1,7 @@
 //! Reading `summary.csv` rows of a results folder, and which infrastructure
 //! they belong to: `run.json`'s `infrastructure`, else the folder layout
-//! `…/<infrastructure>/<YYYY-MM-DD>/`, else the folder's name.
+//! `…/<infrastructure>/<YYYY-MM-DD>/`, else the folder's name; and its
+//! core count, from `run.json`'s `cores` when recorded.
 
 use std::path::Path;
 
@@ -8,6 +9,8 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub infrastructure: String,
+    /// Cores of the infrastructure, when its run.json recorded them.
+    pub cores: Option<u32>,
     pub mode: String,
     pub n: u64,
     pub wait: f64,
@@ -22,7 +25,12 @@ pub struct Row {
 /// Reads `dir/summary.csv`; errors name the file and the column.
 pub fn load_dir(dir: &Path) -> Result<Vec<Row>, String> {
     let csv_path = dir.join("summary.csv");
-    let infrastructure = infrastructure_of(dir);
+    let run_json = std::fs::read_to_string(dir.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .unwrap_or_default();
+    let infrastructure = infrastructure_of(dir, &run_json);
+    let cores = run_json["cores"].as_u64().map(|c| c as u32);
     let mut reader = csv::Reader::from_path(&csv_path)
         .map_err(|e| format!("cannot read {}: {e}", csv_path.display()))?;
     let headers = reader
@@ -64,6 +72,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Row>, String> {
         };
         rows.push(Row {
             infrastructure: infrastructure.clone(),
+            cores,
             mode: rec.get(c[0]).unwrap_or_default().to_string(),
             n: num(1)? as u64,
             wait: num(2)?,
@@ -78,13 +87,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-fn infrastructure_of(dir: &Path) -> String {
-    let from_run_json = std::fs::read_to_string(dir.join("run.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["infrastructure"].as_str().map(str::to_string));
-    if let Some(i) = from_run_json {
-        return i;
+fn infrastructure_of(dir: &Path, run_json: &serde_json::Value) -> String {
+    if let Some(i) = run_json["infrastructure"].as_str() {
+        return i.to_string();
     }
     let name = |p: &Path| {
         p.file_name()
