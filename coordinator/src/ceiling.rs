@@ -31,10 +31,20 @@ pub struct Slo {
 
 /// Runs the search.
 pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
+    if let Some(m) = c.plan.modes.first().copied() {
+        c.plan.mode = m;
+    }
     let plan = &c.plan;
     if plan.requests_grid.is_some() || plan.wait_grid.is_some() || plan.compare {
         return Err(UsageError(
             "ceiling searches N itself: drop --requests-grid, --wait-grid and --compare".into(),
+        )
+        .into());
+    }
+    if plan.modes.len() > 1 {
+        return Err(UsageError(
+            "ceiling searches one mode at a time: give --mode ws or --mode http, not --modes"
+                .into(),
         )
         .into());
     }

@@ -35,8 +35,30 @@ pub enum Command {
     LbConfig(LbArgs),
     /// Find the largest batch meeting an SLO (doubling, then bisection).
     Ceiling(Box<CeilingArgs>),
-    /// Turn result folders into the experiment tables (tables.md).
+    /// Turn result folders into the experiment tables (tables.md), figures,
+    /// index.html and experiment-log entries.
     Report(ReportArgs),
+    /// Run one infrastructure's plan from the experiment matrix, writing
+    /// results where `report` expects them.
+    Experiment(ExperimentArgs),
+}
+
+/// `envload experiment`.
+#[derive(Debug, Clone, Args)]
+pub struct ExperimentArgs {
+    /// The experiment matrix (infrastructures and grid, TOML).
+    #[arg(long, default_value = "experiments/config/matrix.toml")]
+    pub matrix: PathBuf,
+    /// Id of the infrastructure to run (an `[[infrastructure]]` of the matrix).
+    #[arg(long)]
+    pub infrastructure: String,
+    /// Results root [default: the matrix's `results`, else experiments/results].
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Print what would run (deployment, envload run command, results
+    /// folder) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `envload report`.
@@ -183,6 +205,10 @@ pub struct RunArgs {
     /// Session protocol.
     #[arg(short = 'm', long, value_enum, default_value = "ws")]
     pub mode: ModeArg,
+    /// Sweep the grid in each of these modes, one after the other
+    /// (`ws,http`); replaces --mode (an envload addition).
+    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "compare")]
+    pub modes: Vec<ModeArg>,
     /// Comma-separated batch sizes for a grid sweep (e.g. 1,2,4,8).
     #[arg(long, visible_alias = "batch-size-grid", allow_hyphen_values = true, value_parser = parse_requests_grid)]
     pub requests_grid: Option<Grid<u64>>,

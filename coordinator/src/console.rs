@@ -137,15 +137,33 @@ pub fn comparison(h: &SummaryRow, w: &SummaryRow) {
     println!();
 }
 
-/// The closing table of a grid sweep.
+/// The closing table of a grid sweep (the reference's columns; a Mode
+/// column leads when `--modes` swept more than one).
 pub fn grid_table(rows: &[SummaryRow]) {
+    let mixed = rows.windows(2).any(|w| w[0].mode != w[1].mode);
+    let lead = |mode: &str| {
+        if mixed {
+            format!("{mode:>5} ")
+        } else {
+            String::new()
+        }
+    };
     println!("\n{RULE}\n  Grid Sweep Complete\n{RULE}");
     println!(
-        "\n  {:>6} {:>8} {:>4} {:>8} {:>10} {:>8} {:>10} {:>10}",
-        "N", "Wait", "Rep", "Success", "Wall(s)", "RPS", "Eff.Conc", "P99(s)"
+        "\n  {}{:>6} {:>8} {:>4} {:>8} {:>10} {:>8} {:>10} {:>10}",
+        lead("Mode"),
+        "N",
+        "Wait",
+        "Rep",
+        "Success",
+        "Wall(s)",
+        "RPS",
+        "Eff.Conc",
+        "P99(s)"
     );
     println!(
-        "  {} {} {} {} {} {} {} {}",
+        "  {}{} {} {} {} {} {} {} {}",
+        lead("-----"),
         "-".repeat(6),
         "-".repeat(8),
         "-".repeat(4),
@@ -157,7 +175,8 @@ pub fn grid_table(rows: &[SummaryRow]) {
     );
     for s in rows {
         println!(
-            "  {:>6} {:>8.2} {:>4} {:>8} {:>10.2} {:>8.1} {:>10.1} {:>10.4}",
+            "  {}{:>6} {:>8.2} {:>4} {:>8} {:>10.2} {:>8.1} {:>10.1} {:>10.4}",
+            lead(&s.mode),
             s.num_requests,
             s.wait_seconds,
             s.repetition,

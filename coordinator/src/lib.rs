@@ -8,6 +8,7 @@ pub mod console;
 pub mod coordinator_cmd;
 pub mod driver;
 pub mod embedded;
+pub mod experiment;
 pub mod fleet;
 pub mod lb_config;
 pub mod local_driver;
@@ -65,6 +66,7 @@ where
         Command::Agent(args) => agent_cmd::run(args).map(|()| RunOutcome::Complete),
         Command::Ceiling(args) => ceiling::run(*args, argv),
         Command::Report(args) => report::run(args).map(|()| RunOutcome::Complete),
+        Command::Experiment(args) => experiment::run(args),
         Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
             print!("{cfg}");
             RunOutcome::Complete

@@ -38,6 +38,8 @@ pub enum PlanKind {
 pub struct PlanSpec {
     /// `--mode`.
     pub mode: Mode,
+    /// `--modes`: the grid once per mode, in this order (empty: `--mode`).
+    pub modes: Vec<Mode>,
     /// `-n`.
     pub n: u64,
     /// `-w`.
@@ -62,6 +64,7 @@ impl PlanSpec {
     pub fn from_args(args: &crate::cli::RunArgs) -> Self {
         PlanSpec {
             mode: args.mode.into(),
+            modes: args.modes.iter().map(|m| (*m).into()).collect(),
             n: args.requests,
             wait: args.wait,
             requests_grid: args.requests_grid.clone().map(|g| g.0),
@@ -76,7 +79,7 @@ impl PlanSpec {
     pub fn kind(&self) -> PlanKind {
         if self.compare {
             PlanKind::Compare
-        } else if self.requests_grid.is_some() || self.wait_grid.is_some() {
+        } else if self.requests_grid.is_some() || self.wait_grid.is_some() || self.modes.len() > 1 {
             PlanKind::Grid
         } else {
             PlanKind::Single
@@ -98,7 +101,13 @@ impl PlanSpec {
             });
         };
         match self.kind() {
-            PlanKind::Single => push(self.mode, self.n, self.wait, 1, Duration::ZERO),
+            PlanKind::Single => push(
+                self.modes.first().copied().unwrap_or(self.mode),
+                self.n,
+                self.wait,
+                1,
+                Duration::ZERO,
+            ),
             PlanKind::Compare => {
                 push(Mode::Http, self.n, self.wait, 1, Duration::ZERO);
                 push(Mode::Ws, self.n, self.wait, 1, COMPARE_PAUSE);
@@ -106,10 +115,17 @@ impl PlanSpec {
             PlanKind::Grid => {
                 let ns = self.requests_grid.clone().unwrap_or_else(|| vec![self.n]);
                 let ws = self.wait_grid.clone().unwrap_or_else(|| vec![self.wait]);
-                for &n in &ns {
-                    for &w in &ws {
-                        for rep in 1..=self.reps {
-                            push(self.mode, n, w, rep, GRID_PAUSE);
+                let modes = if self.modes.is_empty() {
+                    vec![self.mode]
+                } else {
+                    self.modes.clone()
+                };
+                for &mode in &modes {
+                    for &n in &ns {
+                        for &w in &ws {
+                            for rep in 1..=self.reps {
+                                push(mode, n, w, rep, GRID_PAUSE);
+                            }
                         }
                     }
                 }
@@ -181,6 +197,7 @@ mod tests {
     fn spec() -> PlanSpec {
         PlanSpec {
             mode: Mode::Ws,
+            modes: Vec::new(),
             n: 10,
             wait: 1.0,
             requests_grid: None,
@@ -244,6 +261,31 @@ mod tests {
             (Mode::Http, Mode::Ws, 2)
         );
         assert_eq!(ph[1].pause_before, COMPARE_PAUSE);
+    }
+
+    #[test]
+    fn modes_sweep_the_whole_grid_once_per_mode() {
+        let p = PlanSpec {
+            modes: vec![Mode::Ws, Mode::Http],
+            requests_grid: Some(vec![1, 2]),
+            ..spec()
+        };
+        let got: Vec<_> = p.phases().iter().map(|ph| (ph.mode, ph.n)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Mode::Ws, 1),
+                (Mode::Ws, 2),
+                (Mode::Http, 1),
+                (Mode::Http, 2)
+            ]
+        );
+        let two_modes_alone = PlanSpec {
+            modes: vec![Mode::Http, Mode::Ws],
+            ..spec()
+        };
+        assert_eq!(two_modes_alone.kind(), PlanKind::Grid);
+        assert_eq!(two_modes_alone.phases().len(), 2);
     }
 
     #[test]

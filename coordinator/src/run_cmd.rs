@@ -92,9 +92,25 @@ pub fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
     })
 }
 
-/// `experiments/results/<infrastructure>/<YYYY-MM-DD>`.
+/// `experiments/results/<infrastructure>/<YYYY-MM-DD>` (`-2`, `-3`, … when
+/// taken).
 pub fn default_dir(infrastructure: &str) -> PathBuf {
-    PathBuf::from("experiments/results")
-        .join(infrastructure)
-        .join(Utc::now().format("%Y-%m-%d").to_string())
+    fresh_dir(
+        &PathBuf::from("experiments/results").join(infrastructure),
+        &Utc::now().format("%Y-%m-%d").to_string(),
+    )
+}
+
+/// `<infra dir>/<day>`, or `<day>-2`, `-3`, … when that one already holds
+/// results: a second run the same day never overwrites the first.
+pub fn fresh_dir(infra_dir: &std::path::Path, day: &str) -> PathBuf {
+    let taken = |d: &std::path::Path| d.join("summary.csv").exists() || d.join("run.json").exists();
+    let first = infra_dir.join(day);
+    if !taken(&first) {
+        return first;
+    }
+    (2..)
+        .map(|k| infra_dir.join(format!("{day}-{k}")))
+        .find(|d| !taken(d))
+        .expect("some suffix is free")
 }

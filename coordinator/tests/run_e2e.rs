@@ -315,3 +315,43 @@ fn urls_spread_sessions_round_robin() {
         "{per_target:?}"
     );
 }
+
+#[test]
+fn a_second_run_the_same_day_does_not_overwrite_the_first() {
+    let s = Server::start(&[]);
+    let cwd = out_dir("same-day");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let base = cwd.join("experiments/results/twice");
+    for (n, dir) in [("3", base.join(&day)), ("5", base.join(format!("{day}-2")))] {
+        let out = std::process::Command::new(support::envload())
+            .current_dir(&cwd)
+            .args([
+                "run",
+                "-u",
+                &s.url,
+                "-n",
+                n,
+                "-w",
+                "0.05",
+                "--infrastructure",
+                "twice",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", text(&out));
+        let rows = csv_rows(&dir);
+        assert_eq!(
+            col(&rows[0], &rows[1], "num_requests"),
+            n,
+            "{}",
+            dir.display()
+        );
+    }
+    let first = csv_rows(&base.join(&day));
+    assert_eq!(
+        col(&first[0], &first[1], "num_requests"),
+        "3",
+        "first run kept"
+    );
+}

@@ -196,6 +196,62 @@ fn experiment_single_runs_end_to_end() {
 }
 
 #[test]
+fn envload_experiment_submits_a_slurm_infrastructure_of_the_matrix() {
+    let Some(_cluster) = cluster() else { return };
+    let dir = work_dir("matrix");
+    let matrix = dir.join("matrix.toml");
+    std::fs::write(
+        &matrix,
+        format!(
+            "[grid]\nmodes = [\"ws\", \"http\"]\nrequests = [32]\nwaits = [0.2]\ntimeout = 60.0\n\
+             [[infrastructure]]\nid = \"lab-single\"\ndeploy = \"sbatch\"\nnodes = 2\ncores = 2\n\
+             script = \"{}\"\n",
+            repo().join("slurm/experiment_single.sbatch").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(support::envload())
+        .current_dir(&dir)
+        .args([
+            "experiment",
+            "--matrix",
+            "matrix.toml",
+            "--infrastructure",
+            "lab-single",
+        ])
+        .args(["--results", "results"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let results = dir
+        .join("results/lab-single")
+        .join(chrono::Utc::now().format("%Y-%m-%d").to_string());
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        job_log(&results)
+    );
+    let rows = csv_rows(&results);
+    let modes: Vec<&str> = rows[1..].iter().map(|r| col(&rows[0], r, "mode")).collect();
+    assert_eq!(modes, ["ws", "http"], "both modes of the matrix's grid");
+    for r in &rows[1..] {
+        assert_eq!(col(&rows[0], r, "failed"), "0");
+    }
+    let rj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("run.json")).unwrap()).unwrap();
+    assert_eq!(rj["infrastructure"], "lab-single");
+    assert_eq!(rj["cores"].as_u64(), Some(2));
+    let job = stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "job")
+        .nth(1)
+        .expect("sbatch names its job")
+        .to_string();
+    assert_nothing_left(&job);
+}
+
+#[test]
 fn experiment_multi_reaches_every_server() {
     let Some(_cluster) = cluster() else { return };
     let dir = work_dir("multi");

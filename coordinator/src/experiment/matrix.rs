@@ -1,0 +1,279 @@
+//! The experiment matrix (`experiments/config/matrix.toml`): the
+//! infrastructures a team measures — id, name, how to deploy, URL, cores —
+//! and the grid each is swept over (a shared `[grid]`, overridable per
+//! infrastructure). Errors name the file and the infrastructure.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// Root the results go under (`<results>/<id>/<YYYY-MM-DD>/`), relative
+    /// to the current directory [default: experiments/results].
+    pub results: Option<PathBuf>,
+    /// The grid every infrastructure runs unless it overrides it.
+    #[serde(default)]
+    pub grid: GridSpec,
+    /// The infrastructures, in the file's order.
+    #[serde(rename = "infrastructure", default)]
+    pub infrastructures: Vec<Infrastructure>,
+}
+
+/// A sweep: what `envload run` gets as `--mode/--compare`,
+/// `--requests-grid`, `--wait-grid`, `--reps`, `--timeout`, `--close`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridSpec {
+    pub modes: Option<Vec<String>>,
+    pub requests: Option<Vec<u64>>,
+    pub waits: Option<Vec<f64>>,
+    pub reps: Option<u32>,
+    pub timeout: Option<f64>,
+    pub close: Option<String>,
+}
+
+/// How an infrastructure comes up for the experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deploy {
+    /// envload's own benchmark server, started in-process.
+    Embedded,
+    /// `start` is run (in its own process group), `url` polled on `/health`
+    /// until it answers, the grid run, then the group stopped.
+    Command,
+    /// Already deployed (by `how`, by hand): just `url`.
+    Url,
+    /// `sbatch --wait` of `script` on `nodes` nodes; the script runs the
+    /// grid itself (the slurm/experiment_*.sbatch contract).
+    Sbatch,
+}
+
+impl Deploy {
+    /// The name the matrix uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deploy::Embedded => "embedded",
+            Deploy::Command => "command",
+            Deploy::Url => "url",
+            Deploy::Sbatch => "sbatch",
+        }
+    }
+}
+
+/// One infrastructure.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Infrastructure {
+    /// Short id: the results folder and the report's row name.
+    pub id: String,
+    /// Human name for logs and the dry run.
+    pub name: Option<String>,
+    /// How it is deployed.
+    pub deploy: Deploy,
+    /// Shell command that serves the environment (`command`).
+    pub start: Option<String>,
+    /// Target URL (`command`, `url`).
+    pub url: Option<String>,
+    /// How to deploy it by hand (`url`), shown by the dry run.
+    pub how: Option<String>,
+    /// sbatch script (`sbatch`).
+    pub script: Option<String>,
+    /// Nodes for the sbatch job (`sbatch`).
+    pub nodes: Option<u32>,
+    /// CPU cores of the infrastructure (recorded for batch per core).
+    pub cores: Option<u32>,
+    /// Hardware tier recorded in the results.
+    pub hardware: Option<String>,
+    /// Seconds to wait for `url`'s /health after `start` [default: 120].
+    pub ready_timeout: Option<f64>,
+    /// More `envload run` flags (`--agents 2`, `--close server-first`, …).
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// Environment for `start` or the sbatch job.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Overrides of the shared grid.
+    pub grid: Option<GridSpec>,
+}
+
+/// The grid after overrides and defaults, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub modes: Vec<String>,
+    pub requests: Vec<u64>,
+    pub waits: Vec<f64>,
+    pub reps: u32,
+    pub timeout: f64,
+    pub close: String,
+}
+
+impl Matrix {
+    /// Reads and checks `path`: every infrastructure, not just one, so a
+    /// broken entry is found before anything runs.
+    pub fn load(path: &Path) -> Result<Matrix, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--matrix {}: {e}", path.display()))?;
+        let matrix: Matrix =
+            toml::from_str(&text).map_err(|e| format!("--matrix {}: {e}", path.display()))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for infra in &matrix.infrastructures {
+            if !seen.insert(infra.id.as_str()) {
+                return Err(format!(
+                    "--matrix {}: infrastructure '{}' is listed twice",
+                    path.display(),
+                    infra.id
+                ));
+            }
+            infra
+                .check()
+                .and_then(|()| matrix.plan(infra).map(|_| ()))
+                .map_err(|e| {
+                    format!(
+                        "--matrix {}: infrastructure '{}': {e}",
+                        path.display(),
+                        infra.id
+                    )
+                })?;
+        }
+        Ok(matrix)
+    }
+
+    /// The infrastructure named `id`; the error lists the ones there are.
+    pub fn find(&self, id: &str, path: &Path) -> Result<&Infrastructure, String> {
+        self.infrastructures
+            .iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = self.infrastructures.iter().map(|i| i.id.as_str()).collect();
+                format!(
+                    "--infrastructure '{id}' is not in {} (it has: {})",
+                    path.display(),
+                    if ids.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                )
+            })
+    }
+
+    /// The infrastructure's grid: its overrides over `[grid]`, then defaults.
+    pub fn plan(&self, infra: &Infrastructure) -> Result<Plan, String> {
+        let own = infra.grid.clone().unwrap_or_default();
+        let g = &self.grid;
+        let plan = Plan {
+            modes: own
+                .modes
+                .or(g.modes.clone())
+                .unwrap_or_else(|| vec!["ws".into()]),
+            requests: own.requests.or(g.requests.clone()).unwrap_or_default(),
+            waits: own.waits.or(g.waits.clone()).unwrap_or_else(|| vec![1.0]),
+            reps: own.reps.or(g.reps).unwrap_or(1),
+            timeout: own.timeout.or(g.timeout).unwrap_or(120.0),
+            close: own
+                .close
+                .or(g.close.clone())
+                .unwrap_or_else(|| "client-first".into()),
+        };
+        if plan.requests.is_empty() {
+            return Err("the grid has no `requests` (batch sizes)".into());
+        }
+        if plan.modes.is_empty() || plan.modes.iter().any(|m| m != "ws" && m != "http") {
+            return Err(format!(
+                "grid modes {:?}: each must be \"ws\" or \"http\"",
+                plan.modes
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+impl Infrastructure {
+    /// The fields its kind of deployment needs are there, and no others.
+    fn check(&self) -> Result<(), String> {
+        let need = |field: Option<&String>, name: &str| {
+            field
+                .map(|_| ())
+                .ok_or_else(|| format!("deploy = \"{}\" needs `{name}`", self.deploy.as_str()))
+        };
+        match self.deploy {
+            Deploy::Embedded => {
+                if self.url.is_some() || self.start.is_some() {
+                    return Err(
+                        "deploy = \"embedded\" runs envload's own server: drop `url`/`start`"
+                            .into(),
+                    );
+                }
+            }
+            Deploy::Command => {
+                need(self.start.as_ref(), "start")?;
+                need(self.url.as_ref(), "url")?;
+            }
+            Deploy::Url => need(self.url.as_ref(), "url")?,
+            Deploy::Sbatch => need(self.script.as_ref(), "script")?,
+        }
+        if let Some(url) = &self.url {
+            envload_agent::Target::parse(url).map_err(|e| format!("url: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Matrix, String> {
+        let dir = std::env::temp_dir().join(format!("envload-matrix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("m{}.toml", text.len()));
+        std::fs::write(&path, text).unwrap();
+        Matrix::load(&path)
+    }
+
+    #[test]
+    fn an_infrastructure_grid_overrides_the_shared_one() {
+        let m = parse(
+            "[grid]\nrequests = [8, 16]\nwaits = [0.5]\n\
+             [[infrastructure]]\nid = \"a\"\ndeploy = \"embedded\"\n\
+             [[infrastructure]]\nid = \"b\"\ndeploy = \"url\"\nurl = \"http://h:1\"\n\
+             [infrastructure.grid]\nrequests = [4]\nmodes = [\"http\"]\n",
+        )
+        .unwrap();
+        let a = m.plan(&m.infrastructures[0]).unwrap();
+        let b = m.plan(&m.infrastructures[1]).unwrap();
+        assert_eq!(
+            (a.requests, a.waits.clone(), a.modes),
+            (vec![8, 16], vec![0.5], vec!["ws".to_string()])
+        );
+        assert_eq!(
+            (b.requests, b.waits, b.modes),
+            (vec![4], vec![0.5], vec!["http".to_string()])
+        );
+    }
+
+    #[test]
+    fn broken_entries_are_named() {
+        let cases = [
+            ("[[infrastructure]]\nid = \"x\"\ndeploy = \"command\"\nurl = \"http://h:1\"\n[infrastructure.grid]\nrequests=[1]", "'x': deploy = \"command\" needs `start`"),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"url\"", "needs `url`"),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"url\"\nurl = \"h:1\"", "'x': url:"),
+            ("[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"", "no `requests`"),
+            ("[grid]\nrequests=[1]\nmodes=[\"grpc\"]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"", "\"grpc\""),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"docker\"", "docker"),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"\ncpus = 4", "cpus"),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"", "listed twice"),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(
+                err.contains(want) && err.contains("--matrix"),
+                "{want}: {err}"
+            );
+        }
+    }
+}

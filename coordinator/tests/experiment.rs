@@ -1,0 +1,217 @@
+//! `envload experiment`: one infrastructure of a matrix file run for real —
+//! the embedded server, and a server the matrix's `start` command brings up
+//! on a real port (and that the experiment stops) — with results where
+//! `envload report` reads them; broken matrices named; every infrastructure
+//! of the shipped `experiments/config/matrix.toml` planned.
+
+mod support;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+
+use support::{col, csv_rows, envload, out_dir, run, text};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn matrix(name: &str, body: &str) -> (PathBuf, PathBuf) {
+    let dir = out_dir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("matrix.toml");
+    std::fs::write(&path, body).unwrap();
+    (path, dir.join("results"))
+}
+
+fn experiment(m: &Path, results: &Path, id: &str) -> std::process::Output {
+    run(&[
+        "experiment",
+        "--matrix",
+        m.to_str().unwrap(),
+        "--infrastructure",
+        id,
+        "--results",
+        results.to_str().unwrap(),
+    ])
+}
+
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+fn run_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn an_embedded_plan_lands_where_the_report_reads_it_and_never_overwrites() {
+    let (m, results) = matrix(
+        "experiment-embedded",
+        "[grid]\nmodes = [\"ws\", \"http\"]\nrequests = [4, 8]\nwaits = [0.05]\ntimeout = 30.0\n\
+         [[infrastructure]]\nid = \"laptop\"\ndeploy = \"embedded\"\n",
+    );
+    let res = experiment(&m, &results, "laptop");
+    assert!(res.status.success(), "{:?}", text(&res));
+    let first = results.join("laptop").join(today());
+    let rows = csv_rows(&first);
+    assert_eq!(rows.len(), 5, "ws and http at 4 and 8");
+    for row in &rows[1..] {
+        assert_eq!(col(&rows[0], row, "failed"), "0", "{row:?}");
+    }
+    let rj = run_json(&first);
+    assert_eq!(rj["infrastructure"], "laptop");
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(
+        rj["cores"].as_u64(),
+        Some(cores),
+        "the embedded server's cores"
+    );
+    assert_eq!(
+        rj["command"][1], "run",
+        "run.json holds the equivalent run command"
+    );
+
+    let before = std::fs::read(first.join("summary.csv")).unwrap();
+    let res = experiment(&m, &results, "laptop");
+    assert!(res.status.success(), "{:?}", text(&res));
+    let second = results.join("laptop").join(format!("{}-2", today()));
+    assert_eq!(csv_rows(&second).len(), 5);
+    assert_eq!(std::fs::read(first.join("summary.csv")).unwrap(), before);
+
+    let out = out_dir("experiment-embedded-report");
+    let res = run(&[
+        "report",
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{:?}", text(&res));
+    let tables = std::fs::read_to_string(out.join("tables.md")).unwrap();
+    assert!(
+        tables.contains("| laptop | ws | 0.05 | 8 | 100.0% |"),
+        "{tables}"
+    );
+    assert!(out.join("batch_per_core.svg").exists());
+}
+
+#[test]
+fn a_command_deployment_is_started_measured_and_stopped() {
+    let port = free_port();
+    let (m, results) = matrix(
+        "experiment-command",
+        &format!(
+            "[grid]\nrequests = [4, 8]\nwaits = [0.3]\ntimeout = 30.0\n\
+             [[infrastructure]]\nid = \"capped\"\ndeploy = \"command\"\ncores = 1\n\
+             start = \"exec '{}' serve --host 127.0.0.1 --port $PORT --max-concurrent-envs 4\"\n\
+             url = \"http://127.0.0.1:{port}\"\nenv = {{ PORT = \"{port}\" }}\n",
+            envload()
+        ),
+    );
+    let res = experiment(&m, &results, "capped");
+    assert!(res.status.success(), "{:?}", text(&res));
+    let dir = results.join("capped").join(today());
+    let rows = csv_rows(&dir);
+    assert_eq!(rows.len(), 3);
+    // The server the matrix started, with its own limit, is what was measured.
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "4");
+    assert_eq!(col(&rows[0], &rows[2], "successful"), "4");
+    assert_eq!(col(&rows[0], &rows[2], "failed"), "4");
+    assert_eq!(run_json(&dir)["cores"].as_u64(), Some(1));
+    assert!(dir.join("deploy.log").exists());
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the started server is stopped when the experiment ends"
+    );
+}
+
+#[test]
+fn a_start_command_that_dies_is_reported_with_its_log() {
+    let port = free_port();
+    let (m, results) = matrix(
+        "experiment-dies",
+        &format!(
+            "[grid]\nrequests = [4]\n[[infrastructure]]\nid = \"broken\"\ndeploy = \"command\"\n\
+             start = \"echo boom-from-start >&2; exit 3\"\nurl = \"http://127.0.0.1:{port}\"\n"
+        ),
+    );
+    let res = experiment(&m, &results, "broken");
+    assert_eq!(res.status.code(), Some(1));
+    let err = text(&res).1;
+    assert!(
+        err.contains("exited") && err.contains("boom-from-start"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_broken_matrix_is_named() {
+    let (m, results) = matrix(
+        "experiment-bad",
+        "[grid]\nrequests = [0]\n[[infrastructure]]\nid = \"zero\"\ndeploy = \"embedded\"\n",
+    );
+    let res = experiment(&m, &results, "nope");
+    assert_eq!(res.status.code(), Some(2));
+    let err = text(&res).1;
+    assert!(err.contains("'nope'") && err.contains("zero"), "{err}");
+
+    let res = experiment(&m, &results, "zero");
+    assert_eq!(res.status.code(), Some(2));
+    let err = text(&res).1;
+    assert!(
+        err.contains("'zero'") && err.contains("--requests-grid"),
+        "{err}"
+    );
+
+    let missing = m.with_file_name("absent.toml");
+    let res = experiment(&missing, &results, "zero");
+    assert_eq!(res.status.code(), Some(2));
+    assert!(text(&res).1.contains("absent.toml"), "{:?}", text(&res));
+
+    std::fs::write(&m, "[grid\nrequests = [1]\n").unwrap();
+    let res = experiment(&m, &results, "zero");
+    assert_eq!(res.status.code(), Some(2));
+    let err = text(&res).1;
+    assert!(
+        err.contains("matrix.toml") && err.contains("line 1"),
+        "{err}"
+    );
+    assert!(!results.exists(), "nothing is written for a broken matrix");
+}
+
+#[test]
+fn every_infrastructure_of_the_shipped_matrix_is_planned() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let m = repo.join("experiments/config/matrix.toml");
+    let body = std::fs::read_to_string(&m).unwrap();
+    let ids: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("id = \""))
+        .map(|l| l.trim_end_matches('"'))
+        .collect();
+    assert!(ids.len() >= 5, "{ids:?}");
+    for want in ["local-uvicorn", "hf-spaces", "slurm-multi"] {
+        assert!(ids.contains(&want), "{want} missing from {ids:?}");
+    }
+    for id in ids {
+        let res = run(&[
+            "experiment",
+            "--matrix",
+            m.to_str().unwrap(),
+            "--infrastructure",
+            id,
+            "--dry-run",
+        ]);
+        assert!(res.status.success(), "{id}: {:?}", text(&res));
+        let out = text(&res).0;
+        assert!(
+            out.contains(&format!("results: experiments/results/{id}/"))
+                || out.contains(&format!("experiments/results/{id}/")),
+            "{id}: {out}"
+        );
+    }
+}
