@@ -50,7 +50,9 @@ pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> 
     }
     let slo = Slo {
         success: c.success_threshold,
-        p99: c.max_p99.unwrap_or(2.0 * (plan.wait + 0.5)),
+        p99: c
+            .max_p99
+            .unwrap_or(crate::report::tables::slo_p99(plan.wait)),
     };
     let sockets: u64 = if plan.url.is_none() && plan.urls.is_empty() {
         2

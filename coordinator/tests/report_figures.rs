@@ -72,6 +72,8 @@ fn every_figure_is_a_decodable_png_and_svg() {
         "success_vs_batch_wait_0.1",
         "success_vs_batch_wait_1.0",
         "max_batch_by_infrastructure",
+        "max_batch_within_slo_wait_0.1",
+        "max_batch_within_slo_wait_1.0",
         "total_p99_heatmap_wait_0.1",
         "total_p99_heatmap_wait_1.0",
         "batch_per_core",
@@ -95,11 +97,20 @@ fn every_figure_is_a_decodable_png_and_svg() {
     let success = svg_text(&out.join("success_vs_batch_wait_0.1.svg"));
     assert!(success.contains("95% threshold"), "{success}");
     assert!(success.contains("hf-spaces (ws)"), "{success}");
+    // hf-spaces holds 128 WebSocket sessions at ≥ 95%, but only 64 within
+    // the p99 limit of 1.2 s at wait 0.1.
+    let slo = svg_text(&out.join("max_batch_within_slo_wait_0.1.svg"));
+    assert!(
+        slo.contains("p99 &lt;= 1.2 s") || slo.contains("p99 <= 1.2 s"),
+        "{slo}"
+    );
+    assert!(slo.contains("64") && !slo.contains("128"), "{slo}");
     // local-uvicorn's run.json says 8 cores: ws max 64 → 8.0 per core;
     // hf-spaces' 2 cores come from --cores: ws max 128 → 64.0.
     let per_core = svg_text(&out.join("batch_per_core.svg"));
-    assert!(per_core.contains("local-uvicorn ws: 8.0"), "{per_core}");
-    assert!(per_core.contains("hf-spaces ws: 64.0"), "{per_core}");
+    for want in ["local-uvicorn", "8.0/core", "hf-spaces", "64.0/core"] {
+        assert!(per_core.contains(want), "{want}: {per_core}");
+    }
 }
 
 #[test]
@@ -110,12 +121,17 @@ fn infrastructures_without_a_core_count_are_named_and_left_out() {
         "{stderr}"
     );
     let per_core = svg_text(&out.join("batch_per_core.svg"));
-    assert!(per_core.contains("local-uvicorn ws: 8.0"), "{per_core}");
+    assert!(per_core.contains("8.0/core"), "{per_core}");
     assert!(!per_core.contains("hf-spaces"), "{per_core}");
     // --cores overrides run.json.
     let (out, _) = report("report-figures-override", &["--cores", "local-uvicorn=16"]);
     let per_core = svg_text(&out.join("batch_per_core.svg"));
-    assert!(per_core.contains("local-uvicorn ws: 4.0"), "{per_core}");
+    // 64 ws sessions / 16 cores, 32 http / 16.
+    assert!(
+        per_core.contains("4.0/core") && per_core.contains("2.0/core"),
+        "{per_core}"
+    );
+    assert!(!per_core.contains("8.0/core"), "{per_core}");
 }
 
 #[test]

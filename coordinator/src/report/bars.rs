@@ -1,6 +1,6 @@
 //! Bar figures: one value per infrastructure, bars grouped by mode (HTTP,
-//! WebSocket) and labelled with their value — the maximum batch, and the
-//! maximum batch per core.
+//! WebSocket), each labelled with its value, the infrastructure named under
+//! its group — the maximum batch, and the maximum batch per core.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +18,8 @@ pub struct Bars {
     pub y_desc: String,
     /// Decimals in the bars' labels.
     pub decimals: usize,
+    /// Unit after each bar's value ("" or "/core").
+    pub suffix: &'static str,
 }
 
 const MODES: [&str; 2] = ["http", "ws"];
@@ -36,7 +38,7 @@ impl Figure for Bars {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let top = self.values.values().copied().fold(0.0, f64::max).max(1.0) * 1.15;
+        let top = self.values.values().copied().fold(0.0, f64::max).max(1.0) * 1.3;
         let slots = (infras.len() * 3).max(1) as f64;
         let mut chart = ChartBuilder::on(area)
             .caption(&self.caption, ("sans-serif", 24))
@@ -45,27 +47,42 @@ impl Figure for Bars {
             .y_label_area_size(64)
             .build_cartesian_2d(0f64..slots, 0f64..top)
             .map_err(err)?;
+        // Labels every half unit; the group centres (i*3 + 1.5) carry the
+        // infrastructure's name, the rest stay blank.
+        let name_at = |x: &f64| {
+            let i = ((x - 1.5) / 3.0).round();
+            if i >= 0.0 && (x - (i * 3.0 + 1.5)).abs() < 0.01 {
+                infras
+                    .get(i as usize)
+                    .map_or(String::new(), |s| s.to_string())
+            } else {
+                String::new()
+            }
+        };
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(0)
-            .x_desc("infrastructure (bars labelled)")
+            .x_labels((slots * 2.0) as usize + 1)
+            .x_label_formatter(&name_at)
+            .x_label_style(("sans-serif", 14))
+            .x_desc("infrastructure")
+            .y_label_formatter(&|y| format!("{y:.prec$}", prec = self.decimals))
             .y_desc(self.y_desc.as_str())
             .draw()
             .map_err(err)?;
         for (m, mode) in MODES.iter().enumerate() {
             let color = Palette99::pick(m).to_rgba();
-            let placed: Vec<(f64, f64, &String)> = infras
+            let placed: Vec<(f64, f64)> = infras
                 .iter()
                 .enumerate()
                 .filter_map(|(i, infra)| {
                     let v = *self.values.get(&((*infra).clone(), mode.to_string()))?;
-                    Some((i as f64 * 3.0 + 0.2 + m as f64 * 1.3, v, *infra))
+                    Some((i as f64 * 3.0 + 0.25 + m as f64 * 1.3, v))
                 })
                 .collect();
             chart
                 .draw_series(
-                    placed.iter().map(|(x0, v, _)| {
+                    placed.iter().map(|(x0, v)| {
                         Rectangle::new([(*x0, 0.0), (x0 + 1.2, *v)], color.filled())
                     }),
                 )
@@ -75,10 +92,10 @@ impl Figure for Bars {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                 });
             chart
-                .draw_series(placed.iter().map(|(x0, v, infra)| {
+                .draw_series(placed.iter().map(|(x0, v)| {
                     Text::new(
-                        format!("{infra} {mode}: {v:.prec$}", prec = self.decimals),
-                        (*x0, v + top * 0.05),
+                        format!("{v:.prec$}{}", self.suffix, prec = self.decimals),
+                        (*x0 + 0.1, v + top * 0.04),
                         ("sans-serif", 14),
                     )
                 }))
@@ -88,6 +105,7 @@ impl Figure for Bars {
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
             .draw()
             .map_err(err)?;
         Ok(())

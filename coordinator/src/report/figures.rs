@@ -1,8 +1,8 @@
 //! The report's figures, each as PNG and SVG (plotters): success rate vs
 //! batch size (log2 x axis, the threshold as a line, one line per
 //! infrastructure and mode, one figure per wait), the maximum batch per
-//! infrastructure and the maximum batch per core (bars grouped by mode, in
-//! `bars`); the total-p99 heatmap is in `heatmap`. PNG text needs a TrueType font:
+//! infrastructure, the maximum batch within the latency SLO per wait, and
+//! the maximum batch per core (bars grouped by mode, in `bars`); the total-p99 heatmap is in `heatmap`. PNG text needs a TrueType font:
 //! `$ENVLOAD_FONT`, else DejaVu Sans (Debian's fonts-dejavu-core).
 
 use std::collections::BTreeMap;
@@ -13,7 +13,8 @@ use plotters::prelude::*;
 
 use super::bars::Bars;
 use super::load::Row;
-use super::tables::{max_batch_by, points_by};
+use super::tables::{max_batch_by, points_by, slo_max, slo_p99};
+use crate::output::numfmt::float;
 
 const W: u32 = 960;
 const H: u32 = 600;
@@ -54,10 +55,7 @@ pub fn render(
     let pts = points_by(rows);
     let waits: std::collections::BTreeSet<u64> = pts.keys().map(|k| k.2).collect();
     for w in waits {
-        let stem = format!(
-            "success_vs_batch_wait_{}",
-            crate::output::numfmt::float(w as f64 / 1e6)
-        );
+        let stem = format!("success_vs_batch_wait_{}", float(w as f64 / 1e6));
         let series: Vec<(String, Vec<(u64, f64)>)> = pts
             .iter()
             .filter(|(k, _)| k.2 == w)
@@ -68,13 +66,39 @@ pub fn render(
                 )
             })
             .collect();
+        let wait = w as f64 / 1e6;
         both(
             out,
             &stem,
             &SuccessFigure {
                 series,
                 threshold,
-                wait: w as f64 / 1e6,
+                wait,
+            },
+        )?;
+        written.push(stem);
+        let within: BTreeMap<(String, String), f64> = pts
+            .iter()
+            .filter(|(k, _)| k.2 == w)
+            .filter_map(|((infra, mode, _), by_n)| {
+                let (n, _) = slo_max(by_n, threshold, wait).0?;
+                Some(((infra.clone(), mode.clone()), n as f64))
+            })
+            .collect();
+        let stem = format!("max_batch_within_slo_wait_{}", float(wait));
+        both(
+            out,
+            &stem,
+            &Bars {
+                values: within,
+                caption: format!(
+                    "Maximum batch with success >= {:.0}% and p99 <= {} s (wait {wait} s)",
+                    threshold * 100.0,
+                    float(slo_p99(wait))
+                ),
+                y_desc: "sessions".into(),
+                decimals: 0,
+                suffix: "",
             },
         )?;
         written.push(stem);
@@ -89,6 +113,7 @@ pub fn render(
             caption: format!("Maximum batch with success >= {pct:.0}%"),
             y_desc: "sessions".into(),
             decimals: 0,
+            suffix: "",
         },
     )?;
     written.push("max_batch_by_infrastructure".into());
@@ -109,6 +134,7 @@ pub fn render(
                 caption: format!("Maximum batch (success >= {pct:.0}%) per core"),
                 y_desc: "sessions per core".into(),
                 decimals: 1,
+                suffix: "/core",
             },
         )?;
         written.push("batch_per_core".into());

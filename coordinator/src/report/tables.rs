@@ -3,7 +3,10 @@
 //!    threshold, per infrastructure × mode × wait;
 //! 2. HTTP vs WebSocket maximum batch per infrastructure and wait, with the
 //!    ratio and the winner;
-//! 3. latency breakdown at that maximum load.
+//! 3. latency breakdown at that maximum load;
+//! 4. the maximum batch that also meets the reference matrix's latency SLO
+//!    (total p99 ≤ 2 × (wait + 0.5 s), as `envload ceiling` uses), and the
+//!    first batch that does not.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -163,7 +166,53 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "\n## Table 4: maximum batch meeting the SLO (success ≥ {pct:.0}% and total p99 ≤ 2 × (wait + 0.5 s))\n"
+    );
+    let _ = writeln!(
+        out,
+        "| Infrastructure | Mode | Wait (s) | p99 limit (s) | Max batch | Total p99 at max (s) | First batch over |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for ((infra, mode, w), by_n) in &pts {
+        let wait = *w as f64 / 1e6;
+        let limit = slo_p99(wait);
+        let (best, over) = slo_max(by_n, threshold, wait);
+        let over = over.map_or("–".to_string(), |n| n.to_string());
+        let (n, p99) = best.map_or(("–".to_string(), "–".to_string()), |(n, p)| {
+            (n.to_string(), format!("{:.3}", p.total_p99))
+        });
+        let _ = writeln!(
+            out,
+            "| {infra} | {mode} | {} | {} | {n} | {p99} | {over} |",
+            float(wait),
+            float(limit)
+        );
+    }
     out
+}
+
+/// The largest N meeting the SLO at `wait` (success ≥ `threshold`, total
+/// p99 ≤ [`slo_p99`]), and the smallest N that does not.
+pub fn slo_max(
+    by_n: &BTreeMap<u64, Point>,
+    threshold: f64,
+    wait: f64,
+) -> (Option<(u64, Point)>, Option<u64>) {
+    let meets = |p: &Point| p.success >= threshold - 1e-12 && p.total_p99 <= slo_p99(wait);
+    let best = by_n
+        .iter()
+        .rev()
+        .find(|(_, p)| meets(p))
+        .map(|(n, p)| (*n, *p));
+    let over = by_n.iter().find(|(_, p)| !meets(p)).map(|(n, _)| *n);
+    (best, over)
+}
+
+/// The reference matrix's latency SLO: total p99 ≤ 2 × (wait + 0.5 s).
+pub fn slo_p99(wait: f64) -> f64 {
+    2.0 * (wait + 0.5)
 }
 
 /// The maximum batch per (infrastructure, mode), over all waits.
