@@ -106,6 +106,13 @@ fn entry(
     let _ = writeln!(e, "### Configuration\n");
     let _ = writeln!(e, "- Infrastructure: {infra}");
     let _ = writeln!(e, "- Hardware: {}", run["hardware"].as_str().unwrap_or("–"));
+    let _ = writeln!(
+        e,
+        "- Cores: {}",
+        run["cores"]
+            .as_u64()
+            .map_or("not recorded".to_string(), |c| c.to_string())
+    );
     let targets: Vec<&str> = run["targets"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -164,22 +171,26 @@ fn entry(
         }
     );
     let _ = writeln!(e, "### Results Summary\n");
-    let _ = writeln!(e, "| Mode | Wait (s) | Max batch (≥{:.0}%) | Total p99 at max (s) | Success at max | RPS at max |", threshold * 100.0);
-    let _ = writeln!(e, "|---|---|---|---|---|---|");
+    let _ = writeln!(e, "| Mode | Wait (s) | Max batch (≥{:.0}%) | Total p99 at max (s) | Success at max | RPS at max | Max batch within p99 SLO |", threshold * 100.0);
+    let _ = writeln!(e, "|---|---|---|---|---|---|---|");
     for ((_, mode, w), by_n) in pts {
+        let wait = *w as f64 / 1e6;
+        let within = super::tables::slo_max(by_n, threshold, wait)
+            .0
+            .map_or("–".to_string(), |(n, _)| n.to_string());
         match max_batch(by_n, threshold) {
             Some((n, p)) => {
                 let _ = writeln!(
                     e,
-                    "| {mode} | {} | {n} | {:.3} | {:.1}% | {:.1} |",
-                    float(*w as f64 / 1e6),
+                    "| {mode} | {} | {n} | {:.3} | {:.1}% | {:.1} | {within} |",
+                    float(wait),
                     p.total_p99,
                     p.success * 100.0,
                     p.rps
                 );
             }
             None => {
-                let _ = writeln!(e, "| {mode} | {} | – | – | – | – |", float(*w as f64 / 1e6));
+                let _ = writeln!(e, "| {mode} | {} | – | – | – | – | {within} |", float(wait));
             }
         }
     }
