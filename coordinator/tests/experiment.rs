@@ -215,3 +215,61 @@ fn every_infrastructure_of_the_shipped_matrix_is_planned() {
         );
     }
 }
+
+#[test]
+fn sigterm_while_waiting_for_readiness_stops_the_started_server_too() {
+    let port = free_port();
+    let (m, results) = matrix(
+        "experiment-sigterm",
+        &format!(
+            "[grid]\nrequests = [4]\n[[infrastructure]]\nid = \"slow\"\ndeploy = \"command\"\n\
+             ready_timeout = 60.0\nstart = \"echo $$ > started.pid; exec sleep 300\"\n\
+             url = \"http://127.0.0.1:{port}\"\n"
+        ),
+    );
+    let cwd = m.parent().unwrap();
+    let mut child = std::process::Command::new(envload())
+        .current_dir(cwd)
+        .args(["experiment", "--matrix", m.to_str().unwrap()])
+        .args([
+            "--infrastructure",
+            "slow",
+            "--results",
+            results.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = cwd.join("started.pid");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !pid_file.exists()
+        || std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "start command never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let started: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signalling the child this test spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // SAFETY: signal 0 only probes whether the process exists.
+    while unsafe { libc::kill(started, 0) } == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the started process {started} outlived the experiment"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
