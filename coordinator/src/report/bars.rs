@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plotters::prelude::*;
 
-use super::figures::{Area, Figure};
+use super::figures::{legend, Area, Figure};
 
 /// A bar figure: values per (infrastructure, mode).
 pub struct Bars {
@@ -101,13 +101,6 @@ impl Figure for Bars {
                 }))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }

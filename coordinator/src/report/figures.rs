@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -263,12 +264,22 @@ where
             .draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled())))
             .map_err(err)?;
     }
+    legend(&mut chart, SeriesLabelPosition::LowerLeft)
+}
+
+/// The series legend of an f64 × f64 chart, boxed on a translucent white.
+pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerLeft)
+        .position(position)
         .draw()
-        .map_err(err)?;
-    Ok(())
+        .map_err(|e| e.to_string())
 }
