@@ -2,8 +2,9 @@
 //! batch size (log2 x axis, the threshold as a line, one line per
 //! infrastructure and mode, one figure per wait), the maximum batch per
 //! infrastructure, the maximum batch within the latency SLO per wait, and
-//! the maximum batch per core (bars grouped by mode, in `bars`); the total-p99 heatmap is in `heatmap`. PNG text needs a TrueType font:
-//! `$ENVLOAD_FONT`, else DejaVu Sans (Debian's fonts-dejavu-core).
+//! the maximum batch per core (bars grouped by mode, in `bars`); the
+//! total-p99 heatmap is in `heatmap`. Text is drawn with the built-in
+//! DejaVu Sans (or `$ENVLOAD_FONT`), so no system fonts are needed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,26 +20,29 @@ use crate::output::numfmt::float;
 
 const W: u32 = 960;
 const H: u32 = 600;
-const FONT_PATHS: [&str; 2] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-];
+/// DejaVu Sans, built in so figures render on machines without fonts
+/// (HPC login nodes, slim containers); licence in `assets/DejaVuSans.LICENSE`.
+const BUILTIN_FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
-/// Registers the font plotters draws PNG text with (once per process).
+/// Registers the font plotters draws text with (once per process):
+/// `$ENVLOAD_FONT` when set, else the built-in DejaVu Sans.
 fn register_font() -> Result<(), String> {
     static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
-        let candidates: Vec<PathBuf> = std::env::var_os("ENVLOAD_FONT")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain(FONT_PATHS.iter().map(PathBuf::from))
-            .collect();
-        let path = candidates.iter().find(|p| p.exists()).ok_or_else(|| {
-            "figures need a TrueType font: install fonts-dejavu-core or set ENVLOAD_FONT=/path/to/font.ttf".to_string()
-        })?;
-        let bytes: &'static [u8] = Box::leak(std::fs::read(path).map_err(|e| e.to_string())?.into_boxed_slice());
+        let (bytes, name): (&'static [u8], String) = match std::env::var_os("ENVLOAD_FONT") {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| format!("ENVLOAD_FONT={}: {e}", path.display()))?;
+                (
+                    Box::leak(bytes.into_boxed_slice()),
+                    format!("ENVLOAD_FONT={}", path.display()),
+                )
+            }
+            None => (BUILTIN_FONT, "the built-in font".into()),
+        };
         plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-            .map_err(|_| format!("{} is not a usable TrueType font", path.display()))
+            .map_err(|_| format!("{name} is not a usable TrueType font"))
     })
     .clone()
 }
