@@ -207,3 +207,65 @@ fn openenv_core_0_3_0_under_uvicorn() {
 fn openenv_0_10_0_under_uvicorn() {
     check_package("openenv==0.10.0");
 }
+
+/// The shipped matrix's local-uvicorn entry as written (start script, env,
+/// health wait, stop), with only its port and grid made small for a test.
+#[test]
+fn the_shipped_local_uvicorn_matrix_entry_runs_and_stops() {
+    let Some(venv) = venv("openenv-core==0.3.0") else {
+        return;
+    };
+    let shipped = std::fs::read_to_string(repo().join("experiments/config/matrix.toml")).unwrap();
+    let mut matrix: toml::Table = shipped.parse().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let infras = matrix["infrastructure"].as_array().unwrap();
+    let mut entry = infras
+        .iter()
+        .find(|i| i["id"].as_str() == Some("local-uvicorn"))
+        .expect("the matrix has local-uvicorn")
+        .as_table()
+        .unwrap()
+        .clone();
+    entry.insert("url".into(), format!("http://127.0.0.1:{port}").into());
+    let env = entry["env"].as_table_mut().unwrap();
+    env.insert("PORT".into(), port.to_string().into());
+    env.insert("VENV".into(), venv.display().to_string().into());
+    entry.insert(
+        "grid".into(),
+        toml::toml! { modes = ["ws", "http"] requests = [16] waits = [0.1] }.into(),
+    );
+    matrix.insert(
+        "infrastructure".into(),
+        toml::Value::Array(vec![toml::Value::Table(entry)]),
+    );
+    let dir = out_dir("uvicorn-matrix");
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = dir.join("matrix.toml");
+    std::fs::write(&m, toml::to_string(&matrix).unwrap()).unwrap();
+    let out = Command::new(support::envload())
+        .current_dir(repo())
+        .args(["experiment", "--matrix", m.to_str().unwrap()])
+        .args(["--infrastructure", "local-uvicorn"])
+        .args(["--results", dir.join("results").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let results = dir.join("results/local-uvicorn").join(day);
+    let rows = csv_rows(&results);
+    assert_eq!(rows.len(), 3, "ws and http");
+    for r in &rows[1..] {
+        assert_eq!(col(&rows[0], r, "successful"), "16", "{r:?}");
+    }
+    let rj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("run.json")).unwrap()).unwrap();
+    assert_eq!(rj["cores"].as_u64(), Some(2), "the entry's cores");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "uvicorn is stopped when the experiment ends"
+    );
+}
