@@ -113,4 +113,15 @@ fn the_experiment_log_gets_one_entry_per_folder_once() {
         1,
         "the Overview row is updated, not added again"
     );
+    // Observations start with what the data says: where the SLO is first
+    // missed (mean p99 2.0 s ≤ 3.0 s at N=32 for HTTP; N=64 fails on
+    // success) and the failures run.json counted.
+    assert!(
+        text.contains("- http, wait 1.0 s: SLO (success ≥ 95%, total p99 ≤ 3.0 s) first missed at N=64 (success 79.7%, p99 4.100 s); largest N within it: 32"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- Failures over the run: CapacityReached ×15, ReadTimeout ×1"),
+        "{text}"
+    );
 }

@@ -1,6 +1,7 @@
 //! `envload report --log EXPERIMENT_LOG.md`: one "Run:" entry per results
 //! folder (Configuration, Command, Results Summary, Scaling Behavior, Links,
-//! Observations), and that infrastructure's row of the Overview table
+//! Observations — seeded with where the latency SLO is first missed and the
+//! failures run.json counted), and that infrastructure's row of the Overview table
 //! (status, last run, max batch WS/HTTP). An entry carries a marker naming
 //! its folder and start time, so reporting the same results twice adds
 //! nothing.
@@ -218,6 +219,49 @@ fn entry(
             let _ = writeln!(e, "- [{f}]({})", dir.join(f).display());
         }
     }
-    let _ = writeln!(e, "\n### Observations\n\n- (add observations here)");
+    let _ = writeln!(e, "\n### Observations\n");
+    for line in observations(run, pts, threshold) {
+        let _ = writeln!(e, "- {line}");
+    }
+    let _ = writeln!(e, "- (add observations here)");
     e
+}
+
+/// What the data says without interpretation: where the latency SLO is
+/// first missed, and which failures the run saw (from run.json).
+fn observations(
+    run: &Value,
+    pts: &std::collections::BTreeMap<
+        super::tables::Key,
+        std::collections::BTreeMap<u64, super::tables::Point>,
+    >,
+    threshold: f64,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for ((_, mode, w), by_n) in pts {
+        let wait = *w as f64 / 1e6;
+        if let (best, Some(over)) = super::tables::slo_max(by_n, threshold, wait) {
+            let p = &by_n[&over];
+            out.push(format!(
+                "{mode}, wait {} s: SLO (success ≥ {:.0}%, total p99 ≤ {} s) first missed at N={over} (success {:.1}%, p99 {:.3} s); largest N within it: {}",
+                float(wait),
+                threshold * 100.0,
+                float(super::tables::slo_p99(wait)),
+                p.success * 100.0,
+                p.total_p99,
+                best.map_or("none".to_string(), |(n, _)| n.to_string())
+            ));
+        }
+    }
+    let mut errors: std::collections::BTreeMap<String, u64> = Default::default();
+    for phase in run["phases"].as_array().into_iter().flatten() {
+        for (kind, n) in phase["errors"].as_object().into_iter().flatten() {
+            *errors.entry(kind.clone()).or_default() += n.as_u64().unwrap_or(0);
+        }
+    }
+    if !errors.is_empty() {
+        let list: Vec<String> = errors.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        out.push(format!("Failures over the run: {}", list.join(", ")));
+    }
+    out
 }
