@@ -31,9 +31,6 @@ pub struct Slo {
 
 /// Runs the search.
 pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
-    if let Some(m) = c.plan.modes.first().copied() {
-        c.plan.mode = m;
-    }
     let plan = &c.plan;
     if plan.requests_grid.is_some() || plan.wait_grid.is_some() || plan.compare {
         return Err(UsageError(

@@ -36,7 +36,7 @@ pub enum PlanKind {
 /// What the user asked for, before expansion.
 #[derive(Debug, Clone)]
 pub struct PlanSpec {
-    /// `--mode`.
+    /// `--mode`, or the first of `--modes`.
     pub mode: Mode,
     /// `--modes`: the grid once per mode, in this order (empty: `--mode`).
     pub modes: Vec<Mode>,
@@ -63,7 +63,7 @@ impl PlanSpec {
     /// The plan flags of `envload run` / `envload coordinator`.
     pub fn from_args(args: &crate::cli::RunArgs) -> Self {
         PlanSpec {
-            mode: args.mode.into(),
+            mode: args.modes.first().copied().unwrap_or(args.mode).into(),
             modes: args.modes.iter().map(|m| (*m).into()).collect(),
             n: args.requests,
             wait: args.wait,
@@ -101,13 +101,7 @@ impl PlanSpec {
             });
         };
         match self.kind() {
-            PlanKind::Single => push(
-                self.modes.first().copied().unwrap_or(self.mode),
-                self.n,
-                self.wait,
-                1,
-                Duration::ZERO,
-            ),
+            PlanKind::Single => push(self.mode, self.n, self.wait, 1, Duration::ZERO),
             PlanKind::Compare => {
                 push(Mode::Http, self.n, self.wait, 1, Duration::ZERO);
                 push(Mode::Ws, self.n, self.wait, 1, COMPARE_PAUSE);
