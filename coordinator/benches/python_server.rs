@@ -8,23 +8,13 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use envload_coordinator::experiment::deployed::Deployed;
 
 mod common;
 
 const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
-
-fn healthy(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.contains("healthy")
-}
 
 /// `pid` and its children (uvicorn's supervisor and workers).
 fn tree(pid: u32) -> Vec<u32> {
@@ -51,27 +41,26 @@ fn main() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new(&script)
-        .env("VENV", &venv)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("WORKERS", "2")
-        .env("MAX_CONCURRENT_ENVS", "10000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !healthy(port) {
-        assert!(
-            Instant::now() < deadline,
-            "uvicorn not healthy within 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    std::thread::sleep(Duration::from_secs(3)); // every worker up
-    let pids = tree(server.id());
     let url = format!("http://127.0.0.1:{port}");
+    let env: std::collections::BTreeMap<String, String> = [
+        ("VENV", venv.display().to_string()),
+        ("HOST", "127.0.0.1".into()),
+        ("PORT", port.to_string()),
+        ("WORKERS", "2".into()),
+        ("MAX_CONCURRENT_ENVS", "10000".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    // Started and stopped as `envload experiment` does a `command` deployment.
+    let log = std::env::temp_dir().join(format!("envload-pybench-{}.log", std::process::id()));
+    let mut server = Deployed::start(&format!("exec '{}'", script.display()), &env, &log)
+        .unwrap_or_else(|e| panic!("{e}"));
+    server
+        .wait_ready(&url, Duration::from_secs(120), &log)
+        .unwrap_or_else(|e| panic!("uvicorn: {e}"));
+    std::thread::sleep(Duration::from_secs(3)); // every worker up
+    let pids = tree(server.pid());
     let sizes = common::sizes("512,2048,4096,8192");
     let tmp = std::env::temp_dir().join(format!("envload-pybench-{}", std::process::id()));
 
@@ -120,8 +109,6 @@ fn main() {
             );
         }
     }
-    // SAFETY: signalling our own child (uvicorn stops its workers).
-    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-    let _ = server.wait();
+    drop(server); // stops uvicorn's whole process group
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -6,11 +6,13 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use envload_agent::{run_share, Assignment, CloseMode, ErrorType, Mode, Target};
+use envload_coordinator::experiment::deployed::Deployed;
 use support::{col, csv_rows, out_dir, raw_lines, run, text};
 
 fn repo() -> PathBuf {
@@ -47,8 +49,11 @@ fn venv(package: &str) -> Option<PathBuf> {
     Some(dir)
 }
 
+/// A uvicorn started by run_uvicorn.sh the way `envload experiment` starts
+/// a matrix's `command` deployment (own process group, `/health` waited
+/// for, the group stopped when dropped).
 struct Uvicorn {
-    child: Child,
+    _server: Deployed,
     url: String,
 }
 
@@ -59,52 +64,30 @@ impl Uvicorn {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(repo().join("deploy/local/run_uvicorn.sh"))
-            .env("VENV", venv)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("WORKERS", workers.to_string())
-            .env("MAX_CONCURRENT_ENVS", max_envs.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let env: BTreeMap<String, String> = [
+            ("VENV", venv.display().to_string()),
+            ("HOST", "127.0.0.1".into()),
+            ("PORT", port.to_string()),
+            ("WORKERS", workers.to_string()),
+            ("MAX_CONCURRENT_ENVS", max_envs.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let script = repo().join("deploy/local/run_uvicorn.sh");
+        let log = out_dir(&format!("uvicorn-{port}")).with_extension("log");
+        let mut server = Deployed::start(&format!("exec '{}'", script.display()), &env, &log)
+            .unwrap_or_else(|e| panic!("{e}"));
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up && health(port) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "uvicorn on {url} not healthy within 120 s"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        server
+            .wait_ready(&url, Duration::from_secs(120), &log)
+            .unwrap_or_else(|e| panic!("uvicorn: {e}"));
         // uvicorn answers before every worker is up; give the rest a moment.
         std::thread::sleep(Duration::from_secs(2));
-        Uvicorn { child, url }
-    }
-}
-
-fn health(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200") && buf.contains("healthy")
-}
-
-impl Drop for Uvicorn {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child (uvicorn's supervisor stops its workers).
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
+        Uvicorn {
+            _server: server,
+            url,
+        }
     }
 }
 

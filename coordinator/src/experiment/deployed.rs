@@ -45,6 +45,11 @@ impl Deployed {
         Ok(Deployed { child })
     }
 
+    /// The start command's pid, which is also its process group's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until `url` is ready, the start command dies (an error quoting
     /// the end of its log), or `timeout` passes.
     pub fn wait_ready(&mut self, url: &str, timeout: Duration, log: &Path) -> Result<(), String> {
