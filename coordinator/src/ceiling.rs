@@ -13,11 +13,10 @@ use serde_json::json;
 
 use crate::cli::CeilingArgs;
 use crate::driver::PhaseDriver;
-use crate::local_driver::LocalDriver;
 use crate::phases::{template, RunContext, RunOutcome};
 use crate::plan::{Phase, PlanSpec, GRID_PAUSE};
 use crate::recorder::{PhaseEnd, Recorder};
-use crate::run_cmd::{prepare, Prepared};
+use crate::run_cmd::run_locally;
 use crate::UsageError;
 
 /// The service level a batch must meet.
@@ -77,31 +76,9 @@ pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> 
         .into());
     }
     let spec = PlanSpec::from_args(plan);
-    let Prepared {
-        dir,
-        targets,
-        embedded,
-    } = prepare(plan, c.max_n)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let outcome = rt.block_on(async {
-        let ctx = RunContext {
-            args: plan,
-            spec: &spec,
-            targets: &targets,
-            dir: &dir,
-            argv,
-            embedded: embedded.as_ref().map(|e| e.url.clone()),
-            records: !plan.no_records,
-        };
-        let mut driver = LocalDriver::start(plan.agents, !plan.no_records).await?;
-        let outcome = search(&mut driver, ctx, &c, slo).await;
-        driver.stop().await;
-        outcome
-    });
-    drop(embedded);
-    outcome
+    run_locally(plan, &spec, c.max_n, argv, async |driver, ctx| {
+        search(driver, ctx, &c, slo).await
+    })
 }
 
 /// Doubling, then bisection.

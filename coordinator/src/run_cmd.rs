@@ -20,19 +20,34 @@ use crate::UsageError;
 /// Runs the plan given on the command line.
 pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
     let spec = PlanSpec::from_args(&args);
+    run_locally(&args, &spec, spec.max_n(), argv, async |driver, ctx| {
+        execute(driver, ctx).await
+    })
+}
+
+/// What `run` and `ceiling` share: the output folder, targets and embedded
+/// server prepared for `max_n` sessions, a runtime, and the local driver
+/// (in-process, or `--agents K` local agent processes) that `body` runs
+/// its phases through.
+pub fn run_locally(
+    args: &RunArgs,
+    spec: &PlanSpec,
+    max_n: u64,
+    argv: Vec<String>,
+    body: impl AsyncFnOnce(&mut LocalDriver, RunContext<'_>) -> anyhow::Result<RunOutcome>,
+) -> anyhow::Result<RunOutcome> {
     let Prepared {
         dir,
         targets,
         embedded,
-    } = prepare(&args, spec.max_n())?;
-
+    } = prepare(args, max_n)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let outcome = rt.block_on(async {
         let ctx = RunContext {
-            args: &args,
-            spec: &spec,
+            args,
+            spec,
             targets: &targets,
             dir: &dir,
             argv,
@@ -40,7 +55,7 @@ pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
             records: !args.no_records,
         };
         let mut driver = LocalDriver::start(args.agents, !args.no_records).await?;
-        let outcome = execute(&mut driver, ctx).await;
+        let outcome = body(&mut driver, ctx).await;
         driver.stop().await;
         outcome
     });
@@ -49,18 +64,18 @@ pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
 }
 
 /// A single-host run's output directory, targets and embedded server.
-pub struct Prepared {
+struct Prepared {
     /// Where results go (created, checked writable).
-    pub dir: PathBuf,
+    dir: PathBuf,
     /// The targets; the embedded server's when no URL was given.
-    pub targets: Vec<Target>,
+    targets: Vec<Target>,
     /// The embedded server, if one was started (stops when dropped).
-    pub embedded: Option<Embedded>,
+    embedded: Option<Embedded>,
 }
 
 /// Checks the output directory, raises the descriptor limit for `max_n`
 /// sessions, and starts the embedded server when no URL was given.
-pub fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
+fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
     let dir = args
         .output_dir
         .clone()
