@@ -7,50 +7,20 @@
 //!
 //! `ENVLOAD_BENCH_N` overrides the 8192 of part 2.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::procs::{agent, coordinator};
 
 const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
 
-fn spawn(args: &[&str]) -> Child {
-    Command::new(ENVLOAD)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("envload starts")
-}
-
-/// First stdout line containing `needle`; the rest of stdout is drained.
-fn line_with(child: &mut Child, needle: &str) -> String {
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let found = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?}"));
-    std::thread::spawn(move || lines.for_each(drop));
-    found
-}
-
 fn main() {
-    let mut server = spawn(&[
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--workers",
-        "2",
-    ]);
-    let line = line_with(&mut server, "listening on");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let server = support::Server::start(&["--workers", "2"]);
+    let url = server.url.clone();
     let tmp = std::env::temp_dir().join(format!("envload-dbench-{}", std::process::id()));
 
     println!("distributed bench against `envload serve --workers 2` on {url}\n");
@@ -59,53 +29,18 @@ fn main() {
         let dir = tmp.join(label.replace(' ', "-"));
         let d = dir.to_str().unwrap().to_string();
         let mut args = vec![
-            "coordinator",
-            "--listen",
-            "127.0.0.1:0",
-            "--agents",
-            "2",
-            "-u",
-            &url,
-            "-n",
-            "10000",
-            "-w",
-            "1",
-            "-o",
-            &d,
+            "--agents", "2", "-u", &url, "-n", "10000", "-w", "1", "-o", &d,
         ];
         args.extend(extra);
-        let mut coord = spawn(&args);
-        let l = line_with(&mut coord, "listening on");
-        let addr = l
-            .split("listening on ")
-            .nth(1)
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .trim()
-            .to_string();
-        let agents: Vec<Child> = (0..2)
-            .map(|i| {
-                Command::new(ENVLOAD)
-                    .args([
-                        "agent",
-                        "--coordinator",
-                        &format!("http://{addr}"),
-                        "--name",
-                        &format!("b{i}"),
-                        "--cpus",
-                        "1",
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
+        let (coord, agent_url) = coordinator(&args, &[]);
+        let agents: Vec<_> = (0..2)
+            .map(|i| agent(&agent_url, &format!("b{i}"), &[], &[]))
             .collect();
-        let cpu = common::wait_rusage(&coord).0;
+        let cpu = common::wait_rusage(&coord.child).0;
+        // Reaped by wait4 above: Proc's Drop must not kill or wait that pid.
+        std::mem::forget(coord);
         for mut a in agents {
-            let _ = a.wait();
+            let _ = a.wait_exit(Duration::from_secs(60));
         }
         println!(
             "  {label:<12} {cpu:>6.3} CPU-s = {:>6.1} µs per session  (success {}/10000, total p99 {} s)",
@@ -125,7 +60,7 @@ fn main() {
         "agents", "success", "wall s", "sessions/s", "total p99 s"
     );
     for k in [1u32, 2, 4] {
-        std::thread::sleep(std::time::Duration::from_secs(1));
+        std::thread::sleep(Duration::from_secs(1));
         let dir = tmp.join(format!("agents-{k}"));
         let status = Command::new(ENVLOAD)
             .args([
@@ -155,8 +90,6 @@ fn main() {
             f("total_p99")
         );
     }
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-    let _ = server.wait();
+    drop(server);
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -8,10 +8,11 @@
 //! worker processes before and after. `ENVLOAD_BENCH_N=1024,4096` picks other
 //! sizes, `ENVLOAD_BENCH_MODE=http` the other protocol.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
 
@@ -44,39 +45,8 @@ fn main() {
     let sizes = common::sizes("1024,4096,16384");
     let mode = std::env::var("ENVLOAD_BENCH_MODE").unwrap_or_else(|_| "ws".into());
 
-    let mut server = Command::new(ENVLOAD)
-        .args([
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--workers",
-            "2",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("envload serve starts");
-    let line = BufReader::new(server.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
-    let pids: Vec<u32> = line
-        .split("pids: ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let server = support::Server::start(&["--workers", "2"]);
+    let (url, pids) = (server.url.clone(), server.pids.clone());
 
     let dir = std::env::temp_dir().join(format!("envload-bench-{}", std::process::id()));
     let out = |n: u64| dir.join(format!("n{n}"));
@@ -148,8 +118,6 @@ fn main() {
     }
     println!("\n(per-session figures divide the whole process's CPU — start-up and result writing included — by N;");
     println!(" RSS per session is (peak RSS − peak RSS of a 1-session run) / N)");
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-    let _ = server.wait();
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
