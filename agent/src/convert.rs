@@ -10,7 +10,7 @@ use proto::v1;
 
 use crate::failure::{ErrorType, Failure};
 use crate::observation::Observed;
-use crate::plan::{Assignment, CloseMode, Mode};
+use crate::plan::{Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE};
 use crate::record::{SessionRecord, Timings};
 use crate::stats::{Latency, PhaseStats};
 use crate::target::Target;
@@ -194,7 +194,21 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
         send_records,
         ca_cert_pem: a.tls.ca_pem.clone().unwrap_or_default(),
         insecure: a.tls.insecure,
+        close_timeout_seconds: a.close_timeout.as_secs_f64(),
+        max_message_bytes: a.max_message as u64,
     }
+}
+
+/// A duration field of the wire: positive and representable, or the
+/// default when unset (0, from an older coordinator).
+fn seconds(what: &'static str, s: f64, default: Duration) -> Result<Duration, ConvertError> {
+    if s == 0.0 {
+        return Ok(default);
+    }
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| bad(what, s))
 }
 
 /// Decodes an assignment.
@@ -226,6 +240,20 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
     if !(p.timeout_seconds.is_finite() && p.timeout_seconds > 0.0) {
         return Err(bad("assignment.timeout_seconds", p.timeout_seconds));
     }
+    let timeout = seconds(
+        "assignment.timeout_seconds",
+        p.timeout_seconds,
+        Duration::ZERO,
+    )?;
+    let close_timeout = seconds(
+        "assignment.close_timeout_seconds",
+        p.close_timeout_seconds,
+        DEFAULT_CLOSE_TIMEOUT,
+    )?;
+    let max_message = match p.max_message_bytes {
+        0 => DEFAULT_MAX_MESSAGE,
+        n => usize::try_from(n).map_err(|_| bad("assignment.max_message_bytes", n))?,
+    };
     Ok(Assignment {
         mode,
         targets,
@@ -233,7 +261,9 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
         batch_size: p.batch_size,
         first_request_id: p.first_request_id,
         count: p.count,
-        timeout: Duration::from_secs_f64(p.timeout_seconds),
+        timeout,
+        close_timeout,
+        max_message,
         close,
         hardware: p.hardware.clone(),
         tls: TlsOptions {
@@ -279,6 +309,8 @@ mod tests {
             first_request_id: 40,
             count: 30,
             timeout: Duration::from_secs(7),
+            close_timeout: Duration::from_secs(3),
+            max_message: 4096,
             close: CloseMode::ServerFirst,
             hardware: "cpu".into(),
             tls: TlsOptions {
@@ -292,6 +324,23 @@ mod tests {
             (back.first_request_id, back.count, back.close, back.mode),
             (40, 30, CloseMode::ServerFirst, Mode::Http)
         );
+        assert_eq!(back.limits(), a.limits());
+        let old = assignment_from_proto(&v1::Assignment {
+            close_timeout_seconds: 0.0,
+            max_message_bytes: 0,
+            ..p.clone()
+        })
+        .unwrap();
+        assert_eq!(
+            (old.close_timeout, old.max_message),
+            (DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE)
+        );
+        let huge = assignment_from_proto(&v1::Assignment {
+            timeout_seconds: 1e20,
+            ..p.clone()
+        })
+        .unwrap_err();
+        assert!(huge.to_string().contains("timeout_seconds"), "{huge}");
         let e = assignment_from_proto(&v1::Assignment {
             mode: "tcp".into(),
             ..p

@@ -31,6 +31,9 @@ pub enum ErrorType {
     ConnectionError,
     /// The agent running the session was lost before it reported.
     AgentLost,
+    /// Reset and step succeeded, but the server never finished the WebSocket
+    /// close handshake within `--close-timeout`.
+    CloseTimeout,
 }
 
 impl ErrorType {
@@ -49,6 +52,7 @@ impl ErrorType {
             ErrorType::ReadTimeout => "ReadTimeout",
             ErrorType::ConnectionError => "ConnectionError",
             ErrorType::AgentLost => "AgentLost",
+            ErrorType::CloseTimeout => "CloseTimeout",
         }
     }
 }
@@ -57,7 +61,7 @@ impl std::str::FromStr for ErrorType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        const ALL: [ErrorType; 12] = [
+        const ALL: [ErrorType; 13] = [
             ErrorType::ConnectionRefused,
             ErrorType::DnsError,
             ErrorType::HandshakeTimeout,
@@ -70,6 +74,7 @@ impl std::str::FromStr for ErrorType {
             ErrorType::ReadTimeout,
             ErrorType::ConnectionError,
             ErrorType::AgentLost,
+            ErrorType::CloseTimeout,
         ];
         ALL.into_iter()
             .find(|e| e.as_str() == s)

@@ -1,16 +1,19 @@
 //! One HTTP session: `POST /reset` then `POST /step {"action":{…}}`, over a
 //! pooled client shared by the share's sessions (as the reference does).
+//! Bodies are read as a stream under the same cap as WebSocket messages, so
+//! an endless or huge reply costs at most `--max-message-size` per session.
 
 use std::error::Error as _;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use reqwest::{header, Client};
+use reqwest::{header, Client, Response};
 use serde_json::Value;
 
 use crate::failure::{excerpt, ErrorType, Failure};
 use crate::observation::Observed;
+use crate::plan::Limits;
 use crate::record::{micros, Timings};
 use crate::target::Target;
 
@@ -35,35 +38,38 @@ pub async fn run_session(
     client: &Client,
     target: &Target,
     wait_seconds: f64,
-    limit: Duration,
+    limits: Limits,
 ) -> (Timings, Result<Observed, Failure>) {
     let t0 = Instant::now();
     let mut timings = Timings::default();
     let outcome = async {
         let reset_url = format!("{}/reset", target.http_base);
-        post(client, &reset_url, String::new(), "reset", limit).await?;
+        let reset = post(client, &reset_url, String::new(), "reset", limits).await?;
+        Observed::from_reply(&reset, "reset", &format!("POST {reset_url}"))?;
         timings.reset_us = micros(t0.elapsed());
 
         let step_url = format!("{}/step", target.http_base);
         let body = format!(r#"{{"action":{{"wait_seconds":{wait_seconds}}}}}"#);
         let t = Instant::now();
-        let reply = post(client, &step_url, body, "step", limit).await?;
+        let reply = post(client, &step_url, body, "step", limits).await?;
+        let observed = Observed::from_reply(&reply, "step", &format!("POST {step_url}"))?;
         timings.step_us = micros(t.elapsed());
-        Ok(Observed::from_reply(&reply))
+        Ok(observed)
     }
     .await;
     (timings.settle(t0, outcome.is_err()), outcome)
 }
 
-/// POSTs `body` (JSON, or nothing) and returns the parsed JSON reply.
+/// POSTs `body` (JSON, or nothing) and returns the parsed JSON reply. The
+/// timeout covers connect, headers and body (reqwest's request timeout).
 async fn post(
     client: &Client,
     url: &str,
     body: String,
     stage: &str,
-    limit: Duration,
+    limits: Limits,
 ) -> Result<Value, Failure> {
-    let mut req = client.post(url).timeout(limit);
+    let mut req = client.post(url).timeout(limits.request);
     if !body.is_empty() {
         req = req.header(header::CONTENT_TYPE, "application/json");
     }
@@ -71,12 +77,9 @@ async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| classify(&e, url, stage, limit))?;
+        .map_err(|e| classify(&e, url, stage, limits))?;
     let status = resp.status();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| classify(&e, url, stage, limit))?;
+    let bytes = read_capped(resp, url, stage, limits).await?;
     if !status.is_success() {
         return Err(Failure::new(
             ErrorType::HttpStatus,
@@ -98,8 +101,42 @@ async fn post(
     })
 }
 
+/// The body, chunk by chunk, refused as soon as it passes the cap (or its
+/// declared length does).
+async fn read_capped(
+    mut resp: Response,
+    url: &str,
+    stage: &str,
+    limits: Limits,
+) -> Result<Vec<u8>, Failure> {
+    let cap = limits.max_message;
+    let too_large = |size: String| {
+        Failure::new(
+            ErrorType::MalformedResponse,
+            format!(
+                "reply to POST {url} during {stage} is too large ({size} > {cap} bytes); raise --max-message-size if the environment's observations are that big"
+            ),
+        )
+    };
+    if let Some(len) = resp.content_length().filter(|l| *l > cap as u64) {
+        return Err(too_large(format!("Content-Length {len}")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| classify(&e, url, stage, limits))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(too_large(format!("over {}", body.len() + chunk.len())));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Classifies a reqwest error by walking its source chain.
-fn classify(e: &reqwest::Error, url: &str, stage: &str, limit: Duration) -> Failure {
+fn classify(e: &reqwest::Error, url: &str, stage: &str, limits: Limits) -> Failure {
     let chain = {
         let mut parts = vec![e.to_string()];
         let mut src = e.source();
@@ -119,9 +156,12 @@ fn classify(e: &reqwest::Error, url: &str, stage: &str, limit: Duration) -> Fail
             kind,
             format!(
                 "no {what} POST {url} within {:.1}s (--timeout) during {stage}",
-                limit.as_secs_f64()
+                limits.request.as_secs_f64()
             ),
         );
+    }
+    if let Some(tls) = crate::tls::rustls_error(e) {
+        return Failure::new(ErrorType::TlsError, crate::tls::describe(tls, url));
     }
     if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
         return Failure::new(
@@ -134,6 +174,15 @@ fn classify(e: &reqwest::Error, url: &str, stage: &str, limit: Duration) -> Fail
             ErrorType::DnsError,
             format!("cannot resolve host of {url}: {chain}"),
         );
+    }
+    // hyper's parse errors: the server answered something that is not HTTP/1.
+    for needle in ["invalid HTTP", "message head is too large", "invalid URI"] {
+        if chain.contains(needle) {
+            return Failure::new(
+                ErrorType::MalformedResponse,
+                format!("{url} did not answer {stage} with valid HTTP: {chain}"),
+            );
+        }
     }
     let mut src = e.source();
     while let Some(s) = src {

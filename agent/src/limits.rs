@@ -23,7 +23,8 @@ pub struct LimitError {
 
 /// Descriptors a plan of largest batch `n` needs.
 pub fn needed(n: u64, sockets_per_session: u64) -> u64 {
-    n * sockets_per_session + RESERVE
+    n.saturating_mul(sockets_per_session)
+        .saturating_add(RESERVE)
 }
 
 /// Raises RLIMIT_NOFILE to at least `needed`: the soft limit up to the hard

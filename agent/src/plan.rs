@@ -34,6 +34,22 @@ pub enum CloseMode {
     ServerFirst,
 }
 
+/// Default `--close-timeout`: Python websockets' `close_timeout`.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `--max-message-size`: 1 MiB, the benchmark's replies are ~200 B.
+pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// What bounds one session's time and memory, whatever the server does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Each request's deadline, from when it is sent (`--timeout`).
+    pub request: Duration,
+    /// The close handshake's own bound (`--close-timeout`).
+    pub close: Duration,
+    /// Largest WebSocket message or HTTP body accepted (`--max-message-size`).
+    pub max_message: usize,
+}
+
 /// One agent's share of one phase.
 #[derive(Debug, Clone)]
 pub struct Assignment {
@@ -51,10 +67,25 @@ pub struct Assignment {
     pub count: u64,
     /// Per-request timeout (connect, reset, step each).
     pub timeout: Duration,
+    /// Bound of the WebSocket close handshake.
+    pub close_timeout: Duration,
+    /// Largest WebSocket message or HTTP body accepted, bytes.
+    pub max_message: usize,
     /// Close order for WebSocket sessions.
     pub close: CloseMode,
     /// `hardware` label copied into every record.
     pub hardware: String,
     /// Certificate verification for TLS targets.
     pub tls: crate::tls::TlsOptions,
+}
+
+impl Assignment {
+    /// The bounds every session of this share runs under.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            request: self.timeout,
+            close: self.close_timeout,
+            max_message: self.max_message,
+        }
+    }
 }

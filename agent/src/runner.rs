@@ -54,7 +54,7 @@ impl Sessions {
             let request_id = a.first_request_id + i;
             let target_index = (request_id % a.targets.len() as u64) as usize;
             let target = a.targets[target_index].clone();
-            let (mode, wait, limit, close) = (a.mode, a.wait_seconds, a.timeout, a.close);
+            let (mode, wait, limits, close) = (a.mode, a.wait_seconds, a.limits(), a.close);
             let client = client.clone();
             let tls = tls.clone();
             let hardware = a.hardware.clone();
@@ -68,10 +68,10 @@ impl Sessions {
                             Err(Failure::new(ErrorType::TlsError, e.clone())),
                         ),
                         (Mode::Http, Some(c), _) => {
-                            http::run_session(&c, &target, wait, limit).await
+                            http::run_session(&c, &target, wait, limits).await
                         }
                         (_, _, Ok(cfg)) => {
-                            ws::run_session(&target, cfg.as_ref(), request_id, wait, limit, close)
+                            ws::run_session(&target, cfg.as_ref(), request_id, wait, limits, close)
                                 .await
                         }
                     }

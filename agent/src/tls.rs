@@ -5,6 +5,7 @@
 use std::sync::{Arc, Once};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -74,17 +75,168 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsConfigEr
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
+        let mut pinned = Vec::new();
         if let Some(pem) = &opts.ca_pem {
             for cert in parse_ca(pem)? {
                 roots
-                    .add(cert)
+                    .add(cert.clone())
                     .map_err(|e| TlsConfigError::BadCertificate(e.to_string()))?;
+                pinned.push(cert);
             }
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| TlsConfigError::Setup(e.to_string()))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(TrustGiven {
+                webpki,
+                pinned,
+                provider,
+            }))
+            .with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The usual verification (system roots plus `--ca-cert`), and one thing
+/// more: a certificate given with `--ca-cert` is trusted as the server's own
+/// even when it is marked as a CA, which is what `openssl req -x509` makes
+/// and what Python's and curl's TLS accept. The host name is still checked.
+#[derive(Debug)]
+struct TrustGiven {
+    webpki: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for TrustGiven {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verdict {
+            Err(e)
+                if format!("{e:?}").contains("CaUsedAsEndEntity")
+                    && self
+                        .pinned
+                        .iter()
+                        .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&cert, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The rustls error somewhere in `e`'s source chain (also inside an
+/// `io::Error`, as tokio-rustls and hyper wrap it).
+pub fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        // An io::Error's `source` skips what it wraps; look inside instead.
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// A TLS failure with `url`, in plain words that name the flag that fixes
+/// it.
+pub fn describe(e: &rustls::Error, url: &str) -> String {
+    use rustls::CertificateError as C;
+    let what = match e {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
+            "its certificate is not signed by a CA envload trusts: pass that CA (or the \
+             self-signed certificate itself) with --ca-cert FILE, or --insecure to skip verification"
+                .to_string()
+        }
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => "its certificate is not issued for this host name: connect by a name the \
+             certificate lists, or --insecure to skip verification"
+            .to_string(),
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "its certificate has expired: renew it, or --insecure to skip verification".to_string()
+        }
+        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "its certificate is not valid yet (check both clocks), or --insecure".to_string()
+        }
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "it does not speak TLS: for a plain server use http:// or ws://".to_string()
+        }
+        rustls::Error::AlertReceived(alert) => {
+            format!("the server refused the TLS handshake (alert {alert:?})")
+        }
+        other => other.to_string(),
+    };
+    format!("TLS with {url} failed: {what} ({e})")
+}
+
+/// Classifies a failed TLS handshake (tokio-rustls reports it as I/O).
+pub fn handshake_failure(e: &std::io::Error, url: &str) -> crate::Failure {
+    let message = match rustls_error(e) {
+        Some(r) => describe(r, url),
+        None => format!("TLS handshake with {url} failed: {e}"),
+    };
+    crate::Failure::new(crate::ErrorType::TlsError, message)
 }
 
 /// `--insecure`: any certificate is accepted; signatures are still checked

@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at};
 use tokio_tungstenite::tungstenite::{self, protocol::WebSocketConfig, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::conn::Conn;
 use crate::failure::{excerpt, ErrorType, Failure};
 use crate::observation::Observed;
-use crate::plan::CloseMode;
+use crate::plan::{CloseMode, Limits};
 use crate::record::{micros, Timings};
 use crate::source::{connect_from, source_for};
 use crate::target::Target;
@@ -26,13 +26,15 @@ type Ws = WebSocketStream<Conn>;
 /// Buffers sized for many idle sessions, not for throughput: tungstenite's
 /// default eagerly allocates 128 KiB per connection. Writes are buffered only
 /// so that the close message and close frame leave in one segment; every
-/// request is flushed by `send`.
-pub fn session_config() -> WebSocketConfig {
+/// request is flushed by `send`. Messages and frames above `max_message`
+/// bytes (`--max-message-size`) are refused, so a server cannot grow a
+/// session's memory without bound.
+pub fn session_config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(1024)
-        .max_message_size(Some(1 << 20))
-        .max_frame_size(Some(1 << 20))
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
 }
 
 /// Runs one WebSocket session; returns what was timed and the outcome.
@@ -41,17 +43,18 @@ pub async fn run_session(
     tls: Option<&Arc<ClientConfig>>,
     request_id: u64,
     wait_seconds: f64,
-    limit: Duration,
+    limits: Limits,
     close: CloseMode,
 ) -> (Timings, Result<Observed, Failure>) {
     let t0 = Instant::now();
     let mut timings = Timings::default();
+    let limit = limits.request;
     let outcome = async {
-        let mut ws = connect(target, tls, request_id, limit).await?;
+        let mut ws = connect(target, tls, request_id, limits).await?;
         timings.connect_us = micros(t0.elapsed());
 
         let t = Instant::now();
-        request(
+        let reset = request(
             &mut ws,
             r#"{"type":"reset","data":{}}"#,
             "reset",
@@ -59,15 +62,17 @@ pub async fn run_session(
             limit,
         )
         .await?;
+        Observed::from_reply(&reset, "reset", &target.ws_url)?;
         timings.reset_us = micros(t.elapsed());
 
         let step = format!(r#"{{"type":"step","data":{{"wait_seconds":{wait_seconds}}}}}"#);
         let t = Instant::now();
         let data = request(&mut ws, &step, "step", target, limit).await?;
+        let observed = Observed::from_reply(&data, "step", &target.ws_url)?;
         timings.step_us = micros(t.elapsed());
 
-        finish(&mut ws, close, limit).await;
-        Ok(Observed::from_reply(&data))
+        finish(&mut ws, close, limits.close, target).await?;
+        Ok(observed)
     }
     .await;
     (timings.settle(t0, outcome.is_err()), outcome)
@@ -78,8 +83,9 @@ async fn connect(
     target: &Target,
     tls: Option<&Arc<ClientConfig>>,
     request_id: u64,
-    limit: Duration,
+    limits: Limits,
 ) -> Result<Ws, Failure> {
+    let limit = limits.request;
     let addr = format!("{}:{}", target.host, target.port);
     let attempt = async {
         let tcp = connect_tcp(target, request_id, &addr).await?;
@@ -96,7 +102,7 @@ async fn connect(
         let (ws, _resp) = tokio_tungstenite::client_async_with_config(
             &target.ws_url,
             tcp,
-            Some(session_config()),
+            Some(session_config(limits.max_message)),
         )
         .await
         .map_err(|e| handshake_failure(e, target, &addr))?;
@@ -130,12 +136,7 @@ async fn tls_handshake(
     tokio_rustls::TlsConnector::from(cfg.clone())
         .connect(name, tcp)
         .await
-        .map_err(|e| {
-            Failure::new(
-                ErrorType::TlsError,
-                format!("TLS handshake with {} failed: {e}", target.ws_url),
-            )
-        })
+        .map_err(|e| crate::tls::handshake_failure(&e, &target.ws_url))
 }
 
 /// Resolves the host and connects to the first address that accepts.
@@ -200,7 +201,9 @@ fn handshake_failure(e: tungstenite::Error, target: &Target, addr: &str) -> Fail
     }
 }
 
-/// Sends one request frame and waits for its `observation` reply.
+/// Sends one request frame and waits for its `observation` reply. The
+/// deadline runs from the send: pings and pongs are answered (tungstenite
+/// queues the pong and writes it on the next read) but never extend it.
 async fn request(
     ws: &mut Ws,
     frame: &str,
@@ -217,8 +220,9 @@ async fn request(
         }
         return Err(stream_failure(e, stage, target));
     }
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let next = timeout(limit, ws.next()).await.map_err(|_| {
+        let next = timeout_at(deadline, ws.next()).await.map_err(|_| {
             Failure::new(
                 ErrorType::ReadTimeout,
                 format!(
@@ -322,6 +326,13 @@ fn stream_failure(e: tungstenite::Error, stage: &str, target: &Target) -> Failur
             )
         }
         tungstenite::Error::Io(io) => Failure::from_io(&io, &target.ws_url, stage),
+        tungstenite::Error::Capacity(c) => Failure::new(
+            ErrorType::MalformedResponse,
+            format!(
+                "reply to {stage} from {} is too large ({c}); raise --max-message-size if the environment's observations are that big",
+                target.ws_url
+            ),
+        ),
         tungstenite::Error::Utf8(_) => Failure::new(
             ErrorType::MalformedResponse,
             format!("reply to {stage} from {} is not UTF-8 text", target.ws_url),
@@ -337,17 +348,34 @@ fn stream_failure(e: tungstenite::Error, stage: &str, target: &Target) -> Failur
 }
 
 /// Ends the session the chosen way. The step already succeeded, so a close
-/// that goes wrong does not fail the session; it is bounded by `limit`.
-async fn finish(ws: &mut Ws, close: CloseMode, limit: Duration) {
+/// the server cuts short (reset, drop) does not fail the session; one it
+/// never finishes within `limit` (`--close-timeout`, 10 s like Python's
+/// websockets) is a `CloseTimeout`, not a slow step.
+async fn finish(
+    ws: &mut Ws,
+    close: CloseMode,
+    limit: Duration,
+    target: &Target,
+) -> Result<(), Failure> {
     // Client-first: the close message and the close frame leave in one write.
     if ws.feed(Message::text(r#"{"type":"close"}"#)).await.is_err() {
-        return;
+        return Ok(());
     }
     if close == CloseMode::ClientFirst && ws.feed(Message::Close(None)).await.is_err() {
-        return;
+        return Ok(());
     }
     if ws.flush().await.is_err() {
-        return;
+        return Ok(());
     }
-    let _ = timeout(limit, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+    match timeout(limit, async { while let Some(Ok(_)) = ws.next().await {} }).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(Failure::new(
+            ErrorType::CloseTimeout,
+            format!(
+                "reset and step succeeded, but {} did not finish the close handshake within {:.1}s (--close-timeout)",
+                target.ws_url,
+                limit.as_secs_f64()
+            ),
+        )),
+    }
 }

@@ -16,6 +16,8 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         first_request_id: 0,
         count: 1,
         timeout,
+        close_timeout: envload_agent::plan::DEFAULT_CLOSE_TIMEOUT,
+        max_message: envload_agent::plan::DEFAULT_MAX_MESSAGE,
         close: CloseMode::ClientFirst,
         hardware: "cpu-basic".into(),
         tls: Default::default(),

@@ -57,7 +57,12 @@ fn main() {
     let mut server = Deployed::start(&format!("exec '{}'", script.display()), &env, &log)
         .unwrap_or_else(|e| panic!("{e}"));
     server
-        .wait_ready(&url, Duration::from_secs(120), &log)
+        .wait_ready(
+            &url,
+            Duration::from_secs(120),
+            &log,
+            &envload_coordinator::shutdown::Shutdown::never(),
+        )
         .unwrap_or_else(|e| panic!("uvicorn: {e}"));
     std::thread::sleep(Duration::from_secs(3)); // every worker up
     let pids = tree(server.pid());

@@ -5,10 +5,12 @@ use std::time::Duration;
 use envload_agent::remote::{self, AgentOpts};
 
 use crate::cli::AgentArgs;
+use crate::phases::RunOutcome;
+use crate::shutdown::Shutdown;
 use crate::UsageError;
 
 /// Runs the agent until the coordinator shuts it down.
-pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
     if !(args.coordinator.starts_with("http://") || args.coordinator.starts_with("https://")) {
         return Err(UsageError(format!(
             "--coordinator '{}' must be a URL like http://HOST:PORT",
@@ -37,6 +39,16 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(remote::run(opts))?;
-    Ok(())
+    rt.block_on(async {
+        tokio::select! {
+            biased;
+            // Dropping the agent's future aborts its sessions (every socket
+            // closes) and ends its stream, so the coordinator counts it lost.
+            _ = shutdown.requested() => {
+                eprintln!("envload agent: interrupted; stopped all sessions");
+                Ok(RunOutcome::Interrupted)
+            }
+            r = remote::run(opts) => r.map(|()| RunOutcome::Complete).map_err(Into::into),
+        }
+    })
 }

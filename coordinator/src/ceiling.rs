@@ -17,6 +17,7 @@ use crate::phases::{template, RunContext, RunOutcome};
 use crate::plan::{Phase, PlanSpec, GRID_PAUSE};
 use crate::recorder::{PhaseEnd, Recorder};
 use crate::run_cmd::run_locally;
+use crate::shutdown::Shutdown;
 use crate::UsageError;
 
 /// The service level a batch must meet.
@@ -29,7 +30,11 @@ pub struct Slo {
 }
 
 /// Runs the search.
-pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
+pub fn run(
+    mut c: CeilingArgs,
+    argv: Vec<String>,
+    shutdown: Shutdown,
+) -> anyhow::Result<RunOutcome> {
     let plan = &c.plan;
     if plan.requests_grid.is_some() || plan.wait_grid.is_some() || plan.compare {
         return Err(UsageError(
@@ -76,7 +81,7 @@ pub fn run(mut c: CeilingArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> 
         .into());
     }
     let spec = PlanSpec::from_args(plan);
-    run_locally(plan, &spec, c.max_n, argv, async |driver, ctx| {
+    run_locally(plan, &spec, c.max_n, argv, shutdown, async |driver, ctx| {
         search(driver, ctx, &c, slo).await
     })
 }
@@ -140,6 +145,9 @@ async fn search<D: PhaseDriver>(
             }
         }
     }
+    if rec.interrupted_since(driver).await? {
+        return Ok(RunOutcome::Interrupted);
+    }
     driver.finish("the ceiling search is complete").await;
     rec.run_json.doc.warnings.extend((hi.is_none()).then(|| {
         format!(
@@ -189,7 +197,9 @@ async fn run_probe<D: PhaseDriver>(
             GRID_PAUSE
         },
     };
-    tokio::time::sleep(phase.pause_before).await;
+    if rec.pause(driver, phase.pause_before).await? {
+        return Ok(None);
+    }
     println!(
         "\n[probe {}] [{}] N={n}, wait={:?}s",
         index + 1,

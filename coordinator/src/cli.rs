@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use envload_agent::{CloseMode, Mode, Target};
 
-use crate::plan::{parse_batch, parse_requests_grid, parse_wait, parse_wait_grid, Grid};
+use crate::values::{
+    parse_agents, parse_batch, parse_count, parse_fraction, parse_message_size, parse_name,
+    parse_reps, parse_requests_grid, parse_resolution, parse_seconds, parse_wait, parse_wait_grid,
+    Grid,
+};
 
 /// Measures how many concurrent OpenEnv sessions an infrastructure holds, and
 /// at what latency.
@@ -71,7 +75,7 @@ pub struct ReportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Success fraction that counts for the maximum batch.
-    #[arg(long, default_value = "0.95", value_parser = parse_fraction)]
+    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction)]
     pub success_threshold: f64,
     /// Append a "Run:" entry per folder to this experiment log and update
     /// its Overview table (idempotent).
@@ -103,17 +107,17 @@ fn parse_cores(s: &str) -> Result<(String, u32), String> {
 #[derive(Debug, Clone, Args)]
 pub struct CeilingArgs {
     /// Success fraction a batch must reach.
-    #[arg(long, default_value = "0.95", value_parser = parse_fraction)]
+    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction)]
     pub success_threshold: f64,
     /// Total p99 (seconds) a batch must stay under [default: 2 × (wait + 0.5)].
-    #[arg(long, value_parser = parse_timeout)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seconds)]
     pub max_p99: Option<f64>,
     /// Stop bisecting when the bracket is within this fraction of the
     /// answer (and at least one session).
-    #[arg(long, default_value = "0.05", value_parser = parse_resolution)]
+    #[arg(long, default_value = "0.05", allow_hyphen_values = true, value_parser = parse_resolution)]
     pub resolution: f64,
     /// Largest batch to try.
-    #[arg(long, default_value = "65536", value_parser = parse_batch)]
+    #[arg(long, default_value = "65536", allow_hyphen_values = true, value_parser = parse_batch)]
     pub max_n: u64,
     /// The probes' settings (the flags of `envload run`; -n is the first probe).
     #[command(flatten)]
@@ -139,7 +143,8 @@ pub struct LbArgs {
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub listen: String,
     /// Connection limit.
-    #[arg(long, default_value = "100000")]
+    #[arg(long, default_value = "100000", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub maxconn: u64,
     /// A backend HOST:PORT (repeat for each).
     #[arg(long, value_parser = crate::lb_config::parse_backend)]
@@ -193,8 +198,18 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_parser = Target::parse, conflicts_with = "url")]
     pub urls: Vec<Target>,
     /// Timeout per request (connect, reset, step), seconds.
-    #[arg(short = 't', long, default_value = "120.0", allow_hyphen_values = true, value_parser = parse_timeout)]
+    #[arg(short = 't', long, default_value = "120.0", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub timeout: f64,
+    /// Seconds to wait for the server to finish a WebSocket close handshake
+    /// (Python websockets' close_timeout); past it the session is a
+    /// CloseTimeout.
+    #[arg(long, default_value = "10.0", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub close_timeout: f64,
+    /// Largest WebSocket message or HTTP reply body accepted, bytes (or with
+    /// KiB/MiB/GiB); a larger one is a MalformedResponse. Raise it for
+    /// environments with big observations (images, screenshots).
+    #[arg(long, default_value = "1MiB", allow_hyphen_values = true, value_parser = parse_message_size)]
+    pub max_message_size: usize,
     /// Number of concurrent sessions (batch size).
     #[arg(short = 'n', long = "requests", visible_alias = "batch-size", default_value = "10",
           allow_hyphen_values = true, value_parser = parse_batch)]
@@ -216,7 +231,7 @@ pub struct RunArgs {
     #[arg(long, allow_hyphen_values = true, value_parser = parse_wait_grid)]
     pub wait_grid: Option<Grid<f64>>,
     /// Repetitions per grid configuration.
-    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = parse_reps)]
     pub reps: u32,
     /// Compare HTTP and WebSocket at the same N and wait.
     #[arg(long)]
@@ -225,15 +240,15 @@ pub struct RunArgs {
     #[arg(long, default_value = "cpu-basic")]
     pub hardware: String,
     /// Infrastructure name recorded in run.json (local-uvicorn, slurm-multi, …).
-    #[arg(long, default_value = "local")]
+    #[arg(long, default_value = "local", value_parser = parse_name)]
     pub infrastructure: String,
     /// CPU cores of the infrastructure under test, recorded in run.json for
     /// the report's batch-per-core figure [default: this machine's when the
     /// embedded server is the target, else unrecorded].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_count)]
     pub cores: Option<u32>,
     /// Distinct server hosts expected to answer each phase.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub expected_hosts: Option<u64>,
     /// Fail (exit 1) when a phase saw fewer hosts than --expected-hosts.
     #[arg(long, requires = "expected_hosts")]
@@ -250,7 +265,7 @@ pub struct RunArgs {
     pub close: CloseArg,
     /// `run`: spread the load over this many local agent processes (0: run
     /// it in this process). `coordinator`: agents to wait for.
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_agents)]
     pub agents: u32,
     /// Also trust these CA certificates (PEM) for https:// and wss:// targets.
     #[arg(long, value_parser = parse_ca_cert)]
@@ -271,16 +286,16 @@ pub struct CoordinatorArgs {
     #[arg(long, default_value = "0.0.0.0:7700")]
     pub listen: String,
     /// Seconds to wait for --agents agents to join.
-    #[arg(long, default_value = "120", value_parser = parse_timeout)]
+    #[arg(long, default_value = "120", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub agent_wait: f64,
     /// Abort the run when fewer agents than this remain.
-    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = parse_count)]
     pub min_agents: u32,
     /// Token agents must present.
     #[arg(long, env = "ENVLOAD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Seconds of silence after which an agent counts as lost.
-    #[arg(long, default_value = "5", value_parser = parse_timeout)]
+    #[arg(long, default_value = "5", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub heartbeat_deadline: f64,
     /// The plan (the flags of `envload run`).
     #[command(flatten)]
@@ -300,10 +315,10 @@ pub struct AgentArgs {
     #[arg(long, env = "ENVLOAD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Capacity declared to the coordinator [default: CPU count].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_count)]
     pub cpus: Option<u32>,
     /// Seconds to keep trying to reach the coordinator.
-    #[arg(long, default_value = "120", value_parser = parse_timeout)]
+    #[arg(long, default_value = "120", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub connect_for: f64,
     /// Test hook: announce another protocol version.
     #[arg(long, hide = true)]
@@ -317,14 +332,15 @@ pub struct ServeArgs {
     #[arg(long, default_value = "0.0.0.0")]
     pub host: String,
     /// Port to bind (0 picks a free one).
-    #[arg(long, env = "PORT", default_value = "8000")]
+    #[arg(long, env = "PORT", default_value = "8000", allow_hyphen_values = true)]
     pub port: u16,
     /// Worker processes sharing the port.
-    #[arg(long, env = "WORKERS", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, env = "WORKERS", default_value = "1", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: u32,
     /// WebSocket sessions allowed at once per worker process.
-    #[arg(long, env = "MAX_CONCURRENT_ENVS", default_value = "100000",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "MAX_CONCURRENT_ENVS", default_value = "100000", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub max_concurrent_envs: u64,
     /// Serve TLS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
@@ -348,25 +364,4 @@ fn parse_ca_cert(path: &str) -> Result<CaCert, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
     envload_agent::tls::parse_ca(&pem).map_err(|e| format!("'{path}': {e}"))?;
     Ok(CaCert(pem))
-}
-
-fn parse_fraction(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-        _ => Err(format!("'{s}' is not a fraction between 0 and 1")),
-    }
-}
-
-fn parse_resolution(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
-        _ => Err(format!("'{s}' is not a resolution in [0, 1)")),
-    }
-}
-
-fn parse_timeout(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(t) if t.is_finite() && t > 0.0 => Ok(t),
-        _ => Err(format!("'{s}' is not a positive number of seconds")),
-    }
 }

@@ -14,11 +14,15 @@ use crate::output::prepare_dir;
 use crate::phases::{execute, RunContext, RunOutcome};
 use crate::plan::PlanSpec;
 use crate::run_cmd::default_dir;
-use crate::shutdown::signalled;
+use crate::shutdown::Shutdown;
 use crate::UsageError;
 
 /// Runs the coordinator.
-pub fn run(args: CoordinatorArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
+pub fn run(
+    args: CoordinatorArgs,
+    argv: Vec<String>,
+    shutdown: Shutdown,
+) -> anyhow::Result<RunOutcome> {
     let plan = &args.plan;
     if plan.agents == 0 {
         return Err(
@@ -51,6 +55,7 @@ pub fn run(args: CoordinatorArgs, argv: Vec<String>) -> anyhow::Result<RunOutcom
         .and_then(|mut a| a.next())
         .ok_or_else(|| UsageError(format!("--listen '{}' is not HOST:PORT", args.listen)))?;
     let spec = PlanSpec::from_args(plan);
+    spec.validate().map_err(UsageError)?;
     let dir = plan
         .output_dir
         .clone()
@@ -88,11 +93,13 @@ pub fn run(args: CoordinatorArgs, argv: Vec<String>) -> anyhow::Result<RunOutcom
         println!("  start agents with: envload agent --coordinator {shown}");
         let wait = Duration::from_secs_f64(args.agent_wait);
         tokio::select! {
-            r = fleet.wait_for(plan.agents as usize, wait) => r?,
-            _ = signalled() => {
+            biased;
+            _ = shutdown.requested() => {
+                eprintln!("envload: interrupted while waiting for agents");
                 server.stop().await;
                 return Ok(RunOutcome::Interrupted);
             }
+            r = fleet.wait_for(plan.agents as usize, wait) => r?,
         }
         let ctx = RunContext {
             args: plan,
@@ -102,6 +109,7 @@ pub fn run(args: CoordinatorArgs, argv: Vec<String>) -> anyhow::Result<RunOutcom
             argv,
             embedded: None,
             records: !plan.no_records,
+            shutdown,
         };
         let outcome = execute(&mut fleet, ctx).await;
         server.stop().await;

@@ -19,12 +19,13 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, ExperimentArgs};
 use crate::phases::RunOutcome;
+use crate::shutdown::Shutdown;
 use crate::UsageError;
 use deployed::Deployed;
 use matrix::{Deploy, Infrastructure, Matrix, Plan};
 
 /// Runs the plan of `--infrastructure` from `--matrix`.
-pub fn run(args: ExperimentArgs) -> anyhow::Result<RunOutcome> {
+pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
     let matrix = Matrix::load(&args.matrix).map_err(UsageError)?;
     let infra = matrix
         .find(&args.infrastructure, &args.matrix)
@@ -44,7 +45,7 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<RunOutcome> {
         infra.deploy.as_str()
     );
     if infra.deploy == Deploy::Sbatch {
-        return run_sbatch(infra, &plan, &dir, args.dry_run);
+        return run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown);
     }
     let argv = run_argv(infra, &plan, &dir);
     let run_args = match Cli::try_parse_from(&argv) {
@@ -80,13 +81,20 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<RunOutcome> {
             let log = dir.join("deploy.log");
             let mut d = Deployed::start(start, &infra.env, &log).map_err(anyhow::Error::msg)?;
             let wait = Duration::from_secs_f64(infra.ready_timeout.unwrap_or(120.0));
-            d.wait_ready(url, wait, &log).map_err(anyhow::Error::msg)?;
+            if !d
+                .wait_ready(url, wait, &log, &shutdown)
+                .map_err(anyhow::Error::msg)?
+            {
+                // Dropping `d` stops the started group.
+                eprintln!("envload experiment: interrupted while waiting for {url}");
+                return Ok(RunOutcome::Interrupted);
+            }
             println!("  {url} is ready");
             Some(d)
         }
         _ => None,
     };
-    let outcome = crate::run_cmd::run(run_args, argv)?;
+    let outcome = crate::run_cmd::run(run_args, argv, shutdown)?;
     println!("envload experiment: results in {}", dir.display());
     Ok(outcome)
 }
@@ -133,6 +141,7 @@ fn run_sbatch(
     plan: &Plan,
     dir: &Path,
     dry_run: bool,
+    shutdown: &Shutdown,
 ) -> anyhow::Result<RunOutcome> {
     let mut cmd = sbatch::command(infra, plan, dir).map_err(anyhow::Error::msg)?;
     println!("  submit: {}", sbatch::describe(&cmd));
@@ -142,9 +151,24 @@ fn run_sbatch(
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;
-    let status = cmd
-        .status()
+    let mut child = cmd
+        .spawn()
         .map_err(|e| anyhow::anyhow!("cannot run sbatch (is Slurm installed here?): {e}"))?;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if shutdown.is_requested() {
+            // sbatch --wait cancels nothing on its own: pass the signal on and
+            // let it end; the job's own --signal handling keeps its results.
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+            eprintln!("envload experiment: interrupted while the sbatch job ran");
+            return Ok(RunOutcome::Interrupted);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     if !status.success() {
         anyhow::bail!(
             "the sbatch job of '{}' failed ({status}); its log is in {}",

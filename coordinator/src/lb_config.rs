@@ -14,17 +14,29 @@ pub struct Backend {
     pub port: u16,
 }
 
-/// Parses `host:port` (an `http://` in front is dropped).
+/// Parses `HOST:PORT` (`[v6]:PORT` for IPv6). The host goes verbatim into
+/// a configuration file, so only host-name and address characters pass: no
+/// scheme, path, space or newline that could add lines to it.
 pub fn parse_backend(s: &str) -> Result<Backend, String> {
-    let bare = s.trim().trim_start_matches("http://").trim_end_matches('/');
-    let (host, port) = bare
+    let (host, port) = s
         .rsplit_once(':')
         .ok_or_else(|| format!("'{s}' is not HOST:PORT"))?;
     let port = port
         .parse::<u16>()
-        .map_err(|_| format!("'{s}' has no valid port"))?;
-    if host.is_empty() {
-        return Err(format!("'{s}' has no host"));
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("'{s}' is not HOST:PORT: '{port}' is not a port (1-65535)"))?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let host_ok = !bare.is_empty()
+        && bare.len() <= 253
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    if !host_ok {
+        return Err(format!(
+            "'{}' is not HOST:PORT: the host may hold only letters, digits, '.', '-', '_' (and ':' inside [] for IPv6); no scheme, path or spaces",
+            s.escape_debug()
+        ));
     }
     Ok(Backend {
         host: host.to_string(),
@@ -89,7 +101,7 @@ mod tests {
 
     #[test]
     fn haproxy_lists_every_backend_with_health_checks() {
-        let cfg = render(&args(LbKind::Haproxy, &["n1:8000", "http://n2:8001/"])).unwrap();
+        let cfg = render(&args(LbKind::Haproxy, &["n1:8000", "n2:8001"])).unwrap();
         assert!(
             cfg.contains("server s1 n1:8000 check") && cfg.contains("server s2 n2:8001 check"),
             "{cfg}"
@@ -113,6 +125,17 @@ mod tests {
     fn bad_backends_are_named() {
         assert!(parse_backend("n1").unwrap_err().contains("'n1'"));
         assert!(parse_backend("n1:http").unwrap_err().contains("port"));
+        for injected in [
+            "http://n2:8001",
+            "n1:80\n  server evil x",
+            "n1 backup:80",
+            "n1/x:80",
+            ":80",
+        ] {
+            let e = parse_backend(injected).unwrap_err();
+            assert!(e.contains("not HOST:PORT"), "{injected:?}: {e}");
+        }
+        assert_eq!(parse_backend("[::1]:8000").unwrap().port, 8000);
         assert!(render(&args(LbKind::Haproxy, &[])).is_err());
     }
 }

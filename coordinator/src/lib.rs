@@ -22,6 +22,7 @@ pub mod run_cmd;
 pub mod serve_cmd;
 pub mod shutdown;
 pub mod summary;
+pub mod values;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::phases::RunOutcome;
+use crate::shutdown::Shutdown;
 
 /// A usage error: bad input that exits with code 2.
 #[derive(Debug, thiserror::Error)]
@@ -59,14 +61,28 @@ where
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // Commands that run for long listen to SIGINT/SIGTERM from here to exit;
+    // the quick ones keep the default action (Ctrl-C ends them at once).
+    let long_running = !matches!(cli.command, Command::Report(_) | Command::LbConfig(_));
+    let shutdown = if long_running {
+        match Shutdown::listen() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("envload: error: cannot listen for SIGINT/SIGTERM: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        Shutdown::never()
+    };
     let result = match cli.command {
-        Command::Run(args) => run_cmd::run(*args, argv),
-        Command::Serve(args) => serve_cmd::run(args).map(|()| RunOutcome::Complete),
-        Command::Coordinator(args) => coordinator_cmd::run(*args, argv),
-        Command::Agent(args) => agent_cmd::run(args).map(|()| RunOutcome::Complete),
-        Command::Ceiling(args) => ceiling::run(*args, argv),
+        Command::Run(args) => run_cmd::run(*args, argv, shutdown),
+        Command::Serve(args) => serve_cmd::run(args, shutdown).map(|()| RunOutcome::Complete),
+        Command::Coordinator(args) => coordinator_cmd::run(*args, argv, shutdown),
+        Command::Agent(args) => agent_cmd::run(args, shutdown),
+        Command::Ceiling(args) => ceiling::run(*args, argv, shutdown),
         Command::Report(args) => report::run(args).map(|()| RunOutcome::Complete),
-        Command::Experiment(args) => experiment::run(args),
+        Command::Experiment(args) => experiment::run(args, shutdown),
         Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
             print!("{cfg}");
             RunOutcome::Complete

@@ -14,6 +14,7 @@ use crate::driver::PhaseDriver;
 use crate::output::PhaseResult;
 use crate::plan::{Phase, PlanKind, PlanSpec};
 use crate::recorder::{PhaseEnd, Recorder};
+use crate::shutdown::Shutdown;
 use crate::summary::SummaryRow;
 
 /// How a run ended, for the exit code.
@@ -37,6 +38,8 @@ pub struct RunContext<'a> {
     pub embedded: Option<String>,
     /// Whether per-session records are kept (raw.jsonl).
     pub records: bool,
+    /// SIGINT/SIGTERM, listened to since start-up.
+    pub shutdown: Shutdown,
 }
 
 /// Runs every phase of the plan through `driver`.
@@ -52,7 +55,9 @@ pub async fn execute<D: PhaseDriver>(
     let mut rows: Vec<SummaryRow> = Vec::new();
     let mut hosts_missing = Vec::new();
     for phase in &phases {
-        tokio::time::sleep(phase.pause_before).await;
+        if rec.pause(driver, phase.pause_before).await? {
+            return Ok(RunOutcome::Interrupted);
+        }
         let of = if spec.kind() == PlanKind::Grid {
             phases.len()
         } else {
@@ -79,6 +84,9 @@ pub async fn execute<D: PhaseDriver>(
             }
         }
         rows.push(result.summary);
+    }
+    if rec.interrupted_since(driver).await? {
+        return Ok(RunOutcome::Interrupted);
     }
     driver.finish("the run is complete").await;
     let run_json = &mut rec.run_json;
@@ -160,6 +168,8 @@ pub fn template(args: &RunArgs, phase: &Phase, targets: &[Target]) -> Assignment
         first_request_id: 0,
         count: phase.n,
         timeout: Duration::from_secs_f64(args.timeout),
+        close_timeout: Duration::from_secs_f64(args.close_timeout),
+        max_message: args.max_message_size,
         close: args.close.into(),
         hardware: args.hardware.clone(),
         tls: envload_agent::tls::TlsOptions {

@@ -19,7 +19,7 @@ use crate::output::summary_csv::SummaryCsv;
 use crate::output::{PhaseResult, PhaseWriter};
 use crate::phases::RunContext;
 use crate::plan::Phase;
-use crate::shutdown::signalled;
+use crate::shutdown::Shutdown;
 use crate::summary::summarize;
 
 /// How a phase ended.
@@ -40,6 +40,7 @@ pub struct Recorder {
     url_label: String,
     hardware: String,
     dir: PathBuf,
+    shutdown: Shutdown,
 }
 
 impl Recorder {
@@ -63,6 +64,7 @@ impl Recorder {
                 .join(";"),
             hardware: ctx.args.hardware.clone(),
             dir: dir.to_path_buf(),
+            shutdown: ctx.shutdown.clone(),
         })
     }
 
@@ -74,14 +76,13 @@ impl Recorder {
         template: &Assignment,
     ) -> anyhow::Result<PhaseEnd> {
         let outcome = tokio::select! {
-            o = driver.run_phase(phase, template) => o,
-            _ = signalled() => {
+            biased;
+            _ = self.shutdown.requested() => {
                 driver.abort(phase).await;
-                driver.finish("the coordinator was interrupted").await;
-                self.mark_partial(phase, "interrupted")?;
-                eprintln!("envload: interrupted during phase {}; finished phases are saved in {}", phase.index + 1, self.dir.display());
+                self.interrupt(driver, Some(phase)).await?;
                 return Ok(PhaseEnd::Interrupted);
             }
+            o = driver.run_phase(phase, template) => o,
         };
         let outcome = match outcome {
             Ok(o) => o,
@@ -134,6 +135,65 @@ impl Recorder {
                 .with_context(|| format!("writing results to {}", self.dir.display()))?;
         }
         Ok(PhaseEnd::Done(Box::new(result)))
+    }
+
+    /// Waits out the pause before a phase; returns `true` when a signal
+    /// (now or earlier) ended the run instead.
+    pub async fn pause<D: PhaseDriver>(
+        &mut self,
+        driver: &mut D,
+        pause: std::time::Duration,
+    ) -> anyhow::Result<bool> {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.requested() => {
+                self.interrupt(driver, None).await?;
+                Ok(true)
+            }
+            _ = tokio::time::sleep(pause) => Ok(false),
+        }
+    }
+
+    /// Whether a signal arrived (while results were written, say): the run
+    /// then ends as interrupted before anything else starts.
+    pub async fn interrupted_since<D: PhaseDriver>(
+        &mut self,
+        driver: &mut D,
+    ) -> anyhow::Result<bool> {
+        if !self.shutdown.is_requested() {
+            return Ok(false);
+        }
+        self.interrupt(driver, None).await?;
+        Ok(true)
+    }
+
+    /// Ends an interrupted run: agents told, the phase in flight (if any)
+    /// marked partial, run.json `interrupted`; finished phases stay as
+    /// written.
+    async fn interrupt<D: PhaseDriver>(
+        &mut self,
+        driver: &mut D,
+        in_flight: Option<&Phase>,
+    ) -> anyhow::Result<()> {
+        driver.finish("the run was interrupted").await;
+        match in_flight {
+            Some(phase) => {
+                self.mark_partial(phase, "interrupted")?;
+                eprintln!(
+                    "envload: interrupted during phase {}; finished phases are saved in {}",
+                    phase.index + 1,
+                    self.dir.display()
+                );
+            }
+            None => {
+                self.run_json.finish("interrupted")?;
+                eprintln!(
+                    "envload: interrupted between phases; finished phases are saved in {}",
+                    self.dir.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     fn mark_partial(&mut self, phase: &Phase, status: &str) -> anyhow::Result<()> {

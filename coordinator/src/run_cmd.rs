@@ -15,14 +15,22 @@ use crate::local_driver::LocalDriver;
 use crate::output::prepare_dir;
 use crate::phases::{execute, RunContext, RunOutcome};
 use crate::plan::PlanSpec;
+use crate::shutdown::Shutdown;
+use crate::values::MAX_LOCAL_AGENTS;
 use crate::UsageError;
 
 /// Runs the plan given on the command line.
-pub fn run(args: RunArgs, argv: Vec<String>) -> anyhow::Result<RunOutcome> {
+pub fn run(args: RunArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
     let spec = PlanSpec::from_args(&args);
-    run_locally(&args, &spec, spec.max_n(), argv, async |driver, ctx| {
-        execute(driver, ctx).await
-    })
+    spec.validate().map_err(UsageError)?;
+    run_locally(
+        &args,
+        &spec,
+        spec.max_n(),
+        argv,
+        shutdown,
+        async |driver, ctx| execute(driver, ctx).await,
+    )
 }
 
 /// What `run` and `ceiling` share: the output folder, targets and embedded
@@ -34,6 +42,7 @@ pub fn run_locally(
     spec: &PlanSpec,
     max_n: u64,
     argv: Vec<String>,
+    shutdown: Shutdown,
     body: impl AsyncFnOnce(&mut LocalDriver, RunContext<'_>) -> anyhow::Result<RunOutcome>,
 ) -> anyhow::Result<RunOutcome> {
     let Prepared {
@@ -53,8 +62,18 @@ pub fn run_locally(
             argv,
             embedded: embedded.as_ref().map(|e| e.url.clone()),
             records: !args.no_records,
+            shutdown: shutdown.clone(),
         };
-        let mut driver = LocalDriver::start(args.agents, !args.no_records).await?;
+        // Starting local agents takes a moment; a signal meanwhile ends the
+        // run before any phase (dropping the half-started fleet stops it).
+        let mut driver = tokio::select! {
+            biased;
+            _ = shutdown.requested() => {
+                eprintln!("envload: interrupted while starting");
+                return Ok(RunOutcome::Interrupted);
+            }
+            d = LocalDriver::start(args.agents, !args.no_records) => d?,
+        };
         let outcome = body(&mut driver, ctx).await;
         driver.stop().await;
         outcome
@@ -76,6 +95,13 @@ struct Prepared {
 /// Checks the output directory, raises the descriptor limit for `max_n`
 /// sessions, and starts the embedded server when no URL was given.
 fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
+    if args.agents > MAX_LOCAL_AGENTS {
+        return Err(UsageError(format!(
+            "--agents {} is more local agent processes than this host should run (at most {MAX_LOCAL_AGENTS}); on many hosts use envload coordinator + envload agent",
+            args.agents
+        ))
+        .into());
+    }
     let dir = args
         .output_dir
         .clone()
@@ -88,7 +114,8 @@ fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
         .chain(args.urls.iter().cloned())
         .collect();
     let sockets_per_session = if targets.is_empty() { 2 } else { 1 };
-    limits::ensure_nofile(max_n, limits::needed(max_n, sockets_per_session))?;
+    limits::ensure_nofile(max_n, limits::needed(max_n, sockets_per_session))
+        .map_err(|e| UsageError(e.to_string()))?;
     let embedded = if targets.is_empty() {
         let e = Embedded::start().context("starting the embedded benchmark server")?;
         println!(

@@ -10,12 +10,12 @@ use envload_benchenv::workers::{WorkerSet, READY_LINE};
 use envload_benchenv::{bind_listener, serve, ServerConfig};
 
 use crate::cli::ServeArgs;
-use crate::shutdown::signalled;
+use crate::shutdown::Shutdown;
 use crate::UsageError;
 use envload_agent::limits;
 
 /// Runs the server until SIGINT or SIGTERM.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     let addr = resolve(&args.host, args.port)?;
     // Each session is a socket: take as many descriptors as allowed.
     limits::raise_to_max();
@@ -23,15 +23,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        return rt.block_on(serve_here(&args, addr, true));
+        return rt.block_on(serve_here(&args, addr, true, shutdown));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     if args.workers == 1 {
-        return rt.block_on(serve_here(&args, addr, false));
+        return rt.block_on(serve_here(&args, addr, false, shutdown));
     }
-    rt.block_on(supervise(&args, addr))
+    rt.block_on(supervise(&args, addr, shutdown))
 }
 
 fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
@@ -46,7 +46,12 @@ fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
         })
 }
 
-async fn serve_here(args: &ServeArgs, addr: SocketAddr, worker: bool) -> anyhow::Result<()> {
+async fn serve_here(
+    args: &ServeArgs,
+    addr: SocketAddr,
+    worker: bool,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let std_listener =
         bind_listener(addr, worker, true).with_context(|| format!("cannot listen on {addr}"))?;
     let port = std_listener.local_addr()?.port();
@@ -72,11 +77,11 @@ async fn serve_here(args: &ServeArgs, addr: SocketAddr, worker: bool) -> anyhow:
             args.max_concurrent_envs
         );
     }
-    serve(listener, config, signalled()).await;
+    serve(listener, config, shutdown.requested()).await;
     Ok(())
 }
 
-async fn supervise(args: &ServeArgs, addr: SocketAddr) -> anyhow::Result<()> {
+async fn supervise(args: &ServeArgs, addr: SocketAddr, shutdown: Shutdown) -> anyhow::Result<()> {
     // Reserve the port (bound, not listening) so `--port 0` names one port
     // that every worker then binds with SO_REUSEPORT.
     let placeholder =
@@ -121,7 +126,7 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr) -> anyhow::Result<()> {
         pids.join(" "),
         args.max_concurrent_envs
     );
-    set.supervise(signalled()).await?;
+    set.supervise(shutdown.requested()).await?;
     Ok(())
 }
 

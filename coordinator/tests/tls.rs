@@ -151,3 +151,92 @@ fn bad_ca_or_key_files_are_named() {
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert!(text(&out).1.contains("not-a-cert.pem"), "{:?}", text(&out));
 }
+
+/// A self-signed certificate made the way tutorials make one (`openssl req
+/// -x509`, which marks it CA:TRUE), passed with `--ca-cert`: trusted for
+/// that server, as Python's and curl's TLS trust it; refused for a host
+/// name it does not list, with words that say so.
+#[test]
+fn a_self_signed_openssl_certificate_given_with_ca_cert_is_trusted() {
+    let dir = out_dir("tls-openssl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args([
+            "-days",
+            "365",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .output()
+        .expect("openssl is installed (Debian's openssl package)");
+    assert!(made.status.success(), "{made:?}");
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let pki = Pki {
+        ca: cert.clone(),
+        cert: cert.clone(),
+        key,
+    };
+    let s = tls_server(&pki, &[]);
+    let ca = cert.to_str().unwrap();
+    let port = s.url.rsplit(':').next().unwrap();
+    let by_name = format!("https://localhost:{port}");
+    for mode in ["ws", "http"] {
+        let (d, stdout) = load(
+            &by_name,
+            &["--ca-cert", ca, "-m", mode],
+            &format!("tls-openssl-{mode}"),
+        );
+        assert_eq!(successes(&d), "12", "{mode}: {stdout}");
+    }
+    assert!(pem.contains("BEGIN CERTIFICATE"));
+    // The name is still checked: the certificate lists localhost only.
+    let (d, _) = load(
+        &s.url,
+        &["--ca-cert", ca, "-m", "http"],
+        "tls-openssl-wrong-name",
+    );
+    assert_eq!(successes(&d), "0");
+    let raw = raw_lines(&d);
+    let msg = raw[0]["error_message"].as_str().unwrap();
+    assert_eq!(raw[0]["error_type"], "TlsError");
+    assert!(msg.contains("not issued for this host name"), "{msg}");
+}
+
+/// Verification failures say in plain words what is wrong and which flag
+/// fixes it, the same in both modes.
+#[test]
+fn tls_failures_name_the_flag_that_fixes_them() {
+    let pki = make_pki("plain-words");
+    let s = tls_server(&pki, &[]);
+    for mode in ["ws", "http"] {
+        let (d, _) = load(&s.url, &["-m", mode], &format!("tls-words-{mode}"));
+        let raw = raw_lines(&d);
+        let msg = raw[0]["error_message"].as_str().unwrap();
+        assert!(
+            msg.contains("not signed by a CA envload trusts") && msg.contains("--ca-cert"),
+            "{mode}: {msg}"
+        );
+    }
+}
+
+/// `https://` to a server that speaks plain HTTP is a TlsError in both
+/// modes (it was a ConnectionError in HTTP mode).
+#[test]
+fn tls_to_a_plain_server_is_a_tls_error_in_both_modes() {
+    let s = Server::start(&[]);
+    let https = s.url.replacen("http://", "https://", 1);
+    for mode in ["ws", "http"] {
+        let (d, _) = load(&https, &["-m", mode], &format!("tls-to-plain-{mode}"));
+        let raw = raw_lines(&d);
+        assert_eq!(raw[0]["error_type"], "TlsError", "{mode}: {}", raw[0]);
+        let msg = raw[0]["error_message"].as_str().unwrap();
+        assert!(msg.contains("does not speak TLS"), "{mode}: {msg}");
+    }
+}

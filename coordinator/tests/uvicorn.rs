@@ -80,7 +80,12 @@ impl Uvicorn {
             .unwrap_or_else(|e| panic!("{e}"));
         let url = format!("http://127.0.0.1:{port}");
         server
-            .wait_ready(&url, Duration::from_secs(120), &log)
+            .wait_ready(
+                &url,
+                Duration::from_secs(120),
+                &log,
+                &envload_coordinator::shutdown::Shutdown::never(),
+            )
             .unwrap_or_else(|e| panic!("uvicorn: {e}"));
         // uvicorn answers before every worker is up; give the rest a moment.
         std::thread::sleep(Duration::from_secs(2));
@@ -140,6 +145,8 @@ fn check_package(package: &str) {
             first_request_id: 0,
             count: 1,
             timeout: Duration::from_secs(30),
+            close_timeout: envload_agent::plan::DEFAULT_CLOSE_TIMEOUT,
+            max_message: envload_agent::plan::DEFAULT_MAX_MESSAGE,
             close: CloseMode::ClientFirst,
             hardware: "cpu".into(),
             tls: Default::default(),

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use envload_agent::Target;
 
+use crate::shutdown::Shutdown;
+
 /// A started deployment; stopped when dropped.
 pub struct Deployed {
     child: Child,
@@ -50,13 +52,22 @@ impl Deployed {
         self.child.id()
     }
 
-    /// Waits until `url` is ready, the start command dies (an error quoting
-    /// the end of its log), or `timeout` passes.
-    pub fn wait_ready(&mut self, url: &str, timeout: Duration, log: &Path) -> Result<(), String> {
+    /// Waits until `url` is ready (`true`), a signal arrives (`false`; the
+    /// caller drops `self`, which stops the group), the start command dies
+    /// (an error quoting the end of its log), or `timeout` passes.
+    pub fn wait_ready(
+        &mut self,
+        url: &str,
+        timeout: Duration,
+        log: &Path,
+        shutdown: &Shutdown,
+    ) -> Result<bool, String> {
         let target = Target::parse(url).map_err(|e| e.to_string())?;
-        let _signals = StopGroupOnSignal::install(self.child.id() as libc::pid_t);
         let deadline = Instant::now() + timeout;
         loop {
+            if shutdown.is_requested() {
+                return Ok(false);
+            }
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
                     "the start command exited ({status}) before {url} was ready; {} ends with:\n{}",
@@ -65,7 +76,7 @@ impl Deployed {
                 ));
             }
             if ready(&target) {
-                return Ok(());
+                return Ok(true);
             }
             if Instant::now() >= deadline {
                 return Err(format!(
@@ -95,48 +106,6 @@ impl Drop for Deployed {
         // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
         let _ = self.child.wait();
-    }
-}
-
-/// While waiting for readiness (before the run's own SIGINT/SIGTERM
-/// handling starts), a Ctrl-C or SIGTERM stops the started group too instead
-/// of leaving it running in its own process group.
-struct StopGroupOnSignal;
-
-static GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-extern "C" fn stop_group_and_exit(_: libc::c_int) {
-    let pgid = GROUP.load(std::sync::atomic::Ordering::SeqCst);
-    // SAFETY: kill and _exit are async-signal-safe.
-    unsafe {
-        if pgid > 0 {
-            libc::kill(-pgid, libc::SIGTERM);
-        }
-        libc::_exit(130);
-    }
-}
-
-impl StopGroupOnSignal {
-    fn install(pgid: libc::pid_t) -> Self {
-        GROUP.store(pgid, std::sync::atomic::Ordering::SeqCst);
-        let handler = stop_group_and_exit as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: installs an async-signal-safe handler.
-        unsafe {
-            libc::signal(libc::SIGINT, handler);
-            libc::signal(libc::SIGTERM, handler);
-        }
-        StopGroupOnSignal
-    }
-}
-
-impl Drop for StopGroupOnSignal {
-    fn drop(&mut self) {
-        // SAFETY: restores the default actions.
-        unsafe {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-        }
-        GROUP.store(0, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -195,6 +195,11 @@ impl Matrix {
 impl Infrastructure {
     /// The fields its kind of deployment needs are there, and no others.
     fn check(&self) -> Result<(), String> {
+        crate::values::parse_name(&self.id).map_err(|e| format!("id: {e}"))?;
+        if let Some(t) = self.ready_timeout {
+            crate::values::parse_seconds(&t.to_string())
+                .map_err(|e| format!("ready_timeout: {e}"))?;
+        }
         let need = |field: Option<&String>, name: &str| {
             field
                 .map(|_| ())
@@ -261,6 +266,8 @@ mod tests {
         let cases = [
             ("[[infrastructure]]\nid = \"x\"\ndeploy = \"command\"\nurl = \"http://h:1\"\n[infrastructure.grid]\nrequests=[1]", "'x': deploy = \"command\" needs `start`"),
             ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"url\"", "needs `url`"),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"../../x\"\ndeploy = \"embedded\"", "id: '../../x' is not a safe name"),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"\nready_timeout = 1e20", "ready_timeout: '100000000000000000000' is not a number of seconds"),
             ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"url\"\nurl = \"h:1\"", "'x': url:"),
             ("[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"", "no `requests`"),
             ("[grid]\nrequests=[1]\nmodes=[\"grpc\"]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"", "\"grpc\""),

@@ -2,6 +2,7 @@
 //! `127.0.0.1:0`, real sockets.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod procs;
 
 use std::io::{BufRead, BufReader};
@@ -10,9 +11,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Path of the `envload` binary under test.
-pub fn envload() -> &'static str {
-    env!("CARGO_BIN_EXE_envload")
+/// Path of the `envload` binary under test: this build's, or
+/// `ENVLOAD_TEST_BIN` (to run the suite against a release build, or to show
+/// that a test fails on an older one).
+pub fn envload() -> String {
+    std::env::var("ENVLOAD_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_envload").into())
 }
 
 /// A running `envload serve`, stopped (SIGTERM) when dropped.
@@ -131,4 +134,80 @@ pub fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// What one measured `envload` process did.
+pub struct Measured {
+    /// Exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// Start to exit.
+    pub wall: Duration,
+    /// Peak resident memory of the process, KiB (`ru_maxrss`).
+    pub peak_rss_kib: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `envload <args>` to completion and measures its wall time and peak
+/// memory (wait4's rusage of exactly this child). A process still running
+/// after `limit` is killed (SIGKILL), so a hang fails the test instead of
+/// stalling it; its `code` is then `None`.
+pub fn run_measured(args: &[&str], limit: Duration) -> Measured {
+    let logs = std::env::temp_dir().join(format!(
+        "envload-measured-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let (out, err) = (logs.with_extension("out"), logs.with_extension("err"));
+    let t0 = std::time::Instant::now();
+    // Reaped by wait4 below (for its rusage), not by Child::wait.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(envload())
+        .args(args)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("envload starts");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let (done, pid) = (done.clone(), child.id() as i32);
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + limit;
+            while std::time::Instant::now() < deadline {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // SAFETY: our own child, not yet reaped (`done` is unset).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        })
+    };
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; `child` is not waited on again.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    let wall = t0.elapsed();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let m = Measured {
+        code,
+        wall,
+        peak_rss_kib: usage.ru_maxrss,
+        stdout: read(&out),
+        stderr: read(&err),
+    };
+    let _ = std::fs::remove_file(out);
+    let _ = std::fs::remove_file(err);
+    m
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }

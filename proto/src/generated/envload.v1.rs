@@ -110,6 +110,12 @@ pub struct Assignment {
     /// accept any server certificate
     #[prost(bool, tag = "13")]
     pub insecure: bool,
+    /// bound of the WS close handshake (0: default 10 s)
+    #[prost(double, tag = "14")]
+    pub close_timeout_seconds: f64,
+    /// largest WS message / HTTP body (0: default 1 MiB)
+    #[prost(uint64, tag = "15")]
+    pub max_message_bytes: u64,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ready {

@@ -1,0 +1,224 @@
+//! Command-line values, parsed and bounded before anything runs: every
+//! duration, batch size, count, name and size a user can type. Each error
+//! quotes the value and says the allowed range; clap adds the flag.
+
+/// Longest duration any flag accepts (a week): more is a typo, and would
+/// overflow the timers.
+pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+/// Longest step wait (a day).
+pub const MAX_WAIT: f64 = 24.0 * 3600.0;
+/// Largest batch of one phase, across all agents (16 Mi sessions).
+pub const MAX_BATCH: u64 = 1 << 24;
+/// Most agents a coordinator waits for.
+pub const MAX_AGENTS: u32 = 4096;
+/// Most local agent processes `run --agents` starts on this host.
+pub const MAX_LOCAL_AGENTS: u32 = 256;
+/// Most phases one plan may expand to.
+pub const MAX_PHASES: u64 = 100_000;
+/// Repetitions per grid point.
+pub const MAX_REPS: u32 = 10_000;
+/// `--max-message-size` range, bytes.
+pub const MESSAGE_SIZE_RANGE: (usize, usize) = (1024, 1 << 30);
+
+/// Parses a duration in seconds: finite, > 0 and at most [`MAX_SECONDS`].
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 && t <= MAX_SECONDS => Ok(t),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds in (0, {MAX_SECONDS}] (up to a week)"
+        )),
+    }
+}
+
+/// Parses a wait in seconds: finite, ≥ 0 and at most [`MAX_WAIT`].
+pub fn parse_wait(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(w) if w.is_finite() && (0.0..=MAX_WAIT).contains(&w) => Ok(w),
+        Ok(_) => Err(format!(
+            "'{s}' is not a wait in seconds: it must be a finite number in [0, {MAX_WAIT}]"
+        )),
+        Err(_) => Err(format!("'{s}' is not a number of seconds")),
+    }
+}
+
+/// Parses a batch size: an integer in 1..=[`MAX_BATCH`].
+pub fn parse_batch(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_BATCH).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a batch size: it must be an integer from 1 to {MAX_BATCH}"
+        )),
+    }
+}
+
+/// Parses an agent count for `--agents`: 0..=[`MAX_AGENTS`].
+pub fn parse_agents(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n <= MAX_AGENTS => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not an agent count: it must be an integer from 0 to {MAX_AGENTS}"
+        )),
+    }
+}
+
+/// Parses a positive count for `--min-agents`, `--cpus`, `--cores`.
+pub fn parse_count(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a count: it must be an integer from 1 to 1000000"
+        )),
+    }
+}
+
+/// Parses `--reps`: 1..=[`MAX_REPS`].
+pub fn parse_reps(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_REPS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a repetition count: it must be an integer from 1 to {MAX_REPS}"
+        )),
+    }
+}
+
+/// Parses a fraction in [0, 1].
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not a fraction between 0 and 1")),
+    }
+}
+
+/// Parses a resolution in [0, 1).
+pub fn parse_resolution(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not a resolution in [0, 1)")),
+    }
+}
+
+/// Parses a size in bytes, with an optional `KiB`/`MiB`/`GiB` (or `k`/`m`/
+/// `g`) suffix, within [`MESSAGE_SIZE_RANGE`].
+pub fn parse_message_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let (digits, unit) = [
+        ("gib", 1usize << 30),
+        ("mib", 1 << 20),
+        ("kib", 1 << 10),
+        ("g", 1 << 30),
+        ("m", 1 << 20),
+        ("k", 1 << 10),
+    ]
+    .iter()
+    .find_map(|(suffix, unit)| lower.strip_suffix(suffix).map(|d| (d.trim(), *unit)))
+    .unwrap_or((lower.as_str(), 1));
+    let (lo, hi) = MESSAGE_SIZE_RANGE;
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| {
+            format!("'{s}' is not a size from 1KiB to 1GiB (bytes, or with KiB/MiB/GiB)")
+        })
+}
+
+/// Parses a name that becomes a path component (`--infrastructure`, matrix
+/// ids): letters, digits, `.`, `_`, `-`, not starting with `.`, at most 100.
+pub fn parse_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not a safe name: use letters, digits, '.', '_' and '-' (not starting with '.'), as it names a results folder"
+        ))
+    }
+}
+
+/// A comma-separated grid from the command line (one flag value, so the
+/// error for a bad entry can quote the whole value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid<T>(pub Vec<T>);
+
+/// Parses `1,2,4`: batch sizes, no empty entries.
+pub fn parse_requests_grid(s: &str) -> Result<Grid<u64>, String> {
+    parse_list(s, parse_batch).map(Grid)
+}
+
+/// Parses `0.1,1.0`: waits, no empty entries.
+pub fn parse_wait_grid(s: &str) -> Result<Grid<f64>, String> {
+    parse_list(s, parse_wait).map(Grid)
+}
+
+fn parse_list<T>(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    s.split(',')
+        .enumerate()
+        .map(|(i, raw)| {
+            let t = raw.trim();
+            if t.is_empty() {
+                Err(format!("entry {} of '{s}' is empty", i + 1))
+            } else {
+                item(t)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_grids_are_named() {
+        assert!(parse_requests_grid("1,,2")
+            .unwrap_err()
+            .contains("entry 2 of '1,,2' is empty"));
+        assert!(parse_requests_grid("a").unwrap_err().contains("'a'"));
+        assert!(parse_requests_grid("-3").unwrap_err().contains("'-3'"));
+        assert!(parse_requests_grid("0").is_err());
+        assert!(parse_wait_grid("0.1,NaN").unwrap_err().contains("'NaN'"));
+        assert!(parse_wait("-1").is_err());
+        assert_eq!(parse_wait_grid(" 0.1, 1 ").unwrap().0, vec![0.1, 1.0]);
+    }
+
+    #[test]
+    fn absurd_values_are_refused_with_the_range() {
+        for bad in ["1e20", "inf", "NaN", "-1", "0", "604801"] {
+            let e = parse_seconds(bad).unwrap_err();
+            assert!(e.contains(bad) && e.contains("604800"), "{e}");
+        }
+        assert_eq!(parse_seconds("604800"), Ok(MAX_SECONDS));
+        assert!(parse_batch("18446744073709551615")
+            .unwrap_err()
+            .contains("16777216"));
+        assert!(parse_agents("1000000").unwrap_err().contains("4096"));
+        assert!(parse_wait("1e9").unwrap_err().contains("86400"));
+        assert!(parse_reps("4000000000").is_err());
+    }
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_message_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_message_size("16m"), Ok(16 << 20));
+        assert_eq!(parse_message_size("4096"), Ok(4096));
+        assert!(parse_message_size("2GiB").is_err());
+        assert!(parse_message_size("10").is_err());
+        assert!(parse_message_size("lots").unwrap_err().contains("'lots'"));
+    }
+
+    #[test]
+    fn names_that_would_escape_the_results_folder_are_refused() {
+        for bad in ["../../x", "a/b", "", ".hidden", "x\ny", "a b"] {
+            assert!(parse_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["local", "slurm-multi", "hf_spaces.v2", "local-uvicorn"] {
+            assert_eq!(parse_name(good).as_deref(), Ok(good));
+        }
+    }
+}
