@@ -38,10 +38,16 @@ impl Target {
     /// Parses and normalises a target URL (`http://h:p`, `http://h:p/prefix`,
     /// `ws://h:p/ws`).
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
-        let trimmed = raw.trim().trim_end_matches('/');
-        if !trimmed.contains("://") {
+        let Some((scheme, rest)) = raw.trim().split_once("://") else {
             return Err(TargetError::NoScheme(raw.to_string()));
+        };
+        if rest.trim_end_matches('/').is_empty() {
+            return Err(TargetError::Invalid {
+                url: raw.to_string(),
+                reason: format!("it has no host after '{scheme}://'"),
+            });
         }
+        let trimmed = raw.trim().trim_end_matches('/');
         let parsed = Url::parse(trimmed).map_err(|e| TargetError::Invalid {
             url: raw.to_string(),
             reason: e.to_string(),

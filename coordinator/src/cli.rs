@@ -54,7 +54,7 @@ pub struct ExperimentArgs {
     #[arg(long, default_value = "experiments/config/matrix.toml")]
     pub matrix: PathBuf,
     /// Id of the infrastructure to run (an `[[infrastructure]]` of the matrix).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_name)]
     pub infrastructure: String,
     /// Results root [default: the matrix's `results`, else experiments/results].
     #[arg(long)]

@@ -60,7 +60,7 @@ pub fn run(
         .output_dir
         .clone()
         .unwrap_or_else(|| default_dir(&plan.infrastructure));
-    let dir = prepare_dir(&dir).map_err(UsageError)?;
+    let dir = prepare_dir(&dir, "--output-dir").map_err(UsageError)?;
 
     let config = FleetConfig {
         token: args.token.clone().filter(|t| !t.is_empty()),

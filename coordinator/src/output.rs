@@ -42,14 +42,20 @@ pub trait PhaseWriter {
     fn write_phase(&mut self, result: &PhaseResult) -> io::Result<()>;
 }
 
-/// Creates `dir` and proves it writable, so a bad `--output-dir` fails before
-/// anything is measured.
-pub fn prepare_dir(dir: &Path) -> Result<PathBuf, String> {
+/// Creates `dir` and proves it writable, so a bad output folder (`flag`
+/// names it) fails before anything is measured or written.
+pub fn prepare_dir(dir: &Path, flag: &str) -> Result<PathBuf, String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "{flag} '{}' is a file, not a folder",
+            dir.display()
+        ));
+    }
     fs::create_dir_all(dir)
-        .map_err(|e| format!("--output-dir '{}' cannot be created: {e}", dir.display()))?;
+        .map_err(|e| format!("{flag} '{}' cannot be created: {e}", dir.display()))?;
     let probe = dir.join(format!(".envload-write-test-{}", std::process::id()));
     fs::write(&probe, b"")
         .and_then(|_| fs::remove_file(&probe))
-        .map_err(|e| format!("--output-dir '{}' is not writable: {e}", dir.display()))?;
+        .map_err(|e| format!("{flag} '{}' is not writable: {e}", dir.display()))?;
     Ok(dir.to_path_buf())
 }

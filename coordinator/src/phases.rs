@@ -178,3 +178,116 @@ pub fn template(args: &RunArgs, phase: &Phase, targets: &[Target]) -> Assignment
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The phase loop through a fake driver: where a signal lands decides
+    //! what is kept, without any real session.
+    use super::*;
+    use crate::driver::{AgentPhase, PhaseOutcome};
+    use crate::output::run_json::AgentInfo;
+    use clap::Parser;
+    use tokio::sync::watch;
+
+    /// Runs phases instantly; raises the signal while phase `signal_at`
+    /// finishes (so it arrives while that phase's results are written).
+    struct Fake {
+        ran: Vec<u64>,
+        signal_at: Option<usize>,
+        tx: watch::Sender<bool>,
+    }
+
+    impl PhaseDriver for Fake {
+        async fn run_phase(
+            &mut self,
+            phase: &Phase,
+            template: &Assignment,
+        ) -> anyhow::Result<PhaseOutcome> {
+            self.ran.push(phase.n);
+            if self.signal_at == Some(phase.index) {
+                self.tx.send(true).unwrap();
+            }
+            Ok(PhaseOutcome {
+                records: Vec::new(),
+                stats: Default::default(),
+                wall: Duration::from_millis(1),
+                uniques: Default::default(),
+                agents: vec![AgentPhase {
+                    name: "fake".into(),
+                    host: "here".into(),
+                    assigned: template.count,
+                    successful: 0,
+                    failed: 0,
+                    lost: None,
+                }],
+            })
+        }
+        async fn abort(&mut self, _phase: &Phase) {}
+        fn agents(&self) -> Vec<AgentInfo> {
+            vec![AgentInfo::new("fake", "here", 1)]
+        }
+        async fn finish(&mut self, _reason: &str) {}
+    }
+
+    async fn run_with_signal_at(signal_at: Option<usize>) -> (RunOutcome, Vec<u64>, String) {
+        let cli = crate::cli::Cli::parse_from(["envload", "run", "--requests-grid", "1,2,3"]);
+        let crate::cli::Command::Run(args) = cli.command else {
+            unreachable!()
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "envload-phases-{}-{signal_at:?}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = PlanSpec::from_args(&args);
+        let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
+        let (tx, shutdown) = Shutdown::manual();
+        let mut fake = Fake {
+            ran: Vec::new(),
+            signal_at,
+            tx,
+        };
+        let ctx = RunContext {
+            args: &args,
+            spec: &spec,
+            targets: &targets,
+            dir: &dir,
+            argv: Vec::new(),
+            embedded: None,
+            records: true,
+            shutdown,
+        };
+        let outcome = execute(&mut fake, ctx).await.unwrap();
+        let status = std::fs::read_to_string(dir.join("run.json")).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&status).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (
+            outcome,
+            fake.ran,
+            doc["status"].as_str().unwrap().to_string(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_signal_while_results_are_written_stops_before_the_next_phase() {
+        let (outcome, ran, status) = run_with_signal_at(Some(0)).await;
+        assert_eq!(outcome, RunOutcome::Interrupted);
+        assert_eq!(ran, vec![1], "no phase starts after the signal");
+        assert_eq!(status, "interrupted");
+    }
+
+    #[tokio::test]
+    async fn a_signal_after_the_last_phase_still_says_interrupted() {
+        let (outcome, ran, status) = run_with_signal_at(Some(2)).await;
+        assert_eq!((outcome, ran.len()), (RunOutcome::Interrupted, 3));
+        assert_eq!(status, "interrupted");
+    }
+
+    #[tokio::test]
+    async fn without_a_signal_every_phase_runs() {
+        let (outcome, ran, status) = run_with_signal_at(None).await;
+        assert_eq!((outcome, ran), (RunOutcome::Complete, vec![1, 2, 3]));
+        assert_eq!(status, "complete");
+    }
+}

@@ -244,5 +244,6 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
         status: "running".into(),
         phases: Vec::new(),
         warnings: Vec::new(),
+        previous_runs: Vec::new(),
     }
 }

@@ -30,22 +30,27 @@ fn cores_by_infrastructure(rows: &[load::Row], given: &[(String, u32)]) -> BTree
     cores
 }
 
-/// Reads every results folder and writes the report into `--out`.
+/// Reads every results folder and writes the report into `--out`. Every
+/// input is read and checked, and `--out` and `--log` are proven writable,
+/// before the first file is written.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
-    let mut per_dir = Vec::new();
+    let mut runs = Vec::new();
     for dir in &args.results {
-        let dir_rows = load::load_dir(dir).map_err(crate::UsageError)?;
-        rows.extend(dir_rows.iter().cloned());
-        per_dir.push((dir, dir_rows));
+        for run in load::load_dir(dir).map_err(crate::UsageError)? {
+            rows.extend(run.rows.iter().cloned());
+            runs.push((dir, run));
+        }
     }
     if rows.is_empty() {
         return Err(
             crate::UsageError("the results folders hold no summary.csv rows".into()).into(),
         );
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create --out {}", args.out.display()))?;
+    crate::output::prepare_dir(&args.out, "--out").map_err(crate::UsageError)?;
+    if let Some(log_path) = &args.log {
+        log::check_writable(log_path).map_err(crate::UsageError)?;
+    }
     let path: PathBuf = args.out.join("tables.md");
     std::fs::write(&path, tables::render(&rows, args.success_threshold))
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -71,8 +76,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("index.html: {e}"))?;
     std::fs::write(args.out.join("index.html"), page).context("writing index.html")?;
     if let Some(log_path) = &args.log {
-        for (dir, dir_rows) in &per_dir {
-            let added = log::append(log_path, dir, dir_rows, args.success_threshold)
+        for (dir, run) in &runs {
+            let added = log::append(log_path, dir, &run.run, &run.rows, args.success_threshold)
                 .map_err(|e| anyhow::anyhow!(e))?;
             let what = if added { "added to" } else { "already in" };
             println!(

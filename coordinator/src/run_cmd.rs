@@ -92,8 +92,8 @@ struct Prepared {
     embedded: Option<Embedded>,
 }
 
-/// Checks the output directory, raises the descriptor limit for `max_n`
-/// sessions, and starts the embedded server when no URL was given.
+/// Raises the descriptor limit for `max_n` sessions, checks the output
+/// directory, and starts the embedded server when no URL was given.
 fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
     if args.agents > MAX_LOCAL_AGENTS {
         return Err(UsageError(format!(
@@ -102,11 +102,6 @@ fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
         ))
         .into());
     }
-    let dir = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| default_dir(&args.infrastructure));
-    let dir = prepare_dir(&dir).map_err(UsageError)?;
     let mut targets: Vec<Target> = args
         .url
         .iter()
@@ -116,6 +111,11 @@ fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
     let sockets_per_session = if targets.is_empty() { 2 } else { 1 };
     limits::ensure_nofile(max_n, limits::needed(max_n, sockets_per_session))
         .map_err(|e| UsageError(e.to_string()))?;
+    let dir = args
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| default_dir(&args.infrastructure));
+    let dir = prepare_dir(&dir, "--output-dir").map_err(UsageError)?;
     let embedded = if targets.is_empty() {
         let e = Embedded::start().context("starting the embedded benchmark server")?;
         println!(

@@ -79,3 +79,187 @@ fn require_hosts_needs_expected_hosts() {
 fn bad_timeout() {
     expect_usage_error(&["run", "-t", "0"], &["'0'", "--timeout"]);
 }
+
+/// Every subcommand, hostile values: each refused with exit 2 naming flag
+/// and value, before anything runs (no results folder appears).
+#[test]
+fn absurd_values_across_every_subcommand() {
+    let out = support::out_dir("bad-input-table");
+    let o = out.to_str().unwrap();
+    let matrix = out.with_extension("toml");
+    let table: &[(&[&str], &[&str])] = &[
+        (
+            &["run", "-t", "1e20", "-o", o],
+            &["'1e20'", "--timeout", "604800"],
+        ),
+        (&["run", "-t", "inf", "-o", o], &["'inf'", "--timeout"]),
+        (&["run", "-t", "-1", "-o", o], &["'-1'", "--timeout"]),
+        (
+            &["run", "--close-timeout", "0", "-o", o],
+            &["'0'", "--close-timeout"],
+        ),
+        (
+            &["run", "-n", "18446744073709551615", "-o", o],
+            &["'18446744073709551615'", "--requests", "16777216"],
+        ),
+        (
+            &["run", "-n", "16777216", "-w", "0", "-o", o],
+            &["N=16777216", "ulimit -n"],
+        ),
+        (
+            &["run", "--agents", "1000000", "-o", o],
+            &["'1000000'", "--agents", "4096"],
+        ),
+        (
+            &["run", "--agents", "300", "-o", o],
+            &["--agents 300", "coordinator"],
+        ),
+        (&["run", "--reps", "0", "-o", o], &["'0'", "--reps"]),
+        (&["run", "--cores", "-1", "-o", o], &["'-1'", "--cores"]),
+        (
+            &["run", "--max-message-size", "10", "-o", o],
+            &["'10'", "--max-message-size"],
+        ),
+        (
+            &["run", "--infrastructure", "../../x"],
+            &["'../../x'", "--infrastructure", "safe name"],
+        ),
+        (
+            &["run", "--url", "http://", "-o", o],
+            &["http://", "no host"],
+        ),
+        (
+            &[
+                "run",
+                "--requests-grid",
+                "1,2,3,4,5,6,7,8",
+                "--wait-grid",
+                "0,1,2,3",
+                "--reps",
+                "10000",
+                "--modes",
+                "ws,http",
+                "-o",
+                o,
+            ],
+            &["more than 100000 phases"],
+        ),
+        (
+            &[
+                "coordinator",
+                "--agents",
+                "2",
+                "--url",
+                "http://h:1",
+                "--agent-wait",
+                "1e20",
+                "-o",
+                o,
+            ],
+            &["'1e20'", "--agent-wait"],
+        ),
+        (
+            &[
+                "coordinator",
+                "--agents",
+                "2",
+                "--url",
+                "http://h:1",
+                "--heartbeat-deadline",
+                "NaN",
+                "-o",
+                o,
+            ],
+            &["'NaN'", "--heartbeat-deadline"],
+        ),
+        (
+            &[
+                "coordinator",
+                "--agents",
+                "5000",
+                "--url",
+                "http://h:1",
+                "-o",
+                o,
+            ],
+            &["'5000'", "--agents"],
+        ),
+        (
+            &[
+                "coordinator",
+                "--agents",
+                "2",
+                "--min-agents",
+                "-1",
+                "--url",
+                "http://h:1",
+                "-o",
+                o,
+            ],
+            &["'-1'", "--min-agents"],
+        ),
+        (
+            &[
+                "agent",
+                "--coordinator",
+                "http://h:1",
+                "--connect-for",
+                "1e20",
+            ],
+            &["'1e20'", "--connect-for"],
+        ),
+        (
+            &["agent", "--coordinator", "http://h:1", "--cpus", "0"],
+            &["'0'", "--cpus"],
+        ),
+        (
+            &["ceiling", "--max-p99", "inf", "-o", o],
+            &["'inf'", "--max-p99"],
+        ),
+        (&["ceiling", "--max-n", "0", "-o", o], &["'0'", "--max-n"]),
+        (&["serve", "--port", "-1"], &["'-1'", "--port"]),
+        (&["serve", "--workers", "0"], &["'0'", "--workers"]),
+        (
+            &["lb-config", "--backend", "http://a:1"],
+            &["http://a:1", "--backend", "not HOST:PORT"],
+        ),
+        (
+            &["lb-config", "--backend", "a:1\n  server evil b:2"],
+            &["--backend", "not HOST:PORT"],
+        ),
+        (
+            &["report", "x", "--out", o, "--cores", "a=0"],
+            &["'0'", "--cores"],
+        ),
+        (
+            &[
+                "experiment",
+                "--matrix",
+                matrix.to_str().unwrap(),
+                "--infrastructure",
+                "x",
+            ],
+            &["ready_timeout", "'100000000000000000000'"],
+        ),
+        (
+            &[
+                "experiment",
+                "--matrix",
+                matrix.to_str().unwrap(),
+                "--infrastructure",
+                "../../x",
+            ],
+            &["'../../x'"],
+        ),
+    ];
+    std::fs::write(
+        &matrix,
+        "[grid]\nrequests = [1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"\nready_timeout = 1e20\n",
+    )
+    .unwrap();
+    for (args, needles) in table {
+        expect_usage_error(args, needles);
+        assert!(!out.exists(), "{args:?} created {o} before refusing");
+    }
+    let _ = std::fs::remove_file(matrix);
+}

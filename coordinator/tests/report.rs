@@ -125,3 +125,135 @@ fn the_experiment_log_gets_one_entry_per_folder_once() {
         "{text}"
     );
 }
+
+/// A copy of the envload fixture folder whose summary.csv has `field`
+/// (a column) of data row `row` set to `value`.
+fn poisoned(name: &str, column: &str, value: &str) -> std::path::PathBuf {
+    let dir = out_dir(&format!("report-poison-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = fixtures().join("envload-run");
+    let text = std::fs::read_to_string(src.join("summary.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let i = header.iter().position(|h| *h == column).unwrap();
+    let mut fields: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    fields[i] = value.to_string();
+    lines[2] = fields.join(",");
+    std::fs::write(dir.join("summary.csv"), lines.join("\n") + "\n").unwrap();
+    std::fs::copy(src.join("run.json"), dir.join("run.json")).unwrap();
+    dir
+}
+
+#[test]
+fn impossible_values_are_named_by_file_row_and_column() {
+    for (name, column, value) in [
+        ("nan", "total_p99", "NaN"),
+        ("inf", "step_p50", "inf"),
+        ("negative", "connect_p50", "-1.0"),
+        ("rate", "error_rate", "-5.0"),
+        ("n", "num_requests", "12.5"),
+        ("mode", "mode", "grpc"),
+    ] {
+        let dir = poisoned(name, column, value);
+        let out = out_dir(&format!("report-poison-out-{name}"));
+        let res = run(&[
+            "report",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let (_, stderr) = text(&res);
+        assert_eq!(res.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("summary.csv row 3")
+                && stderr.contains(&format!("column '{column}'"))
+                && stderr.contains(&format!("'{value}'")),
+            "{name}: {stderr}"
+        );
+        assert!(!out.join("tables.md").exists(), "{name}: nothing written");
+    }
+}
+
+#[test]
+fn out_and_log_are_checked_before_anything_is_written() {
+    let a = fixtures().join("envload-run");
+    let tmp = out_dir("report-targets");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let file = tmp.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let res = run(&[
+        "report",
+        a.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(2), "{:?}", text(&res));
+    assert!(text(&res).1.contains("--out") && text(&res).1.contains("is a file"));
+
+    let out = tmp.join("report");
+    let log = tmp.join("no-such-folder/EXPERIMENT_LOG.md");
+    let res = run(&[
+        "report",
+        a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(2), "{:?}", text(&res));
+    assert!(text(&res).1.contains("--log"), "{:?}", text(&res));
+    assert!(!out.join("tables.md").exists(), "no half report");
+}
+
+/// Two runs into one folder: rows append as the reference's do, and each
+/// run's metadata is kept (`previous_runs`), so the report treats them
+/// apart — here, as two infrastructures.
+#[test]
+fn a_reused_folder_keeps_every_run_and_the_report_keeps_them_apart() {
+    let dir = out_dir("report-reused");
+    let d = dir.to_str().unwrap();
+    for infra in ["first-run", "second-run"] {
+        let res = run(&[
+            "run",
+            "--requests-grid",
+            "2,4",
+            "-w",
+            "0",
+            "--infrastructure",
+            infra,
+            "-o",
+            d,
+        ]);
+        assert!(res.status.success(), "{:?}", text(&res));
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(doc["infrastructure"], "second-run");
+    let prev = doc["previous_runs"].as_array().unwrap();
+    assert_eq!(prev.len(), 1);
+    assert_eq!(prev[0]["infrastructure"], "first-run");
+    assert_eq!(prev[0]["status"], "complete");
+    assert_eq!(support::csv_rows(&dir).len(), 1 + 4);
+
+    let out = out_dir("report-reused-out");
+    let log = out.with_extension("md");
+    let res = run(&[
+        "report",
+        d,
+        "--out",
+        out.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{:?}", text(&res));
+    let tables = std::fs::read_to_string(out.join("tables.md")).unwrap();
+    assert!(
+        tables.contains("| first-run | ws |") && tables.contains("| second-run | ws |"),
+        "{tables}"
+    );
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("first-run") && log.contains("second-run"),
+        "{log}"
+    );
+}

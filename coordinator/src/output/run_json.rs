@@ -117,6 +117,11 @@ pub struct RunDoc {
     pub phases: Vec<PhaseEntry>,
     /// Warnings raised during the run (hosts missing, …).
     pub warnings: Vec<String>,
+    /// Earlier runs into the same folder, oldest first, each its own
+    /// document as it was left: summary.csv and raw.jsonl append (as the
+    /// reference does), so every run's metadata is kept too. Their rows come
+    /// first in summary.csv, one per phase each completed.
+    pub previous_runs: Vec<Value>,
 }
 
 /// Keeps `run.json` in step with the run.
@@ -127,12 +132,26 @@ pub struct RunJson {
 }
 
 impl RunJson {
-    /// Writes the initial document to `dir/run.json`.
-    pub fn create(dir: &Path, doc: RunDoc) -> io::Result<Self> {
-        let rj = RunJson {
-            path: dir.join("run.json"),
-            doc,
-        };
+    /// Writes the initial document to `dir/run.json`, carrying over the
+    /// runs an existing one holds (a reused folder loses nothing).
+    pub fn create(dir: &Path, mut doc: RunDoc) -> io::Result<Self> {
+        let path = dir.join("run.json");
+        if let Ok(text) = fs::read_to_string(&path) {
+            let mut earlier: Value = serde_json::from_str(&text).map_err(|e| {
+                io::Error::other(format!(
+                    "{} exists but is not JSON ({e}); move it away or choose another --output-dir",
+                    path.display()
+                ))
+            })?;
+            if let Some(Value::Array(runs)) = earlier
+                .as_object_mut()
+                .and_then(|o| o.remove("previous_runs"))
+            {
+                doc.previous_runs.extend(runs);
+            }
+            doc.previous_runs.push(earlier);
+        }
+        let rj = RunJson { path, doc };
         rj.save()?;
         Ok(rj)
     }

@@ -22,15 +22,68 @@ pub struct Row {
     pub rps: f64,
 }
 
-/// Reads `dir/summary.csv`; errors name the file and the column.
-pub fn load_dir(dir: &Path) -> Result<Vec<Row>, String> {
-    let csv_path = dir.join("summary.csv");
+/// One run's rows and its `run.json` document (`Null` for a reference
+/// folder). A folder reused by several runs holds several, in run order.
+#[derive(Debug, Clone)]
+pub struct RunRows {
+    pub run: serde_json::Value,
+    pub rows: Vec<Row>,
+}
+
+/// Reads `dir/summary.csv`, checking every value it uses (errors name the
+/// file, row, column and value), and splits the rows by run when the folder
+/// was reused: `run.json`'s `previous_runs`, then the run itself, each
+/// owning one row per phase it completed.
+pub fn load_dir(dir: &Path) -> Result<Vec<RunRows>, String> {
     let run_json = std::fs::read_to_string(dir.join("run.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .unwrap_or_default();
-    let infrastructure = infrastructure_of(dir, &run_json);
-    let cores = run_json["cores"].as_u64().map(|c| c as u32);
+    let mut runs: Vec<serde_json::Value> = run_json["previous_runs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut current = run_json.clone();
+    if let Some(o) = current.as_object_mut() {
+        o.remove("previous_runs");
+    }
+    runs.push(current);
+    let rows = read_rows(dir)?;
+    let completed = |run: &serde_json::Value| {
+        run["phases"].as_array().map_or(0, |p| {
+            p.iter().filter(|ph| ph["status"] == "complete").count()
+        })
+    };
+    let counts: Vec<usize> = runs.iter().map(completed).collect();
+    if runs.len() == 1 || counts.iter().sum::<usize>() != rows.len() {
+        // One run, or a run.json that does not account for the rows (a
+        // reference folder, or one written by hand): the rows are one run.
+        let run = runs.pop().unwrap_or_default();
+        return Ok(vec![label(dir, run, rows)]);
+    }
+    let mut rest = rows.into_iter();
+    Ok(runs
+        .into_iter()
+        .zip(counts)
+        .map(|(run, k)| label(dir, run, rest.by_ref().take(k).collect()))
+        .filter(|r| !r.rows.is_empty())
+        .collect())
+}
+
+/// Gives `rows` the infrastructure and cores of `run`.
+fn label(dir: &Path, run: serde_json::Value, mut rows: Vec<Row>) -> RunRows {
+    let infrastructure = infrastructure_of(dir, &run);
+    let cores = run["cores"].as_u64().and_then(|c| u32::try_from(c).ok());
+    for r in &mut rows {
+        r.infrastructure = infrastructure.clone();
+        r.cores = cores;
+    }
+    RunRows { run, rows }
+}
+
+/// The rows of `dir/summary.csv`, each value checked.
+fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
+    let csv_path = dir.join("summary.csv");
     let mut reader = csv::Reader::from_path(&csv_path)
         .map_err(|e| format!("cannot read {}: {e}", csv_path.display()))?;
     let headers = reader
@@ -58,30 +111,44 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for (line, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| format!("{}: {e}", csv_path.display()))?;
-        let num = |i: usize| -> Result<f64, String> {
+        let bad = |i: usize, what: &str| {
+            format!(
+                "{} row {}, column '{}': '{}' is not {what}",
+                csv_path.display(),
+                line + 2,
+                cols[i],
+                rec.get(c[i]).unwrap_or("")
+            )
+        };
+        // A finite number within `range`.
+        let num = |i: usize, range: std::ops::RangeInclusive<f64>, what: &str| {
             rec.get(c[i])
                 .and_then(|v| v.trim().parse::<f64>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "{} row {}: '{}' is not a number",
-                        csv_path.display(),
-                        line + 2,
-                        headers.get(c[i]).unwrap_or("")
-                    )
-                })
+                .filter(|v| v.is_finite() && range.contains(v))
+                .ok_or_else(|| bad(i, what))
         };
+        let seconds = |i: usize| num(i, 0.0..=f64::MAX, "a number of seconds ≥ 0");
+        let mode = rec.get(c[0]).unwrap_or_default().to_string();
+        if mode != "ws" && mode != "http" {
+            return Err(bad(0, "a mode (ws or http)"));
+        }
+        let n = rec
+            .get(c[1])
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad(1, "a batch size (an integer ≥ 1)"))?;
         rows.push(Row {
-            infrastructure: infrastructure.clone(),
-            cores,
-            mode: rec.get(c[0]).unwrap_or_default().to_string(),
-            n: num(1)? as u64,
-            wait: num(2)?,
-            success: 1.0 - num(3)?,
-            connect_p50: num(4)?,
-            reset_p50: num(5)?,
-            step_p50: num(6)?,
-            total_p99: num(7)?,
-            rps: num(8)?,
+            infrastructure: String::new(),
+            cores: None,
+            mode,
+            n,
+            wait: seconds(2)?,
+            success: 1.0 - num(3, 0.0..=1.0, "an error rate between 0 and 1")?,
+            connect_p50: seconds(4)?,
+            reset_p50: seconds(5)?,
+            step_p50: seconds(6)?,
+            total_p99: seconds(7)?,
+            rps: num(8, 0.0..=f64::MAX, "a rate ≥ 0")?,
         });
     }
     Ok(rows)

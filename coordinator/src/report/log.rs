@@ -18,13 +18,39 @@ use crate::output::numfmt::float;
 const OVERVIEW_HEADER: &str =
     "| Infrastructure | Status | Last run | Max batch (WS) | Max batch (HTTP) |";
 
+/// Proves the log can be written (an existing file opened for appending, or
+/// a new one creatable beside it) without changing it.
+pub fn check_writable(log: &Path) -> Result<(), String> {
+    let shown = log.display();
+    if log.is_dir() {
+        return Err(format!("--log '{shown}' is a folder, not a file"));
+    }
+    if log.exists() {
+        return std::fs::OpenOptions::new()
+            .append(true)
+            .open(log)
+            .map(drop)
+            .map_err(|e| format!("--log '{shown}' is not writable: {e}"));
+    }
+    let parent = match log.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let probe = parent.join(format!(".envload-log-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("--log '{shown}' cannot be created: {e}"))
+}
+
 /// Adds the entry for `dir` (whose rows are `rows`) to the log at `log`;
 /// returns false when the log already had it.
-pub fn append(log: &Path, dir: &Path, rows: &[Row], threshold: f64) -> Result<bool, String> {
-    let run: Value = std::fs::read_to_string(dir.join("run.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
+pub fn append(
+    log: &Path,
+    dir: &Path,
+    run: &Value,
+    rows: &[Row],
+    threshold: f64,
+) -> Result<bool, String> {
     let started = run["started_at"].as_str().unwrap_or("").to_string();
     let marker = format!("<!-- envload-run: {} {started} -->", dir.display());
     let mut text = std::fs::read_to_string(log).unwrap_or_else(|_| {
@@ -48,12 +74,12 @@ pub fn append(log: &Path, dir: &Path, rows: &[Row], threshold: f64) -> Result<bo
     let day = started.get(..10).unwrap_or("unknown").to_string();
     let row = format!(
         "| {infra} | {} | {day} | {} | {} |",
-        status(&run),
+        status(run),
         show(best("ws")),
         show(best("http"))
     );
     text = upsert_overview(&text, &infra, &row);
-    text.push_str(&entry(dir, &run, &infra, &marker, &pts, threshold));
+    text.push_str(&entry(dir, run, &infra, &marker, &pts, threshold));
     std::fs::write(log, text).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
     Ok(true)
 }
