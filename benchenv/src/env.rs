@@ -5,8 +5,9 @@ use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::server::MAX_WAIT_SECONDS;
-
+/// Longest step wait the server accepts, seconds (a bound on what a client
+/// can make a session hold).
+pub const MAX_WAIT_SECONDS: f64 = 3600.0;
 /// Facts about the serving process that every observation carries.
 #[derive(Debug, Clone)]
 pub struct Identity {

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
+use crate::config::ServerConfig;
 use crate::docs;
 use crate::env::{envelope, BenchEnv};
-use crate::server::ServerConfig;
+use crate::reply::json_response;
 use crate::wire::{error_item, parse_action};
 use crate::ws_api;
 
@@ -155,13 +155,4 @@ async fn read_json(req: Request<Incoming>, empty_ok: bool) -> Result<Value, Resp
             ))
         }
     }
-}
-
-/// A JSON response with `status`.
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
 }

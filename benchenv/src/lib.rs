@@ -9,9 +9,11 @@
 
 pub mod bind;
 pub mod capacity;
+pub mod config;
 pub mod docs;
 pub mod env;
 pub mod http_api;
+pub mod reply;
 pub mod server;
 pub mod tls;
 pub mod wire;
@@ -19,4 +21,5 @@ pub mod workers;
 pub mod ws_api;
 
 pub use bind::bind_listener;
-pub use server::{serve, ServerConfig};
+pub use config::ServerConfig;
+pub use server::serve;

@@ -10,26 +10,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::capacity::Capacity;
-use crate::env::Identity;
+use crate::config::ServerConfig;
 use crate::http_api;
-
-/// Longest step wait the server accepts, seconds (a bound on what a client
-/// can make a session hold).
-pub const MAX_WAIT_SECONDS: f64 = 3600.0;
-
-/// What one server process needs to answer requests.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// pid and `host:port` reported in observations.
-    pub identity: Identity,
-    /// This process's WebSocket session limit.
-    pub capacity: Arc<Capacity>,
-    /// Test hook: every environment constructor fails (`FACTORY_ERROR`).
-    pub factory_error: bool,
-    /// Serve TLS with this configuration.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-}
 
 /// Serves `listener` until `shutdown` resolves. Accept errors (such as
 /// running out of descriptors) are logged and retried, never fatal.

@@ -19,9 +19,9 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::config::ServerConfig;
 use crate::env::{envelope, BenchEnv};
-use crate::http_api::json_response;
-use crate::server::ServerConfig;
+use crate::reply::json_response;
 use crate::wire::{error_frame, parse_frame, ClientMsg, WireError};
 
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;

@@ -1,9 +1,9 @@
-//! `envload ceiling`: the largest batch that meets an SLO (success rate ≥
-//! threshold and total p99 ≤ a bound; defaults from the reference's matrix:
-//! 95% and 2 × (wait + 0.5 s)). Doubles N until a batch fails, then bisects
-//! down to `--resolution`. Every probe is a phase like any other (written to
-//! summary.csv, raw.jsonl, …) and a line of `ceiling.jsonl`; the answer is
-//! the last line of stdout, `ceiling=N`, for scripts.
+//! The ceiling search: the largest batch that meets an [`Slo`]. Doubles N
+//! from the first probe until a batch fails, then bisects down to the
+//! resolution, never beyond the largest batch allowed. Every probe is a
+//! phase like any other (written to summary.csv, raw.jsonl, …) and a line of
+//! `ceiling.jsonl`; the answer is the last line of stdout, `ceiling=N`, for
+//! scripts.
 
 use std::io::Write;
 use std::time::Duration;
@@ -11,88 +11,33 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::cli::CeilingArgs;
 use crate::driver::PhaseDriver;
-use crate::phases::{template, RunContext, RunOutcome};
-use crate::plan::{Phase, PlanSpec, GRID_PAUSE};
-use crate::recorder::{PhaseEnd, Recorder};
-use crate::run_cmd::run_locally;
-use crate::shutdown::Shutdown;
-use crate::UsageError;
+use crate::phases::RunOutcome;
+use crate::plan::{Phase, GRID_PAUSE};
+use crate::recorder::{PhaseEnd, Recorder, RunContext};
+pub use crate::report::slo::Slo;
 
-/// The service level a batch must meet.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Slo {
-    /// Minimum success fraction.
-    pub success: f64,
-    /// Maximum total p99, seconds.
-    pub p99: f64,
-}
-
-/// Runs the search.
-pub fn run(
-    mut c: CeilingArgs,
-    argv: Vec<String>,
-    shutdown: Shutdown,
-) -> anyhow::Result<RunOutcome> {
-    let plan = &c.plan;
-    if plan.requests_grid.is_some() || plan.wait_grid.is_some() || plan.compare {
-        return Err(UsageError(
-            "ceiling searches N itself: drop --requests-grid, --wait-grid and --compare".into(),
-        )
-        .into());
-    }
-    if plan.modes.len() > 1 {
-        return Err(UsageError(
-            "ceiling searches one mode at a time: give --mode ws or --mode http, not --modes"
-                .into(),
-        )
-        .into());
-    }
-    let slo = Slo {
-        success: c.success_threshold,
-        p99: c
-            .max_p99
-            .unwrap_or(crate::report::tables::slo_p99(plan.wait)),
-    };
-    let sockets: u64 = if plan.url.is_none() && plan.urls.is_empty() {
-        2
-    } else {
-        1
-    };
-    // The search may stop below --max-n; only the descriptors it can get
-    // bound it, so lower --max-n to them instead of refusing to start.
-    let allowed = envload_agent::limits::raise_to_max()
-        .saturating_sub(envload_agent::limits::RESERVE)
-        / sockets;
-    if c.max_n > allowed {
-        eprintln!(
-            "envload: --max-n {} lowered to {allowed}: RLIMIT_NOFILE allows no more sessions",
-            c.max_n
-        );
-        c.max_n = allowed;
-    }
-    let plan = &c.plan;
-    if plan.requests > c.max_n {
-        return Err(UsageError(format!(
-            "-n {} (the first probe) is above --max-n {}",
-            plan.requests, c.max_n
-        ))
-        .into());
-    }
-    let spec = PlanSpec::from_args(plan);
-    run_locally(plan, &spec, c.max_n, argv, shutdown, async |driver, ctx| {
-        search(driver, ctx, &c, slo).await
-    })
+/// What to search for.
+#[derive(Debug, Clone, Copy)]
+pub struct Search {
+    /// The service level a batch must meet.
+    pub slo: Slo,
+    /// The first probe's N.
+    pub first: u64,
+    /// The largest N to try.
+    pub max_n: u64,
+    /// Stop when the bracket is within this fraction of the answer (and at
+    /// least one session).
+    pub resolution: f64,
 }
 
 /// Doubling, then bisection.
-async fn search<D: PhaseDriver>(
+pub async fn search<D: PhaseDriver>(
     driver: &mut D,
     ctx: RunContext<'_>,
-    c: &CeilingArgs,
-    slo: Slo,
+    search: Search,
 ) -> anyhow::Result<RunOutcome> {
+    let (slo, c) = (search.slo, &search);
     let mut rec = Recorder::create(&ctx, driver)?;
     let log_path = ctx.dir.join("ceiling.jsonl");
     let mut log = std::fs::OpenOptions::new()
@@ -102,15 +47,15 @@ async fn search<D: PhaseDriver>(
         .with_context(|| format!("cannot write {}", log_path.display()))?;
     println!(
         "\nCeiling search: {} wait={:?}s, SLO success >= {:.1}% and total p99 <= {:.3} s, resolution {}",
-        ctx.spec.mode.as_str(),
-        ctx.spec.wait,
+        ctx.config.plan.mode.as_str(),
+        ctx.config.plan.wait,
         slo.success * 100.0,
         slo.p99,
         c.resolution
     );
     let mut probes: Vec<(u64, bool)> = Vec::new();
     let (mut lo, mut hi) = (0u64, None::<u64>);
-    let mut n = ctx.args.requests;
+    let mut n = search.first;
     loop {
         match run_probe(driver, &mut rec, &ctx, probes.len(), n, slo, &mut log).await? {
             None => return Ok(RunOutcome::Interrupted),
@@ -187,9 +132,9 @@ async fn run_probe<D: PhaseDriver>(
 ) -> anyhow::Result<Option<bool>> {
     let phase = Phase {
         index,
-        mode: ctx.spec.mode,
+        mode: ctx.config.plan.mode,
         n,
-        wait: ctx.spec.wait,
+        wait: ctx.config.plan.wait,
         rep: 1,
         pause_before: if index == 0 {
             Duration::ZERO
@@ -206,7 +151,7 @@ async fn run_probe<D: PhaseDriver>(
         phase.mode.as_str().to_uppercase(),
         phase.wait
     );
-    let t = template(ctx.args, &phase, ctx.targets);
+    let t = ctx.config.template(&phase, ctx.targets);
     let result = match rec.run_phase(driver, &phase, &t).await? {
         PhaseEnd::Done(r) => r,
         PhaseEnd::Interrupted => return Ok(None),
@@ -214,7 +159,7 @@ async fn run_probe<D: PhaseDriver>(
     let s = &result.summary;
     let success = 1.0 - s.error_rate;
     let p99 = s.total[3];
-    let pass = success >= slo.success && p99 <= slo.p99;
+    let pass = slo.met(success, p99);
     let why = if pass {
         String::new()
     } else if success < slo.success {

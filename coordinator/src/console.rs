@@ -190,7 +190,7 @@ pub fn grid_table(rows: &[SummaryRow]) {
 }
 
 /// One line per agent: what it ran in the phase, and whether it was lost.
-pub fn agent_lines(agents: &[crate::driver::AgentPhase]) {
+pub fn agent_lines(agents: &[crate::result::AgentPhase]) {
     for a in agents {
         let lost = a
             .lost
@@ -205,7 +205,7 @@ pub fn agent_lines(agents: &[crate::driver::AgentPhase]) {
 }
 
 /// One line per target when sessions were spread over several.
-pub fn target_lines(targets: &[crate::output::run_json::TargetCount]) {
+pub fn target_lines(targets: &[crate::result::TargetCount]) {
     for t in targets {
         println!(
             "     target {}: {} sessions, {} ok",

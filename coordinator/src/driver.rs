@@ -5,41 +5,12 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use envload_agent::runner::Sessions;
-use envload_agent::{Assignment, PhaseStats, SessionRecord};
-use serde::Serialize;
+use envload_agent::{Assignment, PhaseStats};
 
-use crate::output::run_json::AgentInfo;
 use crate::plan::Phase;
 use crate::progress::LiveProgress;
+use crate::result::{AgentInfo, AgentPhase, PhaseOutcome};
 use crate::summary::Uniques;
-
-/// One agent's part of one phase (the per-agent breakdown in `run.json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct AgentPhase {
-    pub name: String,
-    pub host: String,
-    /// Sessions assigned.
-    pub assigned: u64,
-    pub successful: u64,
-    pub failed: u64,
-    /// Why the agent was lost during the phase, if it was.
-    pub lost: Option<String>,
-}
-
-/// Everything one phase produced, merged across agents.
-#[derive(Debug)]
-pub struct PhaseOutcome {
-    /// Per-session records, by `request_id` (empty when records are off).
-    pub records: Vec<SessionRecord>,
-    /// Merged statistics.
-    pub stats: PhaseStats,
-    /// Start to the last session's end.
-    pub wall: Duration,
-    /// Distinct pids, sessions, hosts over successful sessions.
-    pub uniques: Uniques,
-    /// Per-agent breakdown.
-    pub agents: Vec<AgentPhase>,
-}
 
 /// Runs phases.
 pub trait PhaseDriver {

@@ -21,10 +21,11 @@ use envload_proto::v1::{self, agent_message::Msg as Up, coordinator_message::Msg
 use tokio::sync::mpsc;
 use tonic::Status;
 
-use crate::driver::{PhaseDriver, PhaseOutcome};
-use crate::output::run_json::AgentInfo;
+use crate::driver::PhaseDriver;
 use crate::plan::Phase;
 use crate::progress::LiveProgress;
+use crate::result::AgentInfo;
+use crate::result::PhaseOutcome;
 use collect::Collector;
 use service::{Event, FleetService};
 use split::split;
@@ -125,11 +126,6 @@ impl Fleet {
             }
         }
         Ok(())
-    }
-
-    /// Live agents now.
-    pub fn live(&self) -> usize {
-        self.agents.len()
     }
 
     fn handle(&mut self, ev: Event, mut collect: Option<&mut Collector>) {

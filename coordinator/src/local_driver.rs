@@ -3,10 +3,11 @@
 
 use envload_agent::Assignment;
 
-use crate::driver::{InProcess, PhaseDriver, PhaseOutcome};
+use crate::driver::{InProcess, PhaseDriver};
 use crate::fleet::local::LocalFleet;
-use crate::output::run_json::AgentInfo;
 use crate::plan::Phase;
+use crate::result::AgentInfo;
+use crate::result::PhaseOutcome;
 
 /// In-process, or a local fleet.
 pub enum LocalDriver {

@@ -10,31 +10,8 @@ pub mod summary_csv;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use envload_agent::{PhaseStats, SessionRecord};
-
-use crate::plan::Phase;
-use crate::summary::SummaryRow;
-
-/// Everything measured in one phase.
-#[derive(Debug)]
-pub struct PhaseResult {
-    /// Which phase.
-    pub phase: Phase,
-    /// Per-session records.
-    pub records: Vec<SessionRecord>,
-    /// Merged statistics.
-    pub stats: PhaseStats,
-    /// Phase start to last session end.
-    pub wall: Duration,
-    /// The summary row.
-    pub summary: SummaryRow,
-    /// Per-agent breakdown.
-    pub agents: Vec<crate::driver::AgentPhase>,
-    /// Sessions per target (empty without records).
-    pub targets: Vec<run_json::TargetCount>,
-}
+use crate::result::PhaseResult;
 
 /// A results format that appends one phase at a time.
 pub trait PhaseWriter {

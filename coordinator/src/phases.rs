@@ -3,18 +3,12 @@
 //! the console lines, and check host expectations. A signal stops the phase
 //! in flight; what finished before it is already on disk.
 
-use std::path::Path;
-use std::time::Duration;
-
-use envload_agent::{Assignment, Target};
-
-use crate::cli::RunArgs;
+use crate::config::RunConfig;
 use crate::console;
 use crate::driver::PhaseDriver;
-use crate::output::PhaseResult;
-use crate::plan::{Phase, PlanKind, PlanSpec};
-use crate::recorder::{PhaseEnd, Recorder};
-use crate::shutdown::Shutdown;
+use crate::plan::{Phase, PlanKind};
+use crate::recorder::{PhaseEnd, Recorder, RunContext};
+use crate::result::PhaseResult;
 use crate::summary::SummaryRow;
 
 /// How a run ended, for the exit code.
@@ -28,29 +22,16 @@ pub enum RunOutcome {
     Interrupted,
 }
 
-/// Where a run writes and what it records about itself.
-pub struct RunContext<'a> {
-    pub args: &'a RunArgs,
-    pub spec: &'a PlanSpec,
-    pub targets: &'a [Target],
-    pub dir: &'a Path,
-    pub argv: Vec<String>,
-    pub embedded: Option<String>,
-    /// Whether per-session records are kept (raw.jsonl).
-    pub records: bool,
-    /// SIGINT/SIGTERM, listened to since start-up.
-    pub shutdown: Shutdown,
-}
-
 /// Runs every phase of the plan through `driver`.
 pub async fn execute<D: PhaseDriver>(
     driver: &mut D,
     ctx: RunContext<'_>,
 ) -> anyhow::Result<RunOutcome> {
-    let (args, spec, targets, dir) = (ctx.args, ctx.spec, ctx.targets, ctx.dir);
+    let (config, targets, dir) = (ctx.config, ctx.targets, ctx.dir);
+    let spec = &config.plan;
     let phases = spec.phases();
     let mut rec = Recorder::create(&ctx, driver)?;
-    announce(args, spec, &phases);
+    announce(config, &phases);
 
     let mut rows: Vec<SummaryRow> = Vec::new();
     let mut hosts_missing = Vec::new();
@@ -64,14 +45,14 @@ pub async fn execute<D: PhaseDriver>(
             1
         };
         console::phase_header(phase, phase.index + 1, of);
-        let template = template(args, phase, targets);
+        let template = config.template(phase, targets);
         let result = match rec.run_phase(driver, phase, &template).await? {
             PhaseEnd::Done(r) => r,
             PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
         };
         let run_json = &mut rec.run_json;
-        report_phase(args, spec, &result);
-        if let Some(expected) = args.expected_hosts {
+        report_phase(config, &result);
+        if let Some(expected) = config.expected_hosts {
             if result.summary.unique_hosts < expected {
                 let msg = format!(
                     "phase {} ({} N={} wait={:?}s rep={}) reached {} distinct host(s), expected {expected} (--expected-hosts)",
@@ -96,7 +77,7 @@ pub async fn execute<D: PhaseDriver>(
         PlanKind::Single => {}
     }
     println!("\n  Results saved to: {}/", dir.display());
-    if args.require_hosts && !hosts_missing.is_empty() {
+    if config.require_hosts && !hosts_missing.is_empty() {
         run_json.finish("failed")?;
         eprintln!(
             "envload: --require-hosts: {} phase(s) reached fewer hosts than --expected-hosts:",
@@ -111,24 +92,26 @@ pub async fn execute<D: PhaseDriver>(
     Ok(RunOutcome::Complete)
 }
 
-fn report_phase(args: &RunArgs, spec: &PlanSpec, r: &PhaseResult) {
+fn report_phase(config: &RunConfig, r: &PhaseResult) {
     let first_error = r
+        .outcome
         .records
         .iter()
         .find_map(|r| r.failure.as_ref().map(|f| f.message.clone()));
-    if args.verbose || spec.kind() == PlanKind::Single {
+    if config.verbose || config.plan.kind() == PlanKind::Single {
         console::phase_summary(&r.summary);
     }
-    console::phase_line(&r.summary, &r.stats.errors, first_error.as_deref());
-    if r.agents.len() > 1 || r.agents.iter().any(|a| a.lost.is_some()) {
-        console::agent_lines(&r.agents);
+    console::phase_line(&r.summary, &r.outcome.stats.errors, first_error.as_deref());
+    if r.outcome.agents.len() > 1 || r.outcome.agents.iter().any(|a| a.lost.is_some()) {
+        console::agent_lines(&r.outcome.agents);
     }
     if r.targets.len() > 1 {
         console::target_lines(&r.targets);
     }
 }
 
-fn announce(args: &RunArgs, spec: &PlanSpec, phases: &[Phase]) {
+fn announce(config: &RunConfig, phases: &[Phase]) {
+    let spec = &config.plan;
     match spec.kind() {
         PlanKind::Grid => {
             let ns = spec.requests_grid.clone().unwrap_or_else(|| vec![spec.n]);
@@ -142,7 +125,7 @@ fn announce(args: &RunArgs, spec: &PlanSpec, phases: &[Phase]) {
             );
             println!(
                 "Requests: {ns:?}\nWait times: {ws:?}\nHardware: {}",
-                args.hardware
+                config.hardware
             );
         }
         PlanKind::Compare => {
@@ -151,31 +134,10 @@ fn announce(args: &RunArgs, spec: &PlanSpec, phases: &[Phase]) {
                 "  Comparing HTTP vs WebSocket: N={}, wait={:?}s",
                 spec.n, spec.wait
             );
-            println!("  Hardware: {}", args.hardware);
+            println!("  Hardware: {}", config.hardware);
             println!("======================================================================");
         }
         PlanKind::Single => {}
-    }
-}
-
-/// The phase-wide assignment: the whole id range; drivers split it.
-pub fn template(args: &RunArgs, phase: &Phase, targets: &[Target]) -> Assignment {
-    Assignment {
-        mode: phase.mode,
-        targets: targets.to_vec(),
-        wait_seconds: phase.wait,
-        batch_size: phase.n,
-        first_request_id: 0,
-        count: phase.n,
-        timeout: Duration::from_secs_f64(args.timeout),
-        close_timeout: Duration::from_secs_f64(args.close_timeout),
-        max_message: args.max_message_size,
-        close: args.close.into(),
-        hardware: args.hardware.clone(),
-        tls: envload_agent::tls::TlsOptions {
-            ca_pem: args.ca_cert.as_ref().map(|c| c.0.clone()),
-            insecure: args.insecure,
-        },
     }
 }
 
@@ -184,9 +146,11 @@ mod tests {
     //! The phase loop through a fake driver: where a signal lands decides
     //! what is kept, without any real session.
     use super::*;
-    use crate::driver::{AgentPhase, PhaseOutcome};
-    use crate::output::run_json::AgentInfo;
+    use crate::result::{AgentInfo, AgentPhase, PhaseOutcome};
+    use crate::shutdown::Shutdown;
     use clap::Parser;
+    use envload_agent::{Assignment, Target};
+    use std::time::Duration;
     use tokio::sync::watch;
 
     /// Runs phases instantly; raises the signal while phase `signal_at`
@@ -230,17 +194,17 @@ mod tests {
     }
 
     async fn run_with_signal_at(signal_at: Option<usize>) -> (RunOutcome, Vec<u64>, String) {
-        let cli = crate::cli::Cli::parse_from(["envload", "run", "--requests-grid", "1,2,3"]);
-        let crate::cli::Command::Run(args) = cli.command else {
+        let cli = crate::cmd::Cli::parse_from(["envload", "run", "--requests-grid", "1,2,3"]);
+        let crate::cmd::Command::Run(args) = cli.command else {
             unreachable!()
         };
+        let config = args.config().unwrap();
         let dir = std::env::temp_dir().join(format!(
             "envload-phases-{}-{signal_at:?}",
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let spec = PlanSpec::from_args(&args);
         let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
         let (tx, shutdown) = Shutdown::manual();
         let mut fake = Fake {
@@ -249,13 +213,11 @@ mod tests {
             tx,
         };
         let ctx = RunContext {
-            args: &args,
-            spec: &spec,
+            config: &config,
             targets: &targets,
             dir: &dir,
             argv: Vec::new(),
             embedded: None,
-            records: true,
             shutdown,
         };
         let outcome = execute(&mut fake, ctx).await.unwrap();

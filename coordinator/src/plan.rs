@@ -54,26 +54,15 @@ pub struct PlanSpec {
     pub compare: bool,
 }
 
+/// Most phases one plan may expand to.
+pub const MAX_PHASES: u64 = 100_000;
+
 /// Pause between grid phases.
 pub const GRID_PAUSE: Duration = Duration::from_millis(500);
 /// Pause between the two `--compare` phases.
 pub const COMPARE_PAUSE: Duration = Duration::from_secs(1);
 
 impl PlanSpec {
-    /// The plan flags of `envload run` / `envload coordinator`.
-    pub fn from_args(args: &crate::cli::RunArgs) -> Self {
-        PlanSpec {
-            mode: args.modes.first().copied().unwrap_or(args.mode).into(),
-            modes: args.modes.iter().map(|m| (*m).into()).collect(),
-            n: args.requests,
-            wait: args.wait,
-            requests_grid: args.requests_grid.clone().map(|g| g.0),
-            wait_grid: args.wait_grid.clone().map(|g| g.0),
-            reps: args.reps,
-            compare: args.compare,
-        }
-    }
-
     /// Which kind of plan this is (`--compare` wins over grids, as in the
     /// reference).
     pub fn kind(&self) -> PlanKind {
@@ -142,10 +131,10 @@ impl PlanSpec {
                 .and_then(|c| c.checked_mul(u64::from(self.reps))),
         };
         match count {
-            Some(c) if c <= crate::values::MAX_PHASES => Ok(()),
+            Some(c) if c <= MAX_PHASES => Ok(()),
             _ => Err(format!(
                 "the plan has more than {} phases (modes × --requests-grid × --wait-grid × --reps): split it",
-                crate::values::MAX_PHASES
+                MAX_PHASES
             )),
         }
     }

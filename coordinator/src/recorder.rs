@@ -10,17 +10,34 @@ use chrono::Utc;
 use envload_agent::Assignment;
 use serde_json::json;
 
+use crate::config::RunConfig;
 use crate::driver::PhaseDriver;
 use crate::output::histograms::HistogramsJsonl;
 use crate::output::numfmt::timestamp;
 use crate::output::raw_jsonl::RawJsonl;
-use crate::output::run_json::{per_target, PhaseEntry, RunDoc, RunJson};
+use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
 use crate::output::summary_csv::SummaryCsv;
-use crate::output::{PhaseResult, PhaseWriter};
-use crate::phases::RunContext;
+use crate::output::PhaseWriter;
 use crate::plan::Phase;
+use crate::result::{per_target, PhaseResult};
 use crate::shutdown::Shutdown;
 use crate::summary::summarize;
+
+/// Where a run writes and what it records about itself.
+pub struct RunContext<'a> {
+    /// The validated configuration.
+    pub config: &'a RunConfig,
+    /// The targets sessions go to (the embedded server's when none was given).
+    pub targets: &'a [envload_agent::Target],
+    /// The results folder.
+    pub dir: &'a std::path::Path,
+    /// The command line, recorded in run.json.
+    pub argv: Vec<String>,
+    /// URL of the embedded benchmark server, when this run started one.
+    pub embedded: Option<String>,
+    /// SIGINT/SIGTERM, listened to since start-up.
+    pub shutdown: Shutdown,
+}
 
 /// How a phase ended.
 pub enum PhaseEnd {
@@ -51,7 +68,7 @@ impl Recorder {
             run_json: RunJson::create(dir, run_doc(ctx, driver))?,
             csv: SummaryCsv::open(dir)?,
             hists: HistogramsJsonl::open(dir)?,
-            raw: if ctx.records {
+            raw: if ctx.config.records {
                 Some(RawJsonl::open(dir)?)
             } else {
                 None
@@ -62,7 +79,7 @@ impl Recorder {
                 .map(|t| t.url.as_str())
                 .collect::<Vec<_>>()
                 .join(";"),
-            hardware: ctx.args.hardware.clone(),
+            hardware: ctx.config.hardware.clone(),
             dir: dir.to_path_buf(),
             shutdown: ctx.shutdown.clone(),
         })
@@ -106,13 +123,10 @@ impl Recorder {
         );
         let targets = per_target(&self.run_json.doc.targets, &outcome.records);
         let result = PhaseResult {
-            targets,
             phase: phase.clone(),
-            records: outcome.records,
-            stats: outcome.stats,
-            wall: outcome.wall,
+            outcome,
             summary,
-            agents: outcome.agents,
+            targets,
         };
         // Agents may have joined since the last phase.
         for info in driver.agents() {
@@ -218,13 +232,13 @@ impl Recorder {
 }
 
 fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
-    let (args, spec) = (ctx.args, ctx.spec);
+    let (config, spec) = (ctx.config, &ctx.config.plan);
     RunDoc {
         envload_version: env!("CARGO_PKG_VERSION").to_string(),
         command: ctx.argv.clone(),
-        infrastructure: args.infrastructure.clone(),
-        hardware: args.hardware.clone(),
-        cores: args.cores.or_else(|| {
+        infrastructure: config.infrastructure.clone(),
+        hardware: config.hardware.clone(),
+        cores: config.cores.or_else(|| {
             ctx.embedded
                 .as_ref()
                 .map(|_| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
@@ -232,9 +246,9 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
         plan: json!({
             "mode": spec.mode.as_str(), "requests": spec.n, "wait": spec.wait,
             "requests_grid": spec.requests_grid, "wait_grid": spec.wait_grid,
-            "reps": spec.reps, "compare": spec.compare, "timeout": args.timeout,
-            "close": format!("{:?}", args.close), "expected_hosts": args.expected_hosts,
-            "require_hosts": args.require_hosts, "records": ctx.records,
+            "reps": spec.reps, "compare": spec.compare, "timeout": config.timeout.as_secs_f64(),
+            "close": format!("{:?}", config.close), "expected_hosts": config.expected_hosts,
+            "require_hosts": config.require_hosts, "records": config.records,
         }),
         targets: ctx.targets.iter().map(|t| t.url.clone()).collect(),
         embedded_server: ctx.embedded.clone(),

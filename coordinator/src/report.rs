@@ -6,19 +6,19 @@
 //! with `--log` one entry per folder in the experiment log.
 
 pub mod bars;
+pub mod canvas;
 pub mod figures;
 pub mod heatmap;
 pub mod html;
 pub mod load;
 pub mod log;
+pub mod slo;
 pub mod tables;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-
-use crate::cli::ReportArgs;
 
 /// Cores per infrastructure: what run.json recorded, overridden by `--cores`.
 fn cores_by_infrastructure(rows: &[load::Row], given: &[(String, u32)]) -> BTreeMap<String, u32> {
@@ -30,26 +30,42 @@ fn cores_by_infrastructure(rows: &[load::Row], given: &[(String, u32)]) -> BTree
     cores
 }
 
+/// What to report on and where.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Results folders (envload's or the reference's).
+    pub results: Vec<PathBuf>,
+    /// Where the report goes.
+    pub out: PathBuf,
+    /// Success fraction that counts for the maximum batch.
+    pub success_threshold: f64,
+    /// The experiment log to keep, if any.
+    pub log: Option<PathBuf>,
+    /// Cores per infrastructure, overriding run.json's.
+    pub cores: Vec<(String, u32)>,
+}
+
 /// Reads every results folder and writes the report into `--out`. Every
 /// input is read and checked, and `--out` and `--log` are proven writable,
 /// before the first file is written.
-pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+pub fn write(args: &Options) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut runs = Vec::new();
     for dir in &args.results {
-        for run in load::load_dir(dir).map_err(crate::UsageError)? {
+        for run in load::load_dir(dir).map_err(crate::error::UsageError)? {
             rows.extend(run.rows.iter().cloned());
             runs.push((dir, run));
         }
     }
     if rows.is_empty() {
-        return Err(
-            crate::UsageError("the results folders hold no summary.csv rows".into()).into(),
-        );
+        return Err(crate::error::UsageError(
+            "the results folders hold no summary.csv rows".into(),
+        )
+        .into());
     }
-    crate::output::prepare_dir(&args.out, "--out").map_err(crate::UsageError)?;
+    crate::output::prepare_dir(&args.out, "--out").map_err(crate::error::UsageError)?;
     if let Some(log_path) = &args.log {
-        log::check_writable(log_path).map_err(crate::UsageError)?;
+        log::check_writable(log_path).map_err(crate::error::UsageError)?;
     }
     let path: PathBuf = args.out.join("tables.md");
     std::fs::write(&path, tables::render(&rows, args.success_threshold))

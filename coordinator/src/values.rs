@@ -1,6 +1,7 @@
-//! Command-line values, parsed and bounded before anything runs: every
-//! duration, batch size, count, name and size a user can type. Each error
-//! quotes the value and says the allowed range; clap adds the flag.
+//! Values a user types — flags and experiment-matrix fields — parsed and
+//! bounded before anything runs: every duration, batch size, count, name and
+//! size. Each error quotes the value and says the allowed range; clap (or
+//! the matrix loader) adds the flag or field.
 
 /// Longest duration any flag accepts (a week): more is a typo, and would
 /// overflow the timers.
@@ -11,10 +12,6 @@ pub const MAX_WAIT: f64 = 24.0 * 3600.0;
 pub const MAX_BATCH: u64 = 1 << 24;
 /// Most agents a coordinator waits for.
 pub const MAX_AGENTS: u32 = 4096;
-/// Most local agent processes `run --agents` starts on this host.
-pub const MAX_LOCAL_AGENTS: u32 = 256;
-/// Most phases one plan may expand to.
-pub const MAX_PHASES: u64 = 100_000;
 /// Repetitions per grid point.
 pub const MAX_REPS: u32 = 10_000;
 /// `--max-message-size` range, bytes.

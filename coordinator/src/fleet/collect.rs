@@ -10,7 +10,7 @@ use envload_agent::convert::{merge_latency, merge_stats, record_from_proto};
 use envload_agent::{Assignment, ErrorType, Failure, Latency, PhaseStats, SessionRecord};
 use envload_proto::v1;
 
-use crate::driver::{AgentPhase, PhaseOutcome};
+use crate::result::{AgentPhase, PhaseOutcome};
 use crate::summary::Uniques;
 
 struct Part {

@@ -76,7 +76,7 @@ impl LocalFleet {
     }
 
     /// The agents attached.
-    pub fn agents(&self) -> Vec<crate::output::run_json::AgentInfo> {
+    pub fn agents(&self) -> Vec<crate::result::AgentInfo> {
         use crate::driver::PhaseDriver;
         self.fleet.agents()
     }

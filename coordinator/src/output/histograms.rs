@@ -9,7 +9,8 @@ use std::path::Path;
 use base64::Engine;
 use serde_json::json;
 
-use super::{PhaseResult, PhaseWriter};
+use super::PhaseWriter;
+use crate::result::PhaseResult;
 
 /// Appends to `<dir>/histograms.jsonl`.
 pub struct HistogramsJsonl {
@@ -35,7 +36,7 @@ impl PhaseWriter for HistogramsJsonl {
             let bytes = envload_proto::histogram::encode(&l.hist).map_err(io::Error::other)?;
             Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
         };
-        let s = &r.stats;
+        let s = &r.outcome.stats;
         let line = json!({
             "phase": r.phase.index,
             "mode": r.phase.mode.as_str(),

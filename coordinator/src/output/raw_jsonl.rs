@@ -8,7 +8,8 @@ use std::path::Path;
 use envload_agent::SessionRecord;
 
 use super::numfmt::{float, timestamp};
-use super::{PhaseResult, PhaseWriter};
+use super::PhaseWriter;
+use crate::result::PhaseResult;
 use envload_agent::stats::us_to_s;
 
 /// The keys of a line, in order. Pinned by a test.
@@ -52,7 +53,7 @@ impl RawJsonl {
 
 impl PhaseWriter for RawJsonl {
     fn write_phase(&mut self, result: &PhaseResult) -> io::Result<()> {
-        let mut recs: Vec<&SessionRecord> = result.records.iter().collect();
+        let mut recs: Vec<&SessionRecord> = result.outcome.records.iter().collect();
         recs.sort_by_key(|r| r.request_id);
         for r in recs {
             self.file.write_all(line(r).as_bytes())?;

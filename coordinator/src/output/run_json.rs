@@ -10,38 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::numfmt::timestamp;
-use super::{PhaseResult, PhaseWriter};
-
-/// One agent that ran sessions.
-#[derive(Debug, Clone, Serialize)]
-pub struct AgentInfo {
-    /// Agent name.
-    pub name: String,
-    /// Host it ran on.
-    pub host: String,
-    /// CPUs it had (its declared capacity).
-    pub cpus: usize,
-    /// Sessions it ran over the whole run.
-    pub sessions: u64,
-    /// Of which succeeded.
-    pub successful: u64,
-    /// Of which failed (including sessions lost with the agent).
-    pub failed: u64,
-}
-
-impl AgentInfo {
-    /// An agent that has run nothing yet.
-    pub fn new(name: &str, host: &str, cpus: usize) -> Self {
-        AgentInfo {
-            name: name.into(),
-            host: host.into(),
-            cpus,
-            sessions: 0,
-            successful: 0,
-            failed: 0,
-        }
-    }
-}
+use super::PhaseWriter;
+use crate::result::{AgentInfo, AgentPhase, PhaseResult, TargetCount};
 
 /// One phase's entry.
 #[derive(Debug, Clone, Serialize)]
@@ -60,39 +30,9 @@ pub struct PhaseEntry {
     /// Failures by `error_type`.
     pub errors: serde_json::Map<String, Value>,
     /// What each agent ran.
-    pub agents: Vec<crate::driver::AgentPhase>,
+    pub agents: Vec<AgentPhase>,
     /// Sessions per target (round-robin over `--urls`), from the records.
     pub targets: Vec<TargetCount>,
-}
-
-/// Sessions one target got in a phase.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct TargetCount {
-    pub url: String,
-    pub sessions: u64,
-    pub successful: u64,
-}
-
-/// Sessions and successes per target, by the records' `target_index`.
-pub fn per_target(urls: &[String], records: &[envload_agent::SessionRecord]) -> Vec<TargetCount> {
-    let mut counts: Vec<TargetCount> = urls
-        .iter()
-        .map(|u| TargetCount {
-            url: u.clone(),
-            sessions: 0,
-            successful: 0,
-        })
-        .collect();
-    for r in records {
-        if let Some(c) = counts.get_mut(r.target_index) {
-            c.sessions += 1;
-            c.successful += u64::from(r.success());
-        }
-    }
-    if records.is_empty() {
-        counts.clear();
-    }
-    counts
 }
 
 /// The document.
@@ -183,20 +123,21 @@ impl PhaseWriter for RunJson {
             wait_seconds: r.phase.wait,
             repetition: r.phase.rep,
             status: "complete".to_string(),
-            successful: r.stats.successful,
-            failed: r.stats.failed,
-            total_wall_time: r.wall.as_secs_f64(),
+            successful: r.outcome.stats.successful,
+            failed: r.outcome.stats.failed,
+            total_wall_time: r.outcome.wall.as_secs_f64(),
             unique_hosts: r.summary.unique_hosts,
             errors: r
+                .outcome
                 .stats
                 .errors
                 .iter()
                 .map(|(k, v)| (k.as_str().to_string(), Value::from(*v)))
                 .collect(),
-            agents: r.agents.clone(),
+            agents: r.outcome.agents.clone(),
             targets: r.targets.clone(),
         };
-        for a in &r.agents {
+        for a in &r.outcome.agents {
             if let Some(info) = self
                 .doc
                 .agents

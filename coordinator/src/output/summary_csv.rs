@@ -5,7 +5,8 @@ use std::io;
 use std::path::Path;
 
 use super::numfmt::{float, timestamp};
-use super::{PhaseResult, PhaseWriter};
+use super::PhaseWriter;
+use crate::result::PhaseResult;
 use crate::summary::{SummaryRow, COLUMNS};
 
 /// Appends to `<dir>/summary.csv`.

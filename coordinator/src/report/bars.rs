@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plotters::prelude::*;
 
-use super::figures::{legend, Area, Figure};
+use super::canvas::{legend, Area, Figure};
 
 /// A bar figure: values per (infrastructure, mode).
 pub struct Bars {

@@ -7,45 +7,16 @@
 //! DejaVu Sans (or `$ENVLOAD_FONT`), so no system fonts are needed.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::bars::Bars;
+use super::canvas::{both, legend, register_font, Area, Figure};
 use super::load::Row;
-use super::tables::{max_batch_by, points_by, slo_max, slo_p99};
+use super::slo::default_p99;
+use super::tables::{max_batch_by, points_by, slo_max};
 use crate::output::numfmt::float;
-
-const W: u32 = 960;
-const H: u32 = 600;
-/// DejaVu Sans, built in so figures render on machines without fonts
-/// (HPC login nodes, slim containers); licence in `assets/DejaVuSans.LICENSE`.
-const BUILTIN_FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-
-/// Registers the font plotters draws text with (once per process):
-/// `$ENVLOAD_FONT` when set, else the built-in DejaVu Sans.
-fn register_font() -> Result<(), String> {
-    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let (bytes, name): (&'static [u8], String) = match std::env::var_os("ENVLOAD_FONT") {
-            Some(path) => {
-                let path = PathBuf::from(path);
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| format!("ENVLOAD_FONT={}: {e}", path.display()))?;
-                (
-                    Box::leak(bytes.into_boxed_slice()),
-                    format!("ENVLOAD_FONT={}", path.display()),
-                )
-            }
-            None => (BUILTIN_FONT, "the built-in font".into()),
-        };
-        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-            .map_err(|_| format!("{name} is not a usable TrueType font"))
-    })
-    .clone()
-}
 
 /// Writes every figure into `out`; returns the file stems written. The
 /// batch-per-core figure covers the infrastructures `cores` knows.
@@ -99,7 +70,7 @@ pub fn render(
                 caption: format!(
                     "Maximum batch with success >= {:.0}% and p99 <= {} s (wait {wait} s)",
                     threshold * 100.0,
-                    float(slo_p99(wait))
+                    float(default_p99(wait))
                 ),
                 y_desc: "sessions".into(),
                 decimals: 0,
@@ -145,31 +116,6 @@ pub fn render(
         written.push("batch_per_core".into());
     }
     Ok(written)
-}
-
-pub(super) type Area<DB> = DrawingArea<DB, Shift>;
-
-/// A figure that draws on any backend.
-pub(super) trait Figure {
-    fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), String>
-    where
-        DB::ErrorType: 'static;
-}
-
-/// Draws one figure into both a PNG and an SVG file.
-pub(super) fn both(out: &Path, stem: &str, fig: &impl Figure) -> Result<(), String> {
-    let png = out.join(format!("{stem}.png"));
-    let svg = out.join(format!("{stem}.svg"));
-    {
-        let area = BitMapBackend::new(&png, (W, H)).into_drawing_area();
-        fig.draw(&area)?;
-        area.present()
-            .map_err(|e| format!("{}: {e}", png.display()))?;
-    }
-    let area = SVGBackend::new(&svg, (W, H)).into_drawing_area();
-    fig.draw(&area)?;
-    area.present()
-        .map_err(|e| format!("{}: {e}", svg.display()))
 }
 
 struct SuccessFigure {
@@ -269,21 +215,4 @@ where
             .map_err(err)?;
     }
     legend(&mut chart, SeriesLabelPosition::LowerLeft)
-}
-
-/// The series legend of an f64 × f64 chart, boxed on a translucent white.
-pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    position: SeriesLabelPosition,
-) -> Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(position)
-        .draw()
-        .map_err(|e| e.to_string())
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::figures::{both, Area, Figure};
+use super::canvas::{both, Area, Figure};
 use super::tables::{Key, Point};
 use crate::output::numfmt::float;
 

@@ -272,7 +272,7 @@ fn observations(
                 "{mode}, wait {} s: SLO (success ≥ {:.0}%, total p99 ≤ {} s) first missed at N={over} (success {:.1}%, p99 {:.3} s); largest N within it: {}",
                 float(wait),
                 threshold * 100.0,
-                float(super::tables::slo_p99(wait)),
+                float(super::slo::default_p99(wait)),
                 p.success * 100.0,
                 p.total_p99,
                 best.map_or("none".to_string(), |(n, _)| n.to_string())

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::load::Row;
+use super::slo::{default_p99, Slo};
 use crate::output::numfmt::float;
 
 /// (infrastructure, mode, wait in µs — orderable).
@@ -69,9 +70,10 @@ pub fn points_by(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
 
 /// The largest N with mean success ≥ `threshold`, and its point.
 pub fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Point)> {
+    let slo = Slo::at_wait(threshold, 0.0);
     by_n.iter()
         .rev()
-        .find(|(_, p)| p.success >= threshold - 1e-12)
+        .find(|(_, p)| slo.success_met(p.success))
         .map(|(n, p)| (*n, *p))
 }
 
@@ -177,7 +179,7 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for ((infra, mode, w), by_n) in &pts {
         let wait = *w as f64 / 1e6;
-        let limit = slo_p99(wait);
+        let limit = default_p99(wait);
         let (best, over) = slo_max(by_n, threshold, wait);
         let over = over.map_or("–".to_string(), |n| n.to_string());
         let (n, p99) = best.map_or(("–".to_string(), "–".to_string()), |(n, p)| {
@@ -194,13 +196,14 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
 }
 
 /// The largest N meeting the SLO at `wait` (success ≥ `threshold`, total
-/// p99 ≤ [`slo_p99`]), and the smallest N that does not.
+/// p99 ≤ [`default_p99`]), and the smallest N that does not.
 pub fn slo_max(
     by_n: &BTreeMap<u64, Point>,
     threshold: f64,
     wait: f64,
 ) -> (Option<(u64, Point)>, Option<u64>) {
-    let meets = |p: &Point| p.success >= threshold - 1e-12 && p.total_p99 <= slo_p99(wait);
+    let slo = Slo::at_wait(threshold, wait);
+    let meets = |p: &Point| slo.met(p.success, p.total_p99);
     let best = by_n
         .iter()
         .rev()
@@ -208,11 +211,6 @@ pub fn slo_max(
         .map(|(n, p)| (*n, *p));
     let over = by_n.iter().find(|(_, p)| !meets(p)).map(|(n, _)| *n);
     (best, over)
-}
-
-/// The reference matrix's latency SLO: total p99 ≤ 2 × (wait + 0.5 s).
-pub fn slo_p99(wait: f64) -> f64 {
-    2.0 * (wait + 0.5)
 }
 
 /// The maximum batch per (infrastructure, mode), over all waits.

@@ -4,10 +4,35 @@ use std::time::Duration;
 
 use envload_agent::remote::{self, AgentOpts};
 
-use crate::cli::AgentArgs;
+use clap::Args;
+
+use crate::error::UsageError;
 use crate::phases::RunOutcome;
 use crate::shutdown::Shutdown;
-use crate::UsageError;
+use crate::values::{parse_count, parse_seconds};
+
+/// `envload agent`.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// The coordinator's URL (http://HOST:PORT).
+    #[arg(long)]
+    pub coordinator: String,
+    /// Agent name [default: HOSTNAME-PID].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The coordinator's token.
+    #[arg(long, env = "ENVLOAD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Capacity declared to the coordinator [default: CPU count].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_count)]
+    pub cpus: Option<u32>,
+    /// Seconds to keep trying to reach the coordinator.
+    #[arg(long, default_value = "120", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub connect_for: f64,
+    /// Test hook: announce another protocol version.
+    #[arg(long, hide = true)]
+    pub protocol_version: Option<u32>,
+}
 
 /// Runs the agent until the coordinator shuts it down.
 pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {

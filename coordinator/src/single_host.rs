@@ -1,7 +1,7 @@
-//! `envload run`: single-host mode. Without `--agents` the sessions run in
-//! this process (the same engine a remote agent runs); with `--agents K`, K
-//! local agent processes attach to an in-process coordinator over real gRPC
-//! on loopback. Without a URL the embedded benchmark server is the target.
+//! Single-host runs (`run`, `ceiling`): the descriptor limit raised for the
+//! largest batch, the output folder checked, the embedded benchmark server
+//! started when no URL was given, one runtime, and the local driver
+//! (in-process, or `--agents K` local agent processes over gRPC).
 
 use std::path::PathBuf;
 
@@ -9,37 +9,24 @@ use anyhow::Context;
 use chrono::Utc;
 use envload_agent::{limits, Target};
 
-use crate::cli::RunArgs;
+use crate::config::RunConfig;
 use crate::embedded::Embedded;
+use crate::error::UsageError;
 use crate::local_driver::LocalDriver;
 use crate::output::prepare_dir;
-use crate::phases::{execute, RunContext, RunOutcome};
-use crate::plan::PlanSpec;
+use crate::phases::RunOutcome;
+use crate::recorder::RunContext;
 use crate::shutdown::Shutdown;
-use crate::values::MAX_LOCAL_AGENTS;
-use crate::UsageError;
 
-/// Runs the plan given on the command line.
-pub fn run(args: RunArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
-    let spec = PlanSpec::from_args(&args);
-    spec.validate().map_err(UsageError)?;
-    run_locally(
-        &args,
-        &spec,
-        spec.max_n(),
-        argv,
-        shutdown,
-        async |driver, ctx| execute(driver, ctx).await,
-    )
-}
+/// Most local agent processes `run --agents` starts on this host.
+pub const MAX_LOCAL_AGENTS: u32 = 256;
 
 /// What `run` and `ceiling` share: the output folder, targets and embedded
 /// server prepared for `max_n` sessions, a runtime, and the local driver
 /// (in-process, or `--agents K` local agent processes) that `body` runs
 /// its phases through.
 pub fn run_locally(
-    args: &RunArgs,
-    spec: &PlanSpec,
+    config: &RunConfig,
     max_n: u64,
     argv: Vec<String>,
     shutdown: Shutdown,
@@ -49,19 +36,17 @@ pub fn run_locally(
         dir,
         targets,
         embedded,
-    } = prepare(args, max_n)?;
+    } = prepare(config, max_n)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let outcome = rt.block_on(async {
         let ctx = RunContext {
-            args,
-            spec,
+            config,
             targets: &targets,
             dir: &dir,
             argv,
             embedded: embedded.as_ref().map(|e| e.url.clone()),
-            records: !args.no_records,
             shutdown: shutdown.clone(),
         };
         // Starting local agents takes a moment; a signal meanwhile ends the
@@ -72,7 +57,7 @@ pub fn run_locally(
                 eprintln!("envload: interrupted while starting");
                 return Ok(RunOutcome::Interrupted);
             }
-            d = LocalDriver::start(args.agents, !args.no_records) => d?,
+            d = LocalDriver::start(config.agents, config.records) => d?,
         };
         let outcome = body(&mut driver, ctx).await;
         driver.stop().await;
@@ -94,27 +79,21 @@ struct Prepared {
 
 /// Raises the descriptor limit for `max_n` sessions, checks the output
 /// directory, and starts the embedded server when no URL was given.
-fn prepare(args: &RunArgs, max_n: u64) -> anyhow::Result<Prepared> {
-    if args.agents > MAX_LOCAL_AGENTS {
+fn prepare(config: &RunConfig, max_n: u64) -> anyhow::Result<Prepared> {
+    if config.agents > MAX_LOCAL_AGENTS {
         return Err(UsageError(format!(
             "--agents {} is more local agent processes than this host should run (at most {MAX_LOCAL_AGENTS}); on many hosts use envload coordinator + envload agent",
-            args.agents
+            config.agents
         ))
         .into());
     }
-    let mut targets: Vec<Target> = args
-        .url
-        .iter()
-        .cloned()
-        .chain(args.urls.iter().cloned())
-        .collect();
-    let sockets_per_session = if targets.is_empty() { 2 } else { 1 };
-    limits::ensure_nofile(max_n, limits::needed(max_n, sockets_per_session))
+    let mut targets = config.targets.clone();
+    limits::ensure_nofile(max_n, limits::needed(max_n, config.sockets_per_session()))
         .map_err(|e| UsageError(e.to_string()))?;
-    let dir = args
+    let dir = config
         .output_dir
         .clone()
-        .unwrap_or_else(|| default_dir(&args.infrastructure));
+        .unwrap_or_else(|| default_dir(&config.infrastructure));
     let dir = prepare_dir(&dir, "--output-dir").map_err(UsageError)?;
     let embedded = if targets.is_empty() {
         let e = Embedded::start().context("starting the embedded benchmark server")?;

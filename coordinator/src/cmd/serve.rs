@@ -9,10 +9,42 @@ use envload_benchenv::env::Identity;
 use envload_benchenv::workers::{WorkerSet, READY_LINE};
 use envload_benchenv::{bind_listener, serve, ServerConfig};
 
-use crate::cli::ServeArgs;
+use crate::error::UsageError;
 use crate::shutdown::Shutdown;
-use crate::UsageError;
+use clap::Args;
 use envload_agent::limits;
+use std::path::PathBuf;
+
+/// `envload serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    #[arg(long, env = "PORT", default_value = "8000", allow_hyphen_values = true)]
+    pub port: u16,
+    /// Worker processes sharing the port.
+    #[arg(long, env = "WORKERS", default_value = "1", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: u32,
+    /// WebSocket sessions allowed at once per worker process.
+    #[arg(long, env = "MAX_CONCURRENT_ENVS", default_value = "100000", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_concurrent_envs: u64,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Internal: run as one worker of a --workers supervisor.
+    #[arg(long, hide = true)]
+    pub worker: bool,
+    /// Test hook: every session fails with FACTORY_ERROR.
+    #[arg(long, hide = true)]
+    pub inject_factory_error: bool,
+}
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<()> {

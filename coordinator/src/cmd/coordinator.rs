@@ -5,17 +5,42 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use anyhow::Context;
-use envload_agent::Target;
 
-use crate::cli::CoordinatorArgs;
+use clap::Args;
+
+use super::run_args::RunArgs;
+use crate::error::UsageError;
 use crate::fleet::serve::GrpcServer;
 use crate::fleet::{Fleet, FleetConfig};
 use crate::output::prepare_dir;
-use crate::phases::{execute, RunContext, RunOutcome};
-use crate::plan::PlanSpec;
-use crate::run_cmd::default_dir;
+use crate::phases::{execute, RunOutcome};
+use crate::recorder::RunContext;
 use crate::shutdown::Shutdown;
-use crate::UsageError;
+use crate::single_host::default_dir;
+use crate::values::{parse_count, parse_seconds};
+
+/// `envload coordinator`.
+#[derive(Debug, Clone, Args)]
+pub struct CoordinatorArgs {
+    /// Address to listen on for agents.
+    #[arg(long, default_value = "0.0.0.0:7700")]
+    pub listen: String,
+    /// Seconds to wait for --agents agents to join.
+    #[arg(long, default_value = "120", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub agent_wait: f64,
+    /// Abort the run when fewer agents than this remain.
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = parse_count)]
+    pub min_agents: u32,
+    /// Token agents must present.
+    #[arg(long, env = "ENVLOAD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds of silence after which an agent counts as lost.
+    #[arg(long, default_value = "5", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub heartbeat_deadline: f64,
+    /// The plan (the flags of `envload run`).
+    #[command(flatten)]
+    pub plan: RunArgs,
+}
 
 /// Runs the coordinator.
 pub fn run(
@@ -23,26 +48,20 @@ pub fn run(
     argv: Vec<String>,
     shutdown: Shutdown,
 ) -> anyhow::Result<RunOutcome> {
-    let plan = &args.plan;
-    if plan.agents == 0 {
+    let run = args.plan.config()?;
+    if run.agents == 0 {
         return Err(
             UsageError("--agents must be at least 1: how many agents to wait for".into()).into(),
         );
     }
-    if args.min_agents > plan.agents {
+    if args.min_agents > run.agents {
         return Err(UsageError(format!(
             "--min-agents {} is more than --agents {}",
-            args.min_agents, plan.agents
+            args.min_agents, run.agents
         ))
         .into());
     }
-    let targets: Vec<Target> = plan
-        .url
-        .iter()
-        .cloned()
-        .chain(plan.urls.iter().cloned())
-        .collect();
-    if targets.is_empty() {
+    if run.targets.is_empty() {
         return Err(UsageError(
             "the coordinator needs a target: --url or --urls (agents run elsewhere)".into(),
         )
@@ -54,19 +73,17 @@ pub fn run(
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| UsageError(format!("--listen '{}' is not HOST:PORT", args.listen)))?;
-    let spec = PlanSpec::from_args(plan);
-    spec.validate().map_err(UsageError)?;
-    let dir = plan
+    let dir = run
         .output_dir
         .clone()
-        .unwrap_or_else(|| default_dir(&plan.infrastructure));
+        .unwrap_or_else(|| default_dir(&run.infrastructure));
     let dir = prepare_dir(&dir, "--output-dir").map_err(UsageError)?;
 
     let config = FleetConfig {
         token: args.token.clone().filter(|t| !t.is_empty()),
         heartbeat_deadline: Duration::from_secs_f64(args.heartbeat_deadline),
         min_agents: args.min_agents as usize,
-        send_records: !plan.no_records,
+        send_records: run.records,
         ..FleetConfig::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -88,7 +105,7 @@ pub fn run(
         };
         println!(
             "envload coordinator: listening on {}; waiting for {} agent(s)",
-            server.addr, plan.agents
+            server.addr, run.agents
         );
         println!("  start agents with: envload agent --coordinator {shown}");
         let wait = Duration::from_secs_f64(args.agent_wait);
@@ -99,16 +116,14 @@ pub fn run(
                 server.stop().await;
                 return Ok(RunOutcome::Interrupted);
             }
-            r = fleet.wait_for(plan.agents as usize, wait) => r?,
+            r = fleet.wait_for(run.agents as usize, wait) => r?,
         }
         let ctx = RunContext {
-            args: plan,
-            spec: &spec,
-            targets: &targets,
+            config: &run,
+            targets: &run.targets,
             dir: &dir,
             argv,
             embedded: None,
-            records: !plan.no_records,
             shutdown,
         };
         let outcome = execute(&mut fleet, ctx).await;

@@ -1,11 +1,39 @@
 //! `envload lb-config`: an HAProxy or Envoy configuration for a list of
-//! backends, filled from the templates in `deploy/lb/`.
+//! backends, filled from the templates beside this file (`lb_config/`).
 
-use crate::cli::{LbArgs, LbKind};
-use crate::UsageError;
+use clap::{Args, ValueEnum};
 
-const HAPROXY: &str = include_str!("../../deploy/lb/haproxy.cfg.tmpl");
-const ENVOY: &str = include_str!("../../deploy/lb/envoy.yaml.tmpl");
+use crate::error::UsageError;
+
+/// Load balancers `lb-config` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LbKind {
+    /// HAProxy (Debian's haproxy package).
+    Haproxy,
+    /// Envoy.
+    Envoy,
+}
+
+/// `envload lb-config`.
+#[derive(Debug, Clone, Args)]
+pub struct LbArgs {
+    /// Which load balancer.
+    #[arg(long, value_enum, default_value = "haproxy")]
+    pub kind: LbKind,
+    /// Where the balancer listens.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// Connection limit.
+    #[arg(long, default_value = "100000", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub maxconn: u64,
+    /// A backend HOST:PORT (repeat for each).
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Vec<Backend>,
+}
+
+const HAPROXY: &str = include_str!("lb_config/haproxy.cfg.tmpl");
+const ENVOY: &str = include_str!("lb_config/envoy.yaml.tmpl");
 
 /// A backend `host:port`.
 #[derive(Debug, Clone, PartialEq)]

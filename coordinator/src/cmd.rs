@@ -1,0 +1,131 @@
+//! The `envload` command line: one module per subcommand (its flags and
+//! what it does with them), over the engine, which never sees a clap type.
+//! [`main_with`] parses, listens for signals, dispatches and maps the
+//! outcome to the exit code.
+
+pub mod agent;
+pub mod ceiling;
+pub mod coordinator;
+pub mod experiment;
+pub mod lb_config;
+pub mod report;
+pub mod run;
+pub mod run_args;
+pub mod serve;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::UsageError;
+use crate::phases::RunOutcome;
+use crate::shutdown::Shutdown;
+use agent::AgentArgs;
+use ceiling::CeilingArgs;
+use coordinator::CoordinatorArgs;
+use experiment::ExperimentArgs;
+use lb_config::LbArgs;
+use report::ReportArgs;
+use run_args::RunArgs;
+use serve::ServeArgs;
+
+/// Measures how many concurrent OpenEnv sessions an infrastructure holds, and
+/// at what latency.
+#[derive(Debug, Parser)]
+#[command(name = "envload", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a load test from this host (starts the embedded benchmark server
+    /// when no --url is given).
+    Run(Box<RunArgs>),
+    /// Serve the OpenEnv benchmark environment.
+    Serve(ServeArgs),
+    /// Coordinate agents on many hosts: split each phase across them, merge
+    /// their histograms, write one set of results.
+    Coordinator(Box<CoordinatorArgs>),
+    /// Generate load for a coordinator.
+    Agent(AgentArgs),
+    /// Print a load-balancer configuration (HAProxy or Envoy) for backends.
+    LbConfig(LbArgs),
+    /// Find the largest batch meeting an SLO (doubling, then bisection).
+    Ceiling(Box<CeilingArgs>),
+    /// Turn result folders into the experiment tables (tables.md), figures,
+    /// index.html and experiment-log entries.
+    Report(ReportArgs),
+    /// Run one infrastructure's plan from the experiment matrix, writing
+    /// results where `report` expects them.
+    Experiment(ExperimentArgs),
+}
+
+/// Parses `args` and runs the subcommand; returns the process exit code
+/// (0 success, 1 failure, 2 usage error, 130 interrupted).
+pub fn main_with<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ENVLOAD_LOG"))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let argv: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // Commands that run for long listen to SIGINT/SIGTERM from here to exit;
+    // the quick ones keep the default action (Ctrl-C ends them at once).
+    let long_running = !matches!(cli.command, Command::Report(_) | Command::LbConfig(_));
+    let shutdown = if long_running {
+        match Shutdown::listen() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("envload: error: cannot listen for SIGINT/SIGTERM: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        Shutdown::never()
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::run(*args, argv, shutdown),
+        Command::Serve(args) => serve::run(args, shutdown).map(|()| RunOutcome::Complete),
+        Command::Coordinator(args) => coordinator::run(*args, argv, shutdown),
+        Command::Agent(args) => agent::run(args, shutdown),
+        Command::Ceiling(args) => ceiling::run(*args, argv, shutdown),
+        Command::Report(args) => report::run(args).map(|()| RunOutcome::Complete),
+        Command::Experiment(args) => experiment::run(args, shutdown),
+        Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
+            print!("{cfg}");
+            RunOutcome::Complete
+        }),
+    };
+    match result {
+        Ok(RunOutcome::Complete) => ExitCode::SUCCESS,
+        Ok(RunOutcome::HostsMissing) => ExitCode::from(1),
+        Ok(RunOutcome::Interrupted) => ExitCode::from(130),
+        Err(e) => {
+            eprintln!("envload: error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

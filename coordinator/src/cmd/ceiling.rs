@@ -1,0 +1,89 @@
+//! `envload ceiling`: the largest batch that meets an SLO (success rate ≥
+//! threshold and total p99 ≤ a bound; defaults from the reference's matrix:
+//! 95% and 2 × (wait + 0.5 s)), searched by [`crate::ceiling`] on this host.
+
+use clap::Args;
+
+use super::run_args::RunArgs;
+use crate::ceiling::{search, Search, Slo};
+use crate::error::UsageError;
+use crate::phases::RunOutcome;
+use crate::shutdown::Shutdown;
+use crate::single_host::run_locally;
+use crate::values::{parse_batch, parse_fraction, parse_resolution, parse_seconds};
+
+/// `envload ceiling`.
+#[derive(Debug, Clone, Args)]
+pub struct CeilingArgs {
+    /// Success fraction a batch must reach.
+    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction)]
+    pub success_threshold: f64,
+    /// Total p99 (seconds) a batch must stay under [default: 2 × (wait + 0.5)].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub max_p99: Option<f64>,
+    /// Stop bisecting when the bracket is within this fraction of the
+    /// answer (and at least one session).
+    #[arg(long, default_value = "0.05", allow_hyphen_values = true, value_parser = parse_resolution)]
+    pub resolution: f64,
+    /// Largest batch to try.
+    #[arg(long, default_value = "65536", allow_hyphen_values = true, value_parser = parse_batch)]
+    pub max_n: u64,
+    /// The probes' settings (the flags of `envload run`; -n is the first probe).
+    #[command(flatten)]
+    pub plan: RunArgs,
+}
+
+/// Checks the flags, fits `--max-n` to the descriptors this host allows, and
+/// runs the search.
+pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
+    let plan = &c.plan;
+    if plan.requests_grid.is_some() || plan.wait_grid.is_some() || plan.compare {
+        return Err(UsageError(
+            "ceiling searches N itself: drop --requests-grid, --wait-grid and --compare".into(),
+        )
+        .into());
+    }
+    if plan.modes.len() > 1 {
+        return Err(UsageError(
+            "ceiling searches one mode at a time: give --mode ws or --mode http, not --modes"
+                .into(),
+        )
+        .into());
+    }
+    let config = plan.config()?;
+    let slo = match c.max_p99 {
+        Some(p99) => Slo {
+            success: c.success_threshold,
+            p99,
+        },
+        None => Slo::at_wait(c.success_threshold, config.plan.wait),
+    };
+    // The search may stop below --max-n; only the descriptors it can get
+    // bound it, so lower --max-n to them instead of refusing to start.
+    let allowed = envload_agent::limits::raise_to_max()
+        .saturating_sub(envload_agent::limits::RESERVE)
+        / config.sockets_per_session();
+    let mut max_n = c.max_n;
+    if max_n > allowed {
+        eprintln!(
+            "envload: --max-n {max_n} lowered to {allowed}: RLIMIT_NOFILE allows no more sessions"
+        );
+        max_n = allowed;
+    }
+    if plan.requests > max_n {
+        return Err(UsageError(format!(
+            "-n {} (the first probe) is above --max-n {max_n}",
+            plan.requests
+        ))
+        .into());
+    }
+    let s = Search {
+        slo,
+        first: plan.requests,
+        max_n,
+        resolution: c.resolution,
+    };
+    run_locally(&config, max_n, argv, shutdown, async |driver, ctx| {
+        search(driver, ctx, s).await
+    })
+}

@@ -1,0 +1,193 @@
+//! `envload experiment --matrix FILE --infrastructure ID`: runs one
+//! infrastructure's plan from the experiment matrix ([`crate::experiment`])
+//! into `<results>/<id>/<YYYY-MM-DD>/`, as an ordinary `envload run` (the
+//! command run.json records reproduces it), after bringing up what the
+//! matrix says to; Slurm infrastructures are an `sbatch --wait`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser};
+
+use super::{Cli, Command};
+use crate::error::UsageError;
+use crate::experiment::deployed::Deployed;
+use crate::experiment::matrix::{Deploy, Infrastructure, Matrix, Plan};
+use crate::experiment::sbatch;
+use crate::phases::RunOutcome;
+use crate::shutdown::Shutdown;
+use crate::values::parse_name;
+
+/// `envload experiment`.
+#[derive(Debug, Clone, Args)]
+pub struct ExperimentArgs {
+    /// The experiment matrix (infrastructures and grid, TOML).
+    #[arg(long, default_value = "experiments/config/matrix.toml")]
+    pub matrix: PathBuf,
+    /// Id of the infrastructure to run (an `[[infrastructure]]` of the matrix).
+    #[arg(long, value_parser = parse_name)]
+    pub infrastructure: String,
+    /// Results root [default: the matrix's `results`, else experiments/results].
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Print what would run (deployment, envload run command, results
+    /// folder) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs the plan of `--infrastructure` from `--matrix`.
+pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
+    let matrix = Matrix::load(&args.matrix).map_err(UsageError)?;
+    let infra = matrix
+        .find(&args.infrastructure, &args.matrix)
+        .map_err(UsageError)?;
+    let plan = matrix.plan(infra).map_err(UsageError)?;
+    let root = args
+        .results
+        .clone()
+        .or(matrix.results.clone())
+        .unwrap_or_else(|| PathBuf::from("experiments/results"));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let dir = crate::single_host::fresh_dir(&root.join(&infra.id), &today);
+    let name = infra.name.as_deref().unwrap_or(&infra.id);
+    println!(
+        "envload experiment: {} ({name}), deploy = {}",
+        infra.id,
+        infra.deploy.as_str()
+    );
+    if infra.deploy == Deploy::Sbatch {
+        return run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown);
+    }
+    let argv = run_argv(infra, &plan, &dir);
+    let run_args = match Cli::try_parse_from(&argv) {
+        Ok(Cli {
+            command: Command::Run(a),
+        }) => *a,
+        Ok(_) => unreachable!("run_argv builds a `run` command"),
+        Err(e) => {
+            return Err(UsageError(format!(
+                "--matrix {}: infrastructure '{}': its plan is not a valid `envload run`: {}",
+                args.matrix.display(),
+                infra.id,
+                e.render().to_string().lines().next().unwrap_or_default()
+            ))
+            .into())
+        }
+    };
+    if let Some(start) = &infra.start {
+        println!("  start: {start}");
+    }
+    if let Some(how) = &infra.how {
+        println!("  deployed by: {how}");
+    }
+    println!("  run: {}", argv.join(" "));
+    println!("  results: {}", dir.display());
+    if args.dry_run {
+        return Ok(RunOutcome::Complete);
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;
+    let _deployed = match (&infra.deploy, &infra.start, &infra.url) {
+        (Deploy::Command, Some(start), Some(url)) => {
+            let log = dir.join("deploy.log");
+            let mut d = Deployed::start(start, &infra.env, &log).map_err(anyhow::Error::msg)?;
+            let wait = Duration::from_secs_f64(infra.ready_timeout.unwrap_or(120.0));
+            if !d
+                .wait_ready(url, wait, &log, &shutdown)
+                .map_err(anyhow::Error::msg)?
+            {
+                // Dropping `d` stops the started group.
+                eprintln!("envload experiment: interrupted while waiting for {url}");
+                return Ok(RunOutcome::Interrupted);
+            }
+            println!("  {url} is ready");
+            Some(d)
+        }
+        _ => None,
+    };
+    let outcome = super::run::run(run_args, argv, shutdown)?;
+    println!("envload experiment: results in {}", dir.display());
+    Ok(outcome)
+}
+
+/// The `envload run` command line for `infra`'s plan.
+fn run_argv(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Vec<String> {
+    let join = |v: Vec<String>| v.join(",");
+    let mut argv: Vec<String> = vec![
+        "envload".into(),
+        "run".into(),
+        "--infrastructure".into(),
+        infra.id.clone(),
+        "--output-dir".into(),
+        dir.display().to_string(),
+    ];
+    if let Some(url) = &infra.url {
+        argv.extend(["--url".into(), url.clone()]);
+    }
+    argv.extend(["--modes".into(), plan.modes.join(",")]);
+    argv.extend([
+        "--requests-grid".into(),
+        join(plan.requests.iter().map(u64::to_string).collect()),
+        "--wait-grid".into(),
+        join(plan.waits.iter().map(f64::to_string).collect()),
+        "--reps".into(),
+        plan.reps.to_string(),
+        "--timeout".into(),
+        plan.timeout.to_string(),
+        "--close".into(),
+        plan.close.clone(),
+    ]);
+    if let Some(c) = infra.cores {
+        argv.extend(["--cores".into(), c.to_string()]);
+    }
+    if let Some(hw) = &infra.hardware {
+        argv.extend(["--hardware".into(), hw.clone()]);
+    }
+    argv.extend(infra.extra_args.iter().cloned());
+    argv
+}
+
+fn run_sbatch(
+    infra: &Infrastructure,
+    plan: &Plan,
+    dir: &Path,
+    dry_run: bool,
+    shutdown: &Shutdown,
+) -> anyhow::Result<RunOutcome> {
+    let mut cmd = sbatch::command(infra, plan, dir).map_err(anyhow::Error::msg)?;
+    println!("  submit: {}", sbatch::describe(&cmd));
+    println!("  results: {}", dir.display());
+    if dry_run {
+        return Ok(RunOutcome::Complete);
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot run sbatch (is Slurm installed here?): {e}"))?;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if shutdown.is_requested() {
+            // sbatch --wait cancels nothing on its own: pass the signal on and
+            // let it end; the job's own --signal handling keeps its results.
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+            eprintln!("envload experiment: interrupted while the sbatch job ran");
+            return Ok(RunOutcome::Interrupted);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if !status.success() {
+        anyhow::bail!(
+            "the sbatch job of '{}' failed ({status}); its log is in {}",
+            infra.id,
+            dir.display()
+        );
+    }
+    println!("envload experiment: results in {}", dir.display());
+    Ok(RunOutcome::Complete)
+}

@@ -1,0 +1,21 @@
+//! `envload run`: single-host mode. Without `--agents` the sessions run in
+//! this process (the same engine a remote agent runs); with `--agents K`, K
+//! local agent processes attach to an in-process coordinator over real gRPC
+//! on loopback. Without a URL the embedded benchmark server is the target.
+
+use super::run_args::RunArgs;
+use crate::phases::{execute, RunOutcome};
+use crate::shutdown::Shutdown;
+use crate::single_host::run_locally;
+
+/// Runs the plan given on the command line.
+pub fn run(args: RunArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
+    let config = args.config()?;
+    run_locally(
+        &config,
+        config.plan.max_n(),
+        argv,
+        shutdown,
+        async |driver, ctx| execute(driver, ctx).await,
+    )
+}

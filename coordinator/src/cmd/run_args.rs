@@ -1,0 +1,195 @@
+//! The flags of `envload run`, shared by `coordinator` and `ceiling`
+//! (flattened into theirs), and their one conversion into the engine's
+//! [`RunConfig`]. `run` keeps the reference client's flags and meanings
+//! (`tests/test_scaling.py`) so users switch without relearning.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use envload_agent::{CloseMode, Mode, Target};
+
+use crate::config::RunConfig;
+use crate::error::UsageError;
+use crate::plan::PlanSpec;
+use crate::values::{
+    parse_agents, parse_batch, parse_count, parse_message_size, parse_name, parse_reps,
+    parse_requests_grid, parse_seconds, parse_wait, parse_wait_grid, Grid,
+};
+
+/// Session protocol flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// WebSocket sessions on /ws.
+    Ws,
+    /// POST /reset then POST /step.
+    Http,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Ws => Mode::Ws,
+            ModeArg::Http => Mode::Http,
+        }
+    }
+}
+
+/// Close-order flag values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloseArg {
+    /// Send {"type":"close"} and close the socket (the reference's way).
+    ClientFirst,
+    /// Send {"type":"close"} and wait for the server to close.
+    ServerFirst,
+}
+
+impl From<CloseArg> for CloseMode {
+    fn from(c: CloseArg) -> Self {
+        match c {
+            CloseArg::ClientFirst => CloseMode::ClientFirst,
+            CloseArg::ServerFirst => CloseMode::ServerFirst,
+        }
+    }
+}
+
+/// `envload run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Server URL (http://HOST:PORT or ws://HOST:PORT/ws). Without it (and
+    /// without --urls) envload starts its embedded benchmark server.
+    #[arg(short = 'u', long, value_parser = Target::parse)]
+    pub url: Option<Target>,
+    /// Several server URLs, comma-separated; sessions go round-robin.
+    #[arg(long, value_delimiter = ',', value_parser = Target::parse, conflicts_with = "url")]
+    pub urls: Vec<Target>,
+    /// Timeout per request (connect, reset, step), seconds.
+    #[arg(short = 't', long, default_value = "120.0", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// Seconds to wait for the server to finish a WebSocket close handshake
+    /// (Python websockets' close_timeout); past it the session is a
+    /// CloseTimeout.
+    #[arg(long, default_value = "10.0", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub close_timeout: f64,
+    /// Largest WebSocket message or HTTP reply body accepted, bytes (or with
+    /// KiB/MiB/GiB); a larger one is a MalformedResponse. Raise it for
+    /// environments with big observations (images, screenshots).
+    #[arg(long, default_value = "1MiB", allow_hyphen_values = true, value_parser = parse_message_size)]
+    pub max_message_size: usize,
+    /// Number of concurrent sessions (batch size).
+    #[arg(short = 'n', long = "requests", visible_alias = "batch-size", default_value = "10",
+          allow_hyphen_values = true, value_parser = parse_batch)]
+    pub requests: u64,
+    /// Seconds each step waits.
+    #[arg(short = 'w', long, default_value = "1.0", allow_hyphen_values = true, value_parser = parse_wait)]
+    pub wait: f64,
+    /// Session protocol.
+    #[arg(short = 'm', long, value_enum, default_value = "ws")]
+    pub mode: ModeArg,
+    /// Sweep the grid in each of these modes, one after the other
+    /// (`ws,http`); replaces --mode (an envload addition).
+    #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "compare")]
+    pub modes: Vec<ModeArg>,
+    /// Comma-separated batch sizes for a grid sweep (e.g. 1,2,4,8).
+    #[arg(long, visible_alias = "batch-size-grid", allow_hyphen_values = true, value_parser = parse_requests_grid)]
+    pub requests_grid: Option<Grid<u64>>,
+    /// Comma-separated wait times for a grid sweep (e.g. 0.1,1.0).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_wait_grid)]
+    pub wait_grid: Option<Grid<f64>>,
+    /// Repetitions per grid configuration.
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = parse_reps)]
+    pub reps: u32,
+    /// Compare HTTP and WebSocket at the same N and wait.
+    #[arg(long)]
+    pub compare: bool,
+    /// Hardware tier recorded in results (cpu-basic, cpu-upgrade, t4-small, …).
+    #[arg(long, default_value = "cpu-basic")]
+    pub hardware: String,
+    /// Infrastructure name recorded in run.json (local-uvicorn, slurm-multi, …).
+    #[arg(long, default_value = "local", value_parser = parse_name)]
+    pub infrastructure: String,
+    /// CPU cores of the infrastructure under test, recorded in run.json for
+    /// the report's batch-per-core figure [default: this machine's when the
+    /// embedded server is the target, else unrecorded].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_count)]
+    pub cores: Option<u32>,
+    /// Distinct server hosts expected to answer each phase.
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub expected_hosts: Option<u64>,
+    /// Fail (exit 1) when a phase saw fewer hosts than --expected-hosts.
+    #[arg(long, requires = "expected_hosts")]
+    pub require_hosts: bool,
+    /// Directory for raw.jsonl, summary.csv, run.json [default:
+    /// experiments/results/<infrastructure>/<YYYY-MM-DD>]
+    #[arg(short = 'o', long)]
+    pub output_dir: Option<PathBuf>,
+    /// Print a latency summary per phase.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Who closes a WebSocket session first.
+    #[arg(long, value_enum, default_value = "client-first")]
+    pub close: CloseArg,
+    /// `run`: spread the load over this many local agent processes (0: run
+    /// it in this process). `coordinator`: agents to wait for.
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_agents)]
+    pub agents: u32,
+    /// Also trust these CA certificates (PEM) for https:// and wss:// targets.
+    #[arg(long, value_parser = parse_ca_cert)]
+    pub ca_cert: Option<CaCert>,
+    /// Accept any TLS server certificate (self-signed test servers).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Do not collect per-session records: no raw.jsonl, less coordinator
+    /// work (unique_* columns come from the agents' distinct sets).
+    #[arg(long)]
+    pub no_records: bool,
+}
+
+/// The contents of a `--ca-cert` file, checked to hold certificates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaCert(pub Vec<u8>);
+
+fn parse_ca_cert(path: &str) -> Result<CaCert, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    envload_agent::tls::parse_ca(&pem).map_err(|e| format!("'{path}': {e}"))?;
+    Ok(CaCert(pem))
+}
+
+impl RunArgs {
+    /// The validated configuration (plan length checked; every value was
+    /// bounded by its parser).
+    pub fn config(&self) -> Result<RunConfig, UsageError> {
+        let plan = PlanSpec {
+            mode: self.modes.first().copied().unwrap_or(self.mode).into(),
+            modes: self.modes.iter().map(|m| (*m).into()).collect(),
+            n: self.requests,
+            wait: self.wait,
+            requests_grid: self.requests_grid.clone().map(|g| g.0),
+            wait_grid: self.wait_grid.clone().map(|g| g.0),
+            reps: self.reps,
+            compare: self.compare,
+        };
+        plan.validate().map_err(UsageError)?;
+        Ok(RunConfig {
+            plan,
+            targets: self.url.iter().chain(&self.urls).cloned().collect(),
+            timeout: Duration::from_secs_f64(self.timeout),
+            close_timeout: Duration::from_secs_f64(self.close_timeout),
+            max_message: self.max_message_size,
+            close: self.close.into(),
+            hardware: self.hardware.clone(),
+            infrastructure: self.infrastructure.clone(),
+            cores: self.cores,
+            expected_hosts: self.expected_hosts,
+            require_hosts: self.require_hosts,
+            output_dir: self.output_dir.clone(),
+            verbose: self.verbose,
+            agents: self.agents,
+            tls: envload_agent::tls::TlsOptions {
+                ca_pem: self.ca_cert.as_ref().map(|c| c.0.clone()),
+                insecure: self.insecure,
+            },
+            records: !self.no_records,
+        })
+    }
+}

@@ -1,0 +1,81 @@
+//! A run's validated configuration: what `run`, `coordinator`, `ceiling`
+//! and `experiment` hand the engine. The command line is parsed into it once
+//! (`cmd::run_args`), checked with the messages users see; nothing below
+//! this point sees a clap type.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use envload_agent::tls::TlsOptions;
+use envload_agent::{Assignment, CloseMode, Target};
+
+use crate::plan::{Phase, PlanSpec};
+
+/// Everything a run is configured with.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The phases to run.
+    pub plan: PlanSpec,
+    /// The targets given (`--url`, `--urls`); empty: the embedded server.
+    pub targets: Vec<Target>,
+    /// Each request's deadline (`--timeout`).
+    pub timeout: Duration,
+    /// The WebSocket close handshake's bound (`--close-timeout`).
+    pub close_timeout: Duration,
+    /// Largest message or body accepted (`--max-message-size`).
+    pub max_message: usize,
+    /// Who closes a WebSocket session first (`--close`).
+    pub close: CloseMode,
+    /// `--hardware`, recorded in every row.
+    pub hardware: String,
+    /// `--infrastructure`, recorded in run.json; names the default folder.
+    pub infrastructure: String,
+    /// `--cores` of the infrastructure under test.
+    pub cores: Option<u32>,
+    /// `--expected-hosts`.
+    pub expected_hosts: Option<u64>,
+    /// `--require-hosts`.
+    pub require_hosts: bool,
+    /// `--output-dir`; `None`: `experiments/results/<infrastructure>/<date>`.
+    pub output_dir: Option<PathBuf>,
+    /// `--verbose`: a latency summary per phase.
+    pub verbose: bool,
+    /// `--agents`: local agent processes (`run`) or agents to wait for
+    /// (`coordinator`).
+    pub agents: u32,
+    /// Certificate verification for TLS targets.
+    pub tls: TlsOptions,
+    /// Per-session records kept (raw.jsonl); `--no-records` turns them off.
+    pub records: bool,
+}
+
+impl RunConfig {
+    /// Sockets each session holds in this process: two when the embedded
+    /// server runs here too.
+    pub fn sockets_per_session(&self) -> u64 {
+        if self.targets.is_empty() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The phase-wide assignment against `targets`: the whole id range;
+    /// drivers split it.
+    pub fn template(&self, phase: &Phase, targets: &[Target]) -> Assignment {
+        Assignment {
+            mode: phase.mode,
+            targets: targets.to_vec(),
+            wait_seconds: phase.wait,
+            batch_size: phase.n,
+            first_request_id: 0,
+            count: phase.n,
+            timeout: self.timeout,
+            close_timeout: self.close_timeout,
+            max_message: self.max_message,
+            close: self.close,
+            hardware: self.hardware.clone(),
+            tls: self.tls.clone(),
+        }
+    }
+}
