@@ -25,6 +25,6 @@ pub mod ws;
 pub use failure::{ErrorType, Failure};
 pub use plan::{Assignment, CloseMode, Mode};
 pub use record::SessionRecord;
-pub use runner::{run_share, ShareResult};
+pub use runner::{run_share, run_share_with, ShareResult};
 pub use stats::{Latency, PhaseStats};
 pub use target::{Target, TargetError};

@@ -121,11 +121,21 @@ impl Sessions {
 
 /// Runs every session of `a` concurrently and waits for all of them.
 pub async fn run_share(a: &Assignment) -> ShareResult {
+    run_share_with(a, |_, _| {}).await
+}
+
+/// [`run_share`], calling `progress` with each finished session and the
+/// statistics so far (the in-process driver's live view).
+pub async fn run_share_with(
+    a: &Assignment,
+    mut progress: impl FnMut(&SessionRecord, &PhaseStats),
+) -> ShareResult {
     let mut sessions = Sessions::spawn(a);
     let mut records = Vec::with_capacity(a.count as usize);
     let mut stats = PhaseStats::default();
     while let Some(rec) = sessions.next().await {
         stats.record(&rec);
+        progress(&rec, &stats);
         records.push(rec);
     }
     let wall = records

@@ -12,9 +12,9 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::driver::PhaseDriver;
-use crate::phases::RunOutcome;
+use crate::phases::{run_phase, PhaseEnd, RunOutcome};
 use crate::plan::{Phase, GRID_PAUSE};
-use crate::recorder::{PhaseEnd, Recorder, RunContext};
+use crate::recorder::{Recorder, RunContext};
 pub use crate::report::slo::Slo;
 
 /// What to search for.
@@ -90,7 +90,8 @@ pub async fn search<D: PhaseDriver>(
             }
         }
     }
-    if rec.interrupted_since(driver).await? {
+    if ctx.shutdown.is_requested() {
+        rec.interrupt(driver, None).await?;
         return Ok(RunOutcome::Interrupted);
     }
     driver.finish("the ceiling search is complete").await;
@@ -142,17 +143,16 @@ async fn run_probe<D: PhaseDriver>(
             GRID_PAUSE
         },
     };
-    if rec.pause(driver, phase.pause_before).await? {
-        return Ok(None);
-    }
-    println!(
-        "\n[probe {}] [{}] N={n}, wait={:?}s",
-        index + 1,
-        phase.mode.as_str().to_uppercase(),
-        phase.wait
-    );
+    let header = || {
+        println!(
+            "\n[probe {}] [{}] N={n}, wait={:?}s",
+            index + 1,
+            phase.mode.as_str().to_uppercase(),
+            phase.wait
+        )
+    };
     let t = ctx.config.template(&phase, ctx.targets);
-    let result = match rec.run_phase(driver, &phase, &t).await? {
+    let result = match run_phase(driver, rec, &ctx.shutdown, &phase, &t, header).await? {
         PhaseEnd::Done(r) => r,
         PhaseEnd::Interrupted => return Ok(None),
     };
@@ -184,4 +184,122 @@ async fn run_probe<D: PhaseDriver>(
     writeln!(log, "{line}")?;
     log.flush()?;
     Ok(Some(pass))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The search through a fake driver: a server that holds exactly
+    //! `capacity` sessions, probes in virtual time.
+    use super::*;
+    use crate::driver::fake::Fake;
+    use crate::shutdown::Shutdown;
+    use clap::Parser;
+    use envload_agent::Target;
+
+    /// Runs the search against a server of `capacity`; returns the probes
+    /// (N, pass) in order from ceiling.jsonl, and the outcome.
+    async fn probe(capacity: u64, first: u64, max_n: u64, slo: Slo, res: f64) -> Vec<(u64, bool)> {
+        let cli = crate::cmd::Cli::parse_from(["envload", "run", "-w", "0"]);
+        let crate::cmd::Command::Run(args) = cli.command else {
+            unreachable!()
+        };
+        let config = args.config().unwrap();
+        static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let k = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("envload-ceiling-{}-{k}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
+        let ctx = RunContext {
+            config: &config,
+            targets: &targets,
+            dir: &dir,
+            argv: Vec::new(),
+            embedded: None,
+            shutdown: Shutdown::never(),
+        };
+        let mut fake = Fake::new(capacity);
+        let s = Search {
+            slo,
+            first,
+            max_n,
+            resolution: res,
+        };
+        let outcome = search(&mut fake, ctx, s).await.unwrap();
+        assert_eq!(outcome, RunOutcome::Complete);
+        let log = std::fs::read_to_string(dir.join("ceiling.jsonl")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let probes: Vec<(u64, bool)> = log
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["batch_size"].as_u64().unwrap(),
+                    v["pass"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(fake.ran, probes.iter().map(|p| p.0).collect::<Vec<_>>());
+        probes
+    }
+
+    fn ceiling(probes: &[(u64, bool)]) -> u64 {
+        probes
+            .iter()
+            .filter(|p| p.1)
+            .map(|p| p.0)
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn doubles_then_bisects_to_the_exact_capacity() {
+        let all = Slo {
+            success: 1.0,
+            p99: 1.0,
+        };
+        let probes = probe(40, 1, 1024, all, 0.0).await;
+        assert_eq!(ceiling(&probes), 40);
+        let doubling: Vec<u64> = probes.iter().take(7).map(|p| p.0).collect();
+        assert_eq!(doubling, vec![1, 2, 4, 8, 16, 32, 64]);
+        assert_eq!(probes[6], (64, false));
+        assert!(probes.contains(&(41, false)), "{probes:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_success_threshold_allows_failures() {
+        // 40 of 42 is 95.2%; 40 of 43 is 93.0%.
+        let probes = probe(40, 1, 1024, Slo::at_wait(0.95, 0.0), 0.0).await;
+        assert_eq!(ceiling(&probes), 42);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_n_caps_the_search_and_an_impossible_slo_finds_nothing() {
+        let all = Slo {
+            success: 1.0,
+            p99: 1.0,
+        };
+        let probes = probe(1000, 3, 100, all, 0.0).await;
+        assert_eq!(probes.last(), Some(&(100, true)));
+        assert_eq!(ceiling(&probes), 100);
+        let never = Slo {
+            success: 1.0,
+            p99: 0.001,
+        };
+        assert_eq!(ceiling(&probe(1000, 1, 64, never, 0.0).await), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resolution_stops_bisecting_early() {
+        let all = Slo {
+            success: 1.0,
+            p99: 1.0,
+        };
+        let exact = probe(700, 1, 4096, all, 0.0).await;
+        let coarse = probe(700, 1, 4096, all, 0.05).await;
+        assert_eq!(ceiling(&exact), 700);
+        assert!(coarse.len() < exact.len(), "{coarse:?}");
+        let found = ceiling(&coarse);
+        assert!((665..=700).contains(&found), "{found} within 5% below 700");
+    }
 }

@@ -1,13 +1,18 @@
 //! The driver of a single-host command (`run`, `ceiling`): the in-process
-//! agent, or with `--agents K` K local agent processes over gRPC.
+//! agent (the agent's own share runner, in this process), or with
+//! `--agents K` K local agent processes over gRPC.
 
-use envload_agent::Assignment;
+use std::time::{Duration, Instant};
 
-use crate::driver::{InProcess, PhaseDriver};
+use envload_agent::{run_share_with, Assignment, ShareResult};
+
+use crate::driver::PhaseDriver;
 use crate::fleet::local::LocalFleet;
 use crate::plan::Phase;
+use crate::progress::LiveProgress;
 use crate::result::AgentInfo;
-use crate::result::PhaseOutcome;
+use crate::result::{AgentPhase, PhaseOutcome};
+use crate::summary::Uniques;
 
 /// In-process, or a local fleet.
 pub enum LocalDriver {
@@ -67,4 +72,69 @@ impl PhaseDriver for LocalDriver {
             LocalDriver::Fleet(f) => f.fleet().finish(reason).await,
         }
     }
+}
+
+/// The in-process agent of `envload run`.
+pub struct InProcess;
+
+impl PhaseDriver for InProcess {
+    async fn run_phase(
+        &mut self,
+        phase: &Phase,
+        template: &Assignment,
+    ) -> anyhow::Result<PhaseOutcome> {
+        let mut live = LiveProgress::start(phase);
+        let mut shown = Instant::now();
+        let share = run_share_with(template, |_, stats| {
+            if shown.elapsed() >= Duration::from_millis(250) {
+                shown = Instant::now();
+                live.update(
+                    template.count,
+                    stats.sessions,
+                    stats.failed,
+                    stats.total.quantile_s(0.99),
+                );
+            }
+        })
+        .await;
+        live.finish();
+        let ShareResult {
+            mut records,
+            stats,
+            wall,
+        } = share;
+        records.sort_by_key(|r| r.request_id);
+        let uniques = Uniques::from_records(&records);
+        let me = &self.agents()[0];
+        let agents = vec![AgentPhase {
+            name: me.name.clone(),
+            host: me.host.clone(),
+            assigned: template.count,
+            successful: stats.successful,
+            failed: stats.failed,
+            lost: None,
+        }];
+        Ok(PhaseOutcome {
+            records,
+            stats,
+            wall,
+            uniques,
+            agents,
+        })
+    }
+
+    async fn abort(&mut self, _phase: &Phase) {}
+
+    fn agents(&self) -> Vec<AgentInfo> {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        vec![AgentInfo::new(
+            "local",
+            &envload_benchenv::env::hostname(),
+            cpus,
+        )]
+    }
+
+    async fn finish(&mut self, _reason: &str) {}
 }

@@ -1,15 +1,70 @@
-//! The phase loop every mode shares: for each phase of the plan, pause, run
-//! it through a [`PhaseDriver`], summarise, write every result file, print
-//! the console lines, and check host expectations. A signal stops the phase
-//! in flight; what finished before it is already on disk.
+//! Running phases: [`run_phase`], the one function that runs a phase (the
+//! pause before it, the driver, the signal that may stop it, its results
+//! recorded), and the plan loop every mode shares ([`execute`]): every
+//! phase of the plan, the console lines, host expectations. A signal stops
+//! the phase in flight; what finished before it is already on disk.
+
+use std::time::Duration;
+
+use envload_agent::Assignment;
 
 use crate::config::RunConfig;
 use crate::console;
 use crate::driver::PhaseDriver;
 use crate::plan::{Phase, PlanKind};
-use crate::recorder::{PhaseEnd, Recorder, RunContext};
+use crate::recorder::{Recorder, RunContext};
 use crate::result::PhaseResult;
+use crate::shutdown::Shutdown;
 use crate::summary::SummaryRow;
+
+/// How a phase ended.
+pub enum PhaseEnd {
+    /// Measured and written.
+    Done(Box<PhaseResult>),
+    /// SIGINT/SIGTERM: the agents were stopped, the run marked interrupted.
+    Interrupted,
+}
+
+/// Waits out `pause`, runs `phase` through `driver` and records it. A
+/// signal — now, during the pause, or in the phase (whose sessions are then
+/// stopped) — ends the run as interrupted instead; one that arrived earlier,
+/// while results were written, is seen here too.
+pub async fn run_phase<D: PhaseDriver>(
+    driver: &mut D,
+    rec: &mut Recorder,
+    shutdown: &Shutdown,
+    phase: &Phase,
+    template: &Assignment,
+    on_start: impl FnOnce(),
+) -> anyhow::Result<PhaseEnd> {
+    if interrupted_within(shutdown, phase.pause_before).await {
+        rec.interrupt(driver, None).await?;
+        return Ok(PhaseEnd::Interrupted);
+    }
+    on_start();
+    let outcome = tokio::select! {
+        biased;
+        _ = shutdown.requested() => {
+            driver.abort(phase).await;
+            rec.interrupt(driver, Some(phase)).await?;
+            return Ok(PhaseEnd::Interrupted);
+        }
+        o = driver.run_phase(phase, template) => o,
+    };
+    match outcome {
+        Ok(o) => Ok(PhaseEnd::Done(Box::new(rec.record(driver, phase, o)?))),
+        Err(e) => Err(rec.failed(driver, phase, e).await),
+    }
+}
+
+/// Whether a signal arrives (or has arrived) within `pause`.
+async fn interrupted_within(shutdown: &Shutdown, pause: Duration) -> bool {
+    tokio::select! {
+        biased;
+        _ = shutdown.requested() => true,
+        _ = tokio::time::sleep(pause) => false,
+    }
+}
 
 /// How a run ended, for the exit code.
 #[derive(Debug, PartialEq, Eq)]
@@ -35,21 +90,19 @@ pub async fn execute<D: PhaseDriver>(
 
     let mut rows: Vec<SummaryRow> = Vec::new();
     let mut hosts_missing = Vec::new();
+    let of = if spec.kind() == PlanKind::Grid {
+        phases.len()
+    } else {
+        1
+    };
     for phase in &phases {
-        if rec.pause(driver, phase.pause_before).await? {
-            return Ok(RunOutcome::Interrupted);
-        }
-        let of = if spec.kind() == PlanKind::Grid {
-            phases.len()
-        } else {
-            1
-        };
-        console::phase_header(phase, phase.index + 1, of);
         let template = config.template(phase, targets);
-        let result = match rec.run_phase(driver, phase, &template).await? {
-            PhaseEnd::Done(r) => r,
-            PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
-        };
+        let header = || console::phase_header(phase, phase.index + 1, of);
+        let result =
+            match run_phase(driver, &mut rec, &ctx.shutdown, phase, &template, header).await? {
+                PhaseEnd::Done(r) => r,
+                PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
+            };
         let run_json = &mut rec.run_json;
         report_phase(config, &result);
         if let Some(expected) = config.expected_hosts {
@@ -66,7 +119,8 @@ pub async fn execute<D: PhaseDriver>(
         }
         rows.push(result.summary);
     }
-    if rec.interrupted_since(driver).await? {
+    if ctx.shutdown.is_requested() {
+        rec.interrupt(driver, None).await?;
         return Ok(RunOutcome::Interrupted);
     }
     driver.finish("the run is complete").await;
@@ -146,52 +200,9 @@ mod tests {
     //! The phase loop through a fake driver: where a signal lands decides
     //! what is kept, without any real session.
     use super::*;
-    use crate::result::{AgentInfo, AgentPhase, PhaseOutcome};
-    use crate::shutdown::Shutdown;
+    use crate::driver::fake::Fake;
     use clap::Parser;
-    use envload_agent::{Assignment, Target};
-    use std::time::Duration;
-    use tokio::sync::watch;
-
-    /// Runs phases instantly; raises the signal while phase `signal_at`
-    /// finishes (so it arrives while that phase's results are written).
-    struct Fake {
-        ran: Vec<u64>,
-        signal_at: Option<usize>,
-        tx: watch::Sender<bool>,
-    }
-
-    impl PhaseDriver for Fake {
-        async fn run_phase(
-            &mut self,
-            phase: &Phase,
-            template: &Assignment,
-        ) -> anyhow::Result<PhaseOutcome> {
-            self.ran.push(phase.n);
-            if self.signal_at == Some(phase.index) {
-                self.tx.send(true).unwrap();
-            }
-            Ok(PhaseOutcome {
-                records: Vec::new(),
-                stats: Default::default(),
-                wall: Duration::from_millis(1),
-                uniques: Default::default(),
-                agents: vec![AgentPhase {
-                    name: "fake".into(),
-                    host: "here".into(),
-                    assigned: template.count,
-                    successful: 0,
-                    failed: 0,
-                    lost: None,
-                }],
-            })
-        }
-        async fn abort(&mut self, _phase: &Phase) {}
-        fn agents(&self) -> Vec<AgentInfo> {
-            vec![AgentInfo::new("fake", "here", 1)]
-        }
-        async fn finish(&mut self, _reason: &str) {}
-    }
+    use envload_agent::Target;
 
     async fn run_with_signal_at(signal_at: Option<usize>) -> (RunOutcome, Vec<u64>, String) {
         let cli = crate::cmd::Cli::parse_from(["envload", "run", "--requests-grid", "1,2,3"]);
@@ -207,11 +218,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
         let (tx, shutdown) = Shutdown::manual();
-        let mut fake = Fake {
-            ran: Vec::new(),
-            signal_at,
-            tx,
-        };
+        let mut fake = Fake::new(u64::MAX);
+        fake.signal_at = signal_at.map(|at| (at, tx));
         let ctx = RunContext {
             config: &config,
             targets: &targets,

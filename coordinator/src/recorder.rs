@@ -1,13 +1,12 @@
-//! Runs one phase through a driver and records it: every result file
-//! written and flushed before the next phase, an interrupt or a failure
-//! marked in `run.json`. Shared by the plan loop (`phases`) and the ceiling
-//! search (`ceiling`).
+//! Records a run: every phase's result written and flushed to every result
+//! file before the next starts, and an interrupt or a failure marked in
+//! `run.json`. It records; running phases (and reacting to signals) is
+//! `phases`'s.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::Utc;
-use envload_agent::Assignment;
 use serde_json::json;
 
 use crate::config::RunConfig;
@@ -19,7 +18,7 @@ use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
 use crate::output::summary_csv::SummaryCsv;
 use crate::output::PhaseWriter;
 use crate::plan::Phase;
-use crate::result::{per_target, PhaseResult};
+use crate::result::{per_target, PhaseOutcome, PhaseResult};
 use crate::shutdown::Shutdown;
 use crate::summary::summarize;
 
@@ -39,14 +38,6 @@ pub struct RunContext<'a> {
     pub shutdown: Shutdown,
 }
 
-/// How a phase ended.
-pub enum PhaseEnd {
-    /// Measured and written.
-    Done(Box<PhaseResult>),
-    /// SIGINT/SIGTERM: the agents were stopped, the phase marked partial.
-    Interrupted,
-}
-
 /// The result files of one run.
 pub struct Recorder {
     /// `run.json`, kept in step.
@@ -57,7 +48,6 @@ pub struct Recorder {
     url_label: String,
     hardware: String,
     dir: PathBuf,
-    shutdown: Shutdown,
 }
 
 impl Recorder {
@@ -81,38 +71,36 @@ impl Recorder {
                 .join(";"),
             hardware: ctx.config.hardware.clone(),
             dir: dir.to_path_buf(),
-            shutdown: ctx.shutdown.clone(),
         })
     }
 
-    /// Runs `phase` and writes its results.
-    pub async fn run_phase<D: PhaseDriver>(
+    /// Records a phase that failed to run (its driver's error): marked
+    /// partial, run.json `failed`; returns the error to end the run with.
+    pub async fn failed<D: PhaseDriver>(
         &mut self,
         driver: &mut D,
         phase: &Phase,
-        template: &Assignment,
-    ) -> anyhow::Result<PhaseEnd> {
-        let outcome = tokio::select! {
-            biased;
-            _ = self.shutdown.requested() => {
-                driver.abort(phase).await;
-                self.interrupt(driver, Some(phase)).await?;
-                return Ok(PhaseEnd::Interrupted);
-            }
-            o = driver.run_phase(phase, template) => o,
-        };
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                driver.finish("the run failed").await;
-                self.mark_partial(phase, "failed")?;
-                return Err(e.context(format!(
-                    "phase {} failed; finished phases are saved in {}",
-                    phase.index + 1,
-                    self.dir.display()
-                )));
-            }
-        };
+        e: anyhow::Error,
+    ) -> anyhow::Error {
+        driver.finish("the run failed").await;
+        if let Err(w) = self.mark_partial(phase, "failed") {
+            return w;
+        }
+        e.context(format!(
+            "phase {} failed; finished phases are saved in {}",
+            phase.index + 1,
+            self.dir.display()
+        ))
+    }
+
+    /// Summarises what `driver` measured for `phase` and appends it to
+    /// every result file.
+    pub fn record<D: PhaseDriver>(
+        &mut self,
+        driver: &D,
+        phase: &Phase,
+        outcome: PhaseOutcome,
+    ) -> anyhow::Result<PhaseResult> {
         let summary = summarize(
             phase,
             &self.url_label,
@@ -148,43 +136,13 @@ impl Recorder {
             w.write_phase(&result)
                 .with_context(|| format!("writing results to {}", self.dir.display()))?;
         }
-        Ok(PhaseEnd::Done(Box::new(result)))
-    }
-
-    /// Waits out the pause before a phase; returns `true` when a signal
-    /// (now or earlier) ended the run instead.
-    pub async fn pause<D: PhaseDriver>(
-        &mut self,
-        driver: &mut D,
-        pause: std::time::Duration,
-    ) -> anyhow::Result<bool> {
-        tokio::select! {
-            biased;
-            _ = self.shutdown.requested() => {
-                self.interrupt(driver, None).await?;
-                Ok(true)
-            }
-            _ = tokio::time::sleep(pause) => Ok(false),
-        }
-    }
-
-    /// Whether a signal arrived (while results were written, say): the run
-    /// then ends as interrupted before anything else starts.
-    pub async fn interrupted_since<D: PhaseDriver>(
-        &mut self,
-        driver: &mut D,
-    ) -> anyhow::Result<bool> {
-        if !self.shutdown.is_requested() {
-            return Ok(false);
-        }
-        self.interrupt(driver, None).await?;
-        Ok(true)
+        Ok(result)
     }
 
     /// Ends an interrupted run: agents told, the phase in flight (if any)
     /// marked partial, run.json `interrupted`; finished phases stay as
     /// written.
-    async fn interrupt<D: PhaseDriver>(
+    pub async fn interrupt<D: PhaseDriver>(
         &mut self,
         driver: &mut D,
         in_flight: Option<&Phase>,

@@ -106,23 +106,33 @@ fn check_package(package: &str) {
     let venv = venv(package);
     {
         let s = Uvicorn::start(&venv, 2, 1000);
-        let dir = run_ok(&[
-            "run",
-            "-u",
-            &s.url,
-            "-n",
-            "64",
-            "-w",
-            "0.1",
-            "--close",
-            "server-first",
-        ]);
-        let rows = csv_rows(&dir);
-        assert_eq!(col(&rows[0], &rows[1], "successful"), "64", "{package} ws");
+        // Which worker accepts a connection is uvicorn's (its workers share
+        // one listening socket, and one may take a whole burst): up to three
+        // runs for both pids to show, each with every session ok.
+        let mut pids = Vec::new();
+        for _ in 0..3 {
+            let dir = run_ok(&[
+                "run",
+                "-u",
+                &s.url,
+                "-n",
+                "64",
+                "-w",
+                "0.1",
+                "--close",
+                "server-first",
+            ]);
+            let rows = csv_rows(&dir);
+            assert_eq!(col(&rows[0], &rows[1], "successful"), "64", "{package} ws");
+            pids.push(col(&rows[0], &rows[1], "unique_pids").to_string());
+            if pids.last().is_some_and(|p| p == "2") {
+                break;
+            }
+        }
         assert_eq!(
-            col(&rows[0], &rows[1], "unique_pids"),
-            "2",
-            "{package}: one pid per uvicorn worker"
+            pids.last().map(String::as_str),
+            Some("2"),
+            "{package}: one pid per uvicorn worker (runs saw {pids:?})"
         );
         let dir = run_ok(&["run", "-u", &s.url, "-n", "16", "-w", "0.1", "-m", "http"]);
         let rows = csv_rows(&dir);

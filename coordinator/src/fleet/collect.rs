@@ -256,3 +256,140 @@ fn lost_record(
         ended_after: after,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Agent-loss bookkeeping, driven directly (no processes, no gRPC).
+    use super::*;
+    use envload_agent::convert::{record_to_proto, stats_to_proto};
+    use envload_agent::{CloseMode, Mode, Target};
+
+    fn share(first: u64, count: u64) -> Assignment {
+        Assignment {
+            mode: Mode::Ws,
+            targets: vec![Target::parse("http://127.0.0.1:9").unwrap()],
+            wait_seconds: 0.0,
+            batch_size: 10,
+            first_request_id: first,
+            count,
+            timeout: Duration::from_secs(1),
+            close_timeout: Duration::from_secs(1),
+            max_message: 1 << 20,
+            close: CloseMode::ClientFirst,
+            hardware: "cpu".into(),
+            tls: Default::default(),
+        }
+    }
+
+    fn ok(a: &Assignment, request_id: u64) -> SessionRecord {
+        SessionRecord {
+            request_id,
+            mode: a.mode,
+            timestamp: Utc::now(),
+            wait_requested: 0.0,
+            batch_size: a.batch_size,
+            hardware: a.hardware.clone(),
+            target_index: 0,
+            timings: envload_agent::record::Timings {
+                total_us: 1000,
+                ..Default::default()
+            },
+            observed: Default::default(),
+            failure: None,
+            ended_after: Duration::from_millis(1),
+        }
+    }
+
+    fn send(c: &mut Collector, id: u64, a: &Assignment, ids: std::ops::Range<u64>) {
+        let recs: Vec<SessionRecord> = ids.map(|i| ok(a, i)).collect();
+        let mut delta = PhaseStats::default();
+        for r in &recs {
+            delta.record(r);
+        }
+        c.progress(id, &stats_to_proto(&delta)).unwrap();
+        // Agents send records only when the coordinator asked for them.
+        if c.send_records {
+            let wire: Vec<v1::SessionRecord> = recs.iter().map(record_to_proto).collect();
+            c.records(id, &wire).unwrap();
+        }
+    }
+
+    fn two_agents(send_records: bool) -> (Collector, Assignment, Assignment) {
+        let (a, b) = (share(0, 6), share(6, 4));
+        let mut c = Collector::new(send_records);
+        c.add(1, "a", "h1", a.clone());
+        c.add(2, "b", "h2", b.clone());
+        c.start();
+        (c, a, b)
+    }
+
+    #[test]
+    fn a_lost_agents_unfinished_sessions_are_agent_lost_and_nothing_else_is() {
+        let (mut c, a, b) = two_agents(true);
+        send(&mut c, 1, &a, 0..6);
+        c.done(1, v1::PhaseDone::default());
+        send(&mut c, 2, &b, 6..8);
+        assert!(!c.finished());
+        assert!(c.lost(2, "the stream ended"));
+        // What a lost agent sends late is ignored.
+        send(&mut c, 2, &b, 8..10);
+        assert!(c.finished());
+        let out = c.finish();
+        let s = &out.stats;
+        assert_eq!((s.sessions, s.successful, s.failed), (10, 8, 2));
+        assert_eq!(s.errors.get(&ErrorType::AgentLost), Some(&2));
+        let ids: Vec<u64> = out.records.iter().map(|r| r.request_id).collect();
+        assert_eq!(
+            ids,
+            (0..10).collect::<Vec<_>>(),
+            "every session has a record"
+        );
+        let lost: Vec<u64> = out
+            .records
+            .iter()
+            .filter(|r| {
+                r.failure
+                    .as_ref()
+                    .is_some_and(|f| f.kind == ErrorType::AgentLost)
+            })
+            .map(|r| r.request_id)
+            .collect();
+        assert_eq!(lost, vec![8, 9]);
+        assert!(out.records[8]
+            .failure
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("agent b (h2)"));
+        assert_eq!(out.agents[1].lost.as_deref(), Some("the stream ended"));
+        assert_eq!((out.agents[1].successful, out.agents[1].failed), (2, 2));
+        assert_eq!(out.agents[0].lost, None);
+    }
+
+    #[test]
+    fn without_records_the_missing_sessions_come_from_the_counts() {
+        let (mut c, a, b) = two_agents(false);
+        send(&mut c, 1, &a, 0..6);
+        c.done(1, v1::PhaseDone::default());
+        send(&mut c, 2, &b, 6..7);
+        c.lost(2, "silent past the heartbeat deadline");
+        let out = c.finish();
+        assert!(out.records.is_empty());
+        let s = &out.stats;
+        assert_eq!((s.sessions, s.successful, s.failed), (10, 7, 3));
+        assert_eq!(s.errors.get(&ErrorType::AgentLost), Some(&3));
+    }
+
+    #[test]
+    fn an_agent_lost_after_it_finished_loses_nothing() {
+        let (mut c, a, b) = two_agents(true);
+        send(&mut c, 1, &a, 0..6);
+        c.done(1, v1::PhaseDone::default());
+        send(&mut c, 2, &b, 6..10);
+        c.done(2, v1::PhaseDone::default());
+        assert!(!c.lost(2, "went away after the phase"));
+        let out = c.finish();
+        assert_eq!((out.stats.successful, out.stats.failed), (10, 0));
+        assert!(out.agents.iter().all(|p| p.lost.is_none()));
+    }
+}
