@@ -118,6 +118,11 @@ pub async fn run(opts: AgentOpts) -> Result<(), AgentError> {
                     Some(Down::Start(s)) => match share.as_mut() {
                         Some(sh) if sh.phase == s.phase => {
                             sh.start();
+                            let a = &sh.assignment;
+                            eprintln!(
+                                "envload agent {}: phase {}: started {} session(s) (request ids {}..{})",
+                                opts.name, s.phase + 1, a.count, a.first_request_id, a.first_request_id + a.count
+                            );
                             if sh.assignment.count == 0 {
                                 send(&tx, sh.done()).await.map_err(lost)?;
                                 share = None;
@@ -208,12 +213,21 @@ async fn attach(
         fd_limit,
         envload_version: env!("CARGO_PKG_VERSION").to_string(),
     };
+    let mut said = false;
     loop {
         let last = match try_attach(&opts.coordinator, &hello).await {
             Ok(pair) => return Ok(pair),
             Err(AttachError::Fatal(status)) => return Err(refusal(&opts.coordinator, status)),
             Err(AttachError::Retry(why)) => why,
         };
+        if !std::mem::replace(&mut said, true) {
+            eprintln!(
+                "envload agent {}: coordinator {} not reachable yet ({last}); retrying for up to {:.0} s",
+                opts.name,
+                opts.coordinator,
+                opts.connect_for.as_secs_f64()
+            );
+        }
         if started.elapsed() >= opts.connect_for {
             return Err(AgentError::Unreachable {
                 url: opts.coordinator.clone(),

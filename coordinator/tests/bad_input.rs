@@ -1,7 +1,7 @@
 //! Bad input exits with code 2 and a message naming the input, before any
 //! load is sent.
 
-mod support;
+use crate::support;
 
 fn expect_usage_error(args: &[&str], needles: &[&str]) {
     let out = support::run(args);

@@ -1,7 +1,7 @@
 //! The ceiling search against a benchmark server of known capacity
 //! (`--max-concurrent-envs 40`, one worker): it converges to the capacity.
 
-mod support;
+use crate::support;
 
 use support::{csv_rows, out_dir, run, text, Server};
 

@@ -1,7 +1,7 @@
 //! Protocol conformance of `envload serve`: every row of PROTOCOL.md's
 //! tables, over real sockets against the real binary.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -408,11 +408,7 @@ fn workers_are_separate_processes_on_one_port() {
 #[test]
 fn serve_takes_port_workers_and_session_limit_from_the_environment() {
     use std::io::{BufRead, BufReader};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let mut child = std::process::Command::new(support::envload())
         .args(["serve", "--host", "127.0.0.1"])
         .env("PORT", port.to_string())

@@ -1,7 +1,7 @@
 //! Distributed mode with real processes and real gRPC on loopback: a
 //! coordinator, agents and a benchmark server, each its own process.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -104,8 +104,7 @@ fn sigkill_of_an_agent_mid_phase_counts_its_sessions_as_agent_lost() {
     let mut a1 = agent(&url, "a1", &[], &[]);
     let mut victim = agent(&url, "victim", &[], &[]);
     let mut a3 = agent(&url, "a3", &[], &[]);
-    victim.wait_line("attached", T);
-    std::thread::sleep(Duration::from_millis(1500)); // the 3 s steps are under way
+    victim.wait_line("phase 1: started", T); // its 3 s steps are under way
     victim.signal(libc::SIGKILL);
     let (status, out) = c.finish(T);
     assert!(status.success(), "{out}");
@@ -165,9 +164,8 @@ fn sigkill_of_the_coordinator_stops_every_agent_within_the_deadline() {
         .map(|n| agent(&url, n, &[], &[]))
         .collect();
     for a in &mut agents {
-        a.wait_line("attached", T);
+        a.wait_line("phase 1: started", T); // sessions are in their 30 s steps
     }
-    std::thread::sleep(Duration::from_millis(1500)); // sessions are in their 30 s steps
     c.signal(libc::SIGKILL);
     let killed = Instant::now();
     for a in &mut agents {
@@ -207,8 +205,7 @@ fn sigterm_on_the_coordinator_keeps_finished_phases_and_marks_the_partial_one() 
         &[],
     );
     let mut a = agent(&url, "a1", &[], &[]);
-    c.wait_line("[2/4]", T);
-    std::thread::sleep(Duration::from_millis(1000)); // phase 2: 20 s steps in flight
+    a.wait_line("phase 2: started", T); // its 20 s steps are in flight
     c.signal(libc::SIGTERM);
     let (status, out) = c.finish(Duration::from_secs(20));
     assert_eq!(status.code(), Some(130), "{out}");
@@ -287,9 +284,8 @@ fn agents_may_join_late_but_too_few_is_a_clear_error() {
         ],
         &[],
     );
-    std::thread::sleep(Duration::from_millis(1500));
     let _a1 = agent(&url, "early-bird", &[], &[]);
-    std::thread::sleep(Duration::from_millis(1000));
+    c.wait_line("agent early-bird joined", T);
     let _a2 = agent(&url, "latecomer", &[], &[]);
     assert!(c.finish(T).0.success());
 
@@ -406,8 +402,7 @@ fn too_few_agents_left_aborts_with_min_agents() {
     );
     let _a1 = agent(&url, "a1", &[], &[]);
     let mut victim = agent(&url, "victim", &[], &[]);
-    victim.wait_line("attached", T);
-    std::thread::sleep(Duration::from_millis(1000));
+    victim.wait_line("phase 1: started", T);
     victim.signal(libc::SIGKILL);
     let (status, out) = c.finish(T);
     assert_eq!(status.code(), Some(1), "{out}");
@@ -434,8 +429,7 @@ fn a_silent_coordinator_stops_every_agent_within_the_heartbeat_deadline() {
         &[],
     );
     let mut a = agent(&url, "a1", &[], &[]);
-    a.wait_line("attached", T);
-    std::thread::sleep(Duration::from_millis(1500));
+    a.wait_line("phase 1: started", T); // its 30 s steps are in flight
     c.signal(libc::SIGSTOP);
     let stopped = Instant::now();
     let status = a
@@ -456,14 +450,10 @@ fn a_silent_coordinator_stops_every_agent_within_the_heartbeat_deadline() {
 #[test]
 fn an_agent_started_first_keeps_dialing_until_the_coordinator_is_up() {
     let s = Server::start(&[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut a = agent(&url, "eager", &[], &[]);
-    std::thread::sleep(Duration::from_millis(2000)); // several refused dials, with backoff
+    a.wait_line("not reachable yet", T); // refused, and retrying with backoff
     let dir = out_dir("dist-agent-first");
     let listen = format!("127.0.0.1:{port}");
     let mut c = Proc::spawn(

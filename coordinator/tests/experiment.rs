@@ -4,20 +4,12 @@
 //! `envload report` reads them; broken matrices named; every infrastructure
 //! of the shipped `experiments/config/matrix.toml` planned.
 
-mod support;
+use crate::support;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
 use support::{col, csv_rows, envload, out_dir, run, text};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn matrix(name: &str, body: &str) -> (PathBuf, PathBuf) {
     let dir = out_dir(name);
@@ -37,7 +29,7 @@ fn command_matrix(
     requests: &str,
     more: &str,
 ) -> (PathBuf, PathBuf, u16) {
-    let port = free_port();
+    let port = support::free_port();
     let (m, results) = matrix(
         name,
         &format!(

@@ -4,7 +4,7 @@
 //! `cargo test` (it needs Debian's haproxy); `bash .ci/run` installs it and
 //! runs it with `--ignored`, where a missing haproxy is a failure.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,11 +41,7 @@ fn every_backend_answers_through_haproxy_and_a_dead_one_fails_require_hosts() {
     require_haproxy();
     let a = Server::start(&[]);
     let b = Server::start(&[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let listen = format!("127.0.0.1:{port}");
     let cfg = run(&[
         "lb-config",

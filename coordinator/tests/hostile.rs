@@ -3,7 +3,7 @@
 //! memory, whatever the server sends. Each case runs the real `envload`
 //! process and checks its exit, wall time and peak RSS.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `summary.csv` header and `raw.jsonl` keys in order, number formats,
 //! appending, failed-session rows, and re-mergeable histograms.
 
-mod support;
+use crate::support;
 
 use envload_coordinator::output::raw_jsonl::KEYS;
 use envload_coordinator::summary::COLUMNS;
@@ -123,11 +123,7 @@ fn raw_lines_have_the_reference_keys_in_order() {
 
 #[test]
 fn failed_sessions_keep_total_and_zero_the_rest() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let dir = out_dir("contract-failed");
     let url = format!("http://127.0.0.1:{port}");
     run_into(&dir, &url, &["-n", "2", "-w", "0", "-t", "2"]);

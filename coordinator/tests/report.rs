@@ -3,7 +3,7 @@
 //! (`results/<infrastructure>/<date>/summary.csv`, no run.json) — against a
 //! golden `tables.md`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! and names what it plots; `index.html` inlines them all; the
 //! batch-per-core figure takes cores from run.json and `--cores`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `envload run` end to end against a real `envload serve` process: WS, HTTP,
 //! `--compare`, grids with repetitions, host expectations, capacity refusals.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 

@@ -4,7 +4,7 @@
 //! to from start-up, so one that arrives between phases (where it used to be
 //! lost and the run went on to exit 0) ends the run too.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

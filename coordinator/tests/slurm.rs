@@ -3,7 +3,7 @@
 //! cluster, which needs root); `bash .ci/run` brings it up and runs them with
 //! `--ignored`, where a missing cluster is a failure, never a pass.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! trusted through `--ca-cert`, refused without it (TlsError), accepted with
 //! `--insecure`, and carried to remote agents.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! They need python3 and PyPI (both on every machine envload is built on);
 //! without them they fail saying so.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,11 +56,7 @@ struct Uvicorn {
 
 impl Uvicorn {
     fn start(venv: &Path, workers: u32, max_envs: u32) -> Uvicorn {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::free_port();
         let env: BTreeMap<String, String> = [
             ("VENV", venv.display().to_string()),
             ("HOST", "127.0.0.1".into()),
@@ -212,11 +208,7 @@ fn the_shipped_local_uvicorn_matrix_entry_runs_and_stops() {
     let venv = venv("openenv-core==0.3.0");
     let shipped = std::fs::read_to_string(repo().join("experiments/config/matrix.toml")).unwrap();
     let mut matrix: toml::Table = shipped.parse().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let infras = matrix["infrastructure"].as_array().unwrap();
     let mut entry = infras
         .iter()

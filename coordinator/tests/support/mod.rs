@@ -88,6 +88,15 @@ impl Drop for Server {
     }
 }
 
+/// A port nothing listens on right now (bound to 127.0.0.1:0, then freed).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Runs `envload <args>` to completion.
 pub fn run(args: &[&str]) -> Output {
     Command::new(envload())

@@ -1,0 +1,24 @@
+//! envload's integration tests, one binary of modules (ripgrep's
+//! `tests/tests.rs`): real `envload` processes, real servers on loopback,
+//! real sockets, sharing the helpers in `support`. Tests that need the Slurm
+//! test cluster or HAProxy are `#[ignore]` with the reason; `bash .ci/run`
+//! provides both and runs them with `--ignored`.
+
+mod support;
+
+mod architecture;
+mod bad_input;
+mod ceiling;
+mod conformance;
+mod distributed;
+mod experiment;
+mod haproxy;
+mod hostile;
+mod output_contract;
+mod report;
+mod report_figures;
+mod run_e2e;
+mod signals;
+mod slurm;
+mod tls;
+mod uvicorn;
