@@ -9,6 +9,7 @@
 pub mod conn;
 pub mod convert;
 pub mod failure;
+pub mod host;
 pub mod http;
 pub mod limits;
 pub mod observation;

@@ -18,26 +18,14 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// This process on `port`.
-    pub fn current(port: u16) -> Self {
+    /// This process on `host` (the machine's name, which the binary looks
+    /// up) and `port`.
+    pub fn current(host: &str, port: u16) -> Self {
         Identity {
             pid: std::process::id(),
-            host_url: format!("{}:{port}", hostname()),
+            host_url: format!("{host}:{port}"),
         }
     }
-}
-
-/// The machine's host name (what Python's `socket.gethostname()` returns).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // within it or truncates.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// One environment instance (a WebSocket session, or one HTTP request).
@@ -133,7 +121,7 @@ mod tests {
 
     #[tokio::test]
     async fn sessions_differ_and_count_steps() {
-        let id = Identity::current(8000);
+        let id = Identity::current("test-host", 8000);
         let mut a = BenchEnv::new(id.clone());
         let b = BenchEnv::new(id);
         assert_ne!(a.session_hash, b.session_hash);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use envload_coordinator::experiment::deployed::Deployed;
+use envload_coordinator::Deployed;
 
 mod common;
 
@@ -61,7 +61,7 @@ fn main() {
             &url,
             Duration::from_secs(120),
             &log,
-            &envload_coordinator::shutdown::Shutdown::never(),
+            &envload_coordinator::Shutdown::never(),
         )
         .unwrap_or_else(|e| panic!("uvicorn: {e}"));
     std::thread::sleep(Duration::from_secs(3)); // every worker up

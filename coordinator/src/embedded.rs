@@ -38,7 +38,7 @@ impl Embedded {
                     let listener = tokio::net::TcpListener::from_std(std_listener)
                         .expect("listener registers");
                     let config = ServerConfig {
-                        identity: Identity::current(port),
+                        identity: Identity::current(&envload_agent::host::hostname(), port),
                         capacity: Capacity::new(EMBEDDED_MAX_SESSIONS),
                         factory_error: false,
                         tls: None,

@@ -13,20 +13,27 @@ mod console;
 mod driver;
 mod embedded;
 mod error;
-pub mod experiment;
+mod experiment;
 mod fleet;
 mod local_driver;
-pub mod output;
+mod output;
 mod phases;
 mod plan;
 mod progress;
 mod recorder;
 mod report;
 mod result;
-pub mod shutdown;
+mod shutdown;
 mod single_host;
-pub mod summary;
+mod summary;
 mod values;
 
 pub use cmd::main_with;
 pub use error::UsageError;
+/// What the tests and benches use of the inside: the `command` deployment
+/// `envload experiment` starts servers with, the result files' key and
+/// column orders they pin, and a shutdown that never comes.
+pub use experiment::deployed::Deployed;
+pub use output::raw_jsonl::KEYS as RAW_JSONL_KEYS;
+pub use shutdown::Shutdown;
+pub use summary::COLUMNS as SUMMARY_COLUMNS;

@@ -131,7 +131,7 @@ impl PhaseDriver for InProcess {
             .unwrap_or(1);
         vec![AgentInfo::new(
             "local",
-            &envload_benchenv::env::hostname(),
+            &envload_agent::host::hostname(),
             cpus,
         )]
     }

@@ -4,8 +4,8 @@
 
 use crate::support;
 
-use envload_coordinator::output::raw_jsonl::KEYS;
-use envload_coordinator::summary::COLUMNS;
+use envload_coordinator::RAW_JSONL_KEYS as KEYS;
+use envload_coordinator::SUMMARY_COLUMNS as COLUMNS;
 use support::{csv_rows, out_dir, raw_lines, run, Server};
 
 const REFERENCE_HEADER: &str = "mode,url,num_requests,batch_size,wait_seconds,repetition,timestamp,hardware,successful,failed,error_rate,total_wall_time,connect_p50,connect_p95,connect_p99,reset_p50,reset_p95,reset_p99,step_p50,step_p95,step_p99,total_min,total_max,total_avg,total_p50,total_p90,total_p95,total_p99,requests_per_second,effective_concurrency,unique_pids,unique_sessions,unique_hosts";

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use envload_agent::{run_share, Assignment, CloseMode, ErrorType, Mode, Target};
-use envload_coordinator::experiment::deployed::Deployed;
+use envload_coordinator::Deployed;
 use support::{col, csv_rows, out_dir, raw_lines, run, text};
 
 fn repo() -> PathBuf {
@@ -77,7 +77,7 @@ impl Uvicorn {
                 &url,
                 Duration::from_secs(120),
                 &log,
-                &envload_coordinator::shutdown::Shutdown::never(),
+                &envload_coordinator::Shutdown::never(),
             )
             .unwrap_or_else(|e| panic!("uvicorn: {e}"));
         // uvicorn answers before every worker is up; give the rest a moment.

@@ -43,7 +43,7 @@ pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
         ))
         .into());
     }
-    let host = envload_benchenv::env::hostname();
+    let host = envload_agent::host::hostname();
     let opts = AgentOpts {
         coordinator: args.coordinator,
         name: args

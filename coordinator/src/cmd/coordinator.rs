@@ -97,7 +97,7 @@ pub fn run(
         let shown = if server.addr.ip().is_unspecified() {
             format!(
                 "http://{}:{}",
-                envload_benchenv::env::hostname(),
+                envload_agent::host::hostname(),
                 server.addr.port()
             )
         } else {

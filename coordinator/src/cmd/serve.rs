@@ -89,7 +89,7 @@ async fn serve_here(
     let port = std_listener.local_addr()?.port();
     let listener = tokio::net::TcpListener::from_std(std_listener)?;
     let config = ServerConfig {
-        identity: Identity::current(port),
+        identity: Identity::current(&envload_agent::host::hostname(), port),
         capacity: Capacity::new(args.max_concurrent_envs as usize),
         factory_error: args.inject_factory_error,
         tls: tls_config(args)?,
