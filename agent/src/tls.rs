@@ -66,11 +66,8 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsConfigEr
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsConfigError::Setup(e.to_string()))?;
-    let mut config = if opts.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth()
+    let trust = if opts.insecure {
+        Trust::Any
     } else {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -87,31 +84,41 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsConfigEr
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| TlsConfigError::Setup(e.to_string()))?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(TrustGiven {
-                webpki,
-                pinned,
-                provider,
-            }))
-            .with_no_client_auth()
+        Trust::Verified { webpki, pinned }
     };
+    let mut config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Verifier { trust, provider }))
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
-/// The usual verification (system roots plus `--ca-cert`), and one thing
-/// more: a certificate given with `--ca-cert` is trusted as the server's own
-/// even when it is marked as a CA, which is what `openssl req -x509` makes
-/// and what Python's and curl's TLS accept. The host name is still checked.
+/// Which server certificates a share trusts.
 #[derive(Debug)]
-struct TrustGiven {
-    webpki: Arc<WebPkiServerVerifier>,
-    pinned: Vec<CertificateDer<'static>>,
+enum Trust {
+    /// `--insecure`: any certificate.
+    Any,
+    /// The usual verification (system roots plus `--ca-cert`), and one
+    /// thing more: a certificate given with `--ca-cert` is trusted as the
+    /// server's own even when it is marked as a CA, which is what `openssl
+    /// req -x509` makes and what Python's and curl's TLS accept. The host
+    /// name is still checked.
+    Verified {
+        webpki: Arc<WebPkiServerVerifier>,
+        pinned: Vec<CertificateDer<'static>>,
+    },
+}
+
+/// The certificate check of [`Trust`]; handshake signatures are always
+/// verified, so the handshake itself stays sound even with `--insecure`.
+#[derive(Debug)]
+struct Verifier {
+    trust: Trust,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for TrustGiven {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -120,20 +127,15 @@ impl ServerCertVerifier for TrustGiven {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
+        let Trust::Verified { webpki, pinned } = &self.trust else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let verdict =
+            webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
         match verdict {
             Err(e)
                 if format!("{e:?}").contains("CaUsedAsEndEntity")
-                    && self
-                        .pinned
-                        .iter()
-                        .any(|p| p.as_ref() == end_entity.as_ref()) =>
+                    && pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) =>
             {
                 let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
                 rustls::client::verify_server_name(&cert, server_name)?;
@@ -237,56 +239,6 @@ pub fn handshake_failure(e: &std::io::Error, url: &str) -> crate::Failure {
         None => format!("TLS handshake with {url} failed: {e}"),
     };
     crate::Failure::new(crate::ErrorType::TlsError, message)
-}
-
-/// `--insecure`: any certificate is accepted; signatures are still checked
-/// so the handshake itself is sound.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

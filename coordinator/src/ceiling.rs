@@ -191,33 +191,13 @@ mod tests {
     //! The search through a fake driver: a server that holds exactly
     //! `capacity` sessions, probes in virtual time.
     use super::*;
-    use crate::driver::fake::Fake;
+    use crate::driver::fake::{Fake, Setup};
     use crate::shutdown::Shutdown;
-    use clap::Parser;
-    use envload_agent::Target;
 
     /// Runs the search against a server of `capacity`; returns the probes
     /// (N, pass) in order from ceiling.jsonl, and the outcome.
     async fn probe(capacity: u64, first: u64, max_n: u64, slo: Slo, res: f64) -> Vec<(u64, bool)> {
-        let cli = crate::cmd::Cli::parse_from(["envload", "run", "-w", "0"]);
-        let crate::cmd::Command::Run(args) = cli.command else {
-            unreachable!()
-        };
-        let config = args.config().unwrap();
-        static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let k = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("envload-ceiling-{}-{k}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
-        let ctx = RunContext {
-            config: &config,
-            targets: &targets,
-            dir: &dir,
-            argv: Vec::new(),
-            embedded: None,
-            shutdown: Shutdown::never(),
-        };
+        let setup = Setup::grid(&[first]);
         let mut fake = Fake::new(capacity);
         let s = Search {
             slo,
@@ -225,10 +205,11 @@ mod tests {
             max_n,
             resolution: res,
         };
-        let outcome = search(&mut fake, ctx, s).await.unwrap();
+        let outcome = search(&mut fake, setup.context(Shutdown::never()), s)
+            .await
+            .unwrap();
         assert_eq!(outcome, RunOutcome::Complete);
-        let log = std::fs::read_to_string(dir.join("ceiling.jsonl")).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
+        let log = setup.read("ceiling.jsonl");
         let probes: Vec<(u64, bool)> = log
             .lines()
             .map(|l| {

@@ -200,38 +200,15 @@ mod tests {
     //! The phase loop through a fake driver: where a signal lands decides
     //! what is kept, without any real session.
     use super::*;
-    use crate::driver::fake::Fake;
-    use clap::Parser;
-    use envload_agent::Target;
+    use crate::driver::fake::{Fake, Setup};
 
     async fn run_with_signal_at(signal_at: Option<usize>) -> (RunOutcome, Vec<u64>, String) {
-        let cli = crate::cmd::Cli::parse_from(["envload", "run", "--requests-grid", "1,2,3"]);
-        let crate::cmd::Command::Run(args) = cli.command else {
-            unreachable!()
-        };
-        let config = args.config().unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "envload-phases-{}-{signal_at:?}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
+        let setup = Setup::grid(&[1, 2, 3]);
         let (tx, shutdown) = Shutdown::manual();
         let mut fake = Fake::new(u64::MAX);
         fake.signal_at = signal_at.map(|at| (at, tx));
-        let ctx = RunContext {
-            config: &config,
-            targets: &targets,
-            dir: &dir,
-            argv: Vec::new(),
-            embedded: None,
-            shutdown,
-        };
-        let outcome = execute(&mut fake, ctx).await.unwrap();
-        let status = std::fs::read_to_string(dir.join("run.json")).unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&status).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
+        let outcome = execute(&mut fake, setup.context(shutdown)).await.unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&setup.read("run.json")).unwrap();
         (
             outcome,
             fake.ran,

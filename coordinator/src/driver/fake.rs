@@ -1,18 +1,25 @@
 //! A driver for unit tests: every phase finishes at once against an
 //! imagined server that holds `capacity` sessions (the rest fail with
 //! `CapacityReached`), each taking `latency`; it can raise the shutdown
-//! signal while a given phase finishes. No sockets, no processes.
+//! signal while a given phase finishes. No sockets, no processes. And
+//! [`Setup`]: a run's configuration and a fresh results folder for it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::Utc;
 use envload_agent::record::Timings;
-use envload_agent::{Assignment, ErrorType, Failure, PhaseStats, SessionRecord};
+use envload_agent::{
+    Assignment, CloseMode, ErrorType, Failure, Mode, PhaseStats, SessionRecord, Target,
+};
 use tokio::sync::watch;
 
 use super::PhaseDriver;
-use crate::plan::Phase;
+use crate::config::RunConfig;
+use crate::plan::{Phase, PlanSpec};
+use crate::recorder::RunContext;
 use crate::result::{AgentInfo, AgentPhase, PhaseOutcome};
+use crate::shutdown::Shutdown;
 use crate::summary::Uniques;
 
 /// The imagined server and what happened to it.
@@ -98,4 +105,80 @@ impl PhaseDriver for Fake {
     }
 
     async fn finish(&mut self, _reason: &str) {}
+}
+
+/// A run of `plan` against a target nothing serves (the fake never dials
+/// it), writing into a fresh temporary folder removed on drop.
+pub struct Setup {
+    pub config: RunConfig,
+    pub targets: Vec<Target>,
+    pub dir: PathBuf,
+}
+
+impl Setup {
+    /// WebSocket phases of `ns` sessions (a grid when more than one), wait 0.
+    pub fn grid(ns: &[u64]) -> Setup {
+        static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let k = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("envload-fake-{}-{k}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let plan = PlanSpec {
+            mode: Mode::Ws,
+            modes: Vec::new(),
+            n: ns[0],
+            wait: 0.0,
+            requests_grid: (ns.len() > 1).then(|| ns.to_vec()),
+            wait_grid: None,
+            reps: 1,
+            compare: false,
+        };
+        let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
+        let config = RunConfig {
+            plan,
+            targets: targets.clone(),
+            timeout: Duration::from_secs(120),
+            close_timeout: Duration::from_secs(10),
+            max_message: 1 << 20,
+            close: CloseMode::ClientFirst,
+            hardware: "cpu-basic".into(),
+            infrastructure: "fake".into(),
+            cores: None,
+            expected_hosts: None,
+            require_hosts: false,
+            output_dir: Some(dir.clone()),
+            verbose: false,
+            agents: 0,
+            tls: Default::default(),
+            records: true,
+        };
+        Setup {
+            config,
+            targets,
+            dir,
+        }
+    }
+
+    /// The run's context, listening to `shutdown`.
+    pub fn context(&self, shutdown: Shutdown) -> RunContext<'_> {
+        RunContext {
+            config: &self.config,
+            targets: &self.targets,
+            dir: &self.dir,
+            argv: Vec::new(),
+            embedded: None,
+            shutdown,
+        }
+    }
+
+    /// A result file of the run.
+    pub fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
