@@ -222,3 +222,35 @@ fn replies_that_are_not_http_are_malformed() {
         "valid HTTP",
     );
 }
+
+/// The other half of "deadlines are deadlines": pings are still answered
+/// while a step is pending, so a step longer than the server's ping interval
+/// succeeds (a server that gets no pong drops the client).
+#[test]
+fn pings_are_answered_during_a_step_longer_than_the_ping_interval() {
+    let server = HostileServer::start(Hostile::PingsDuringALongStep);
+    let dir = support::out_dir("hostile-long-step");
+    let m = support::run_measured(
+        &[
+            "run",
+            "--url",
+            &server.url,
+            "-n",
+            "4",
+            "-w",
+            "0",
+            "-t",
+            "3",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        3 * WALL,
+    );
+    assert_eq!(m.code, Some(0), "{}\n{}", m.stdout, m.stderr);
+    for r in support::raw_lines(&dir) {
+        assert_eq!(r["success"], true, "{r}");
+        let step = r["step_latency"].as_f64().unwrap();
+        assert!(step >= 1.4, "the step took the server's 1.5 s: {r}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -31,6 +31,10 @@ pub enum Hostile {
     PingFloodHungStep,
     /// Answers reset, then sends unsolicited pongs every 100 ms, no step reply.
     PongFloodHungStep,
+    /// Pings every 100 ms during a 1.5 s step and drops a client that does
+    /// not answer one within 500 ms (uvicorn's keepalive, scaled down), then
+    /// answers the step and completes the close: a well-behaved session.
+    PingsDuringALongStep,
     /// Answers reset with text that is not JSON.
     NonJson,
     /// Answers reset with a 2 MiB text message.
@@ -173,6 +177,31 @@ async fn handle(mut stream: TcpStream, how: Hostile) {
             // Read (and so answer nothing but keep) whatever the client sends.
             let _ = tokio::time::timeout(Duration::from_millis(100), ws.next()).await;
         },
+        PingsDuringALongStep => {
+            let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+            while tokio::time::Instant::now() < until {
+                if ws
+                    .send(Message::Ping(b"keepalive".to_vec().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+                loop {
+                    match tokio::time::timeout_at(deadline, ws.next()).await {
+                        Ok(Some(Ok(Message::Pong(_)))) => break,
+                        Ok(Some(Ok(_))) => continue,
+                        // No pong in time: drop the client, as uvicorn does.
+                        _ => return rst(ws.into_inner()),
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = ws.send(Message::text(OBS)).await;
+            // Let the client close; answer its close frame.
+            while let Some(Ok(_)) = ws.next().await {}
+        }
         WrongTypes => {
             let _ = ws
                 .send(Message::text(
