@@ -44,8 +44,12 @@ pub async fn run_session(
     let mut timings = Timings::default();
     let outcome = async {
         let reset_url = format!("{}/reset", target.http_base);
-        let reset = post(client, &reset_url, String::new(), "reset", limits).await?;
-        Observed::from_reply(&reset, "reset", &format!("POST {reset_url}"))?;
+        // Checked and dropped at once: only the step's fields are kept.
+        Observed::from_reply(
+            &post(client, &reset_url, String::new(), "reset", limits).await?,
+            "reset",
+            &format!("POST {reset_url}"),
+        )?;
         timings.reset_us = micros(t0.elapsed());
 
         let step_url = format!("{}/step", target.http_base);

@@ -53,23 +53,27 @@ pub async fn run_session(
         let mut ws = connect(target, tls, request_id, limits).await?;
         timings.connect_us = micros(t0.elapsed());
 
+        // Each reply is checked and dropped in its own statement: a parsed
+        // reply is ~1 KiB of heap that must not live on through the step
+        // and the close of every concurrent session.
         let t = Instant::now();
-        let reset = request(
-            &mut ws,
-            r#"{"type":"reset","data":{}}"#,
+        let reset = r#"{"type":"reset","data":{}}"#;
+        Observed::from_reply(
+            &request(&mut ws, reset, "reset", target, limit).await?,
             "reset",
-            target,
-            limit,
-        )
-        .await?;
-        Observed::from_reply(&reset, "reset", &target.ws_url)?;
+            &target.ws_url,
+        )?;
         timings.reset_us = micros(t.elapsed());
 
         let step = format!(r#"{{"type":"step","data":{{"wait_seconds":{wait_seconds}}}}}"#);
         let t = Instant::now();
-        let data = request(&mut ws, &step, "step", target, limit).await?;
-        let observed = Observed::from_reply(&data, "step", &target.ws_url)?;
+        let observed = Observed::from_reply(
+            &request(&mut ws, &step, "step", target, limit).await?,
+            "step",
+            &target.ws_url,
+        )?;
         timings.step_us = micros(t.elapsed());
+        drop(step);
 
         finish(&mut ws, close, limits.close, target).await?;
         Ok(observed)
