@@ -151,16 +151,18 @@ pub struct Measured {
     pub code: Option<i32>,
     /// Start to exit.
     pub wall: Duration,
-    /// Peak resident memory of the process, KiB (`ru_maxrss`).
+    /// Peak resident memory of the process, KiB: its `VmHWM`, polled every
+    /// millisecond until it exits (not `ru_maxrss`, which on Linux also
+    /// counts the forking test process's memory from before `exec`). It can
+    /// miss at most the last millisecond's growth.
     pub peak_rss_kib: i64,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Runs `envload <args>` to completion and measures its wall time and peak
-/// memory (wait4's rusage of exactly this child). A process still running
-/// after `limit` is killed (SIGKILL), so a hang fails the test instead of
-/// stalling it; its `code` is then `None`.
+/// memory. A process still running after `limit` is killed (SIGKILL), so a
+/// hang fails the test instead of stalling it; its `code` is then `None`.
 pub fn run_measured(args: &[&str], limit: Duration) -> Measured {
     let logs = std::env::temp_dir().join(format!(
         "envload-measured-{}-{}",
@@ -169,50 +171,50 @@ pub fn run_measured(args: &[&str], limit: Duration) -> Measured {
     ));
     let (out, err) = (logs.with_extension("out"), logs.with_extension("err"));
     let t0 = std::time::Instant::now();
-    // Reaped by wait4 below (for its rusage), not by Child::wait.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(envload())
+    let mut child = Command::new(envload())
         .args(args)
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .expect("envload starts");
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = {
-        let (done, pid) = (done.clone(), child.id() as i32);
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + limit;
-            while std::time::Instant::now() < deadline {
-                if done.load(std::sync::atomic::Ordering::SeqCst) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            // SAFETY: our own child, not yet reaped (`done` is unset).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        })
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_rss_kib = 0;
+    let status = loop {
+        if let Some(kib) = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|s| vm_hwm_kib(&s))
+        {
+            peak_rss_kib = peak_rss_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(1));
     };
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid out-parameter.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; `child` is not waited on again.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4 failed");
     let wall = t0.elapsed();
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = watchdog.join();
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     let m = Measured {
-        code,
+        code: status.code(),
         wall,
-        peak_rss_kib: usage.ru_maxrss,
+        peak_rss_kib,
         stdout: read(&out),
         stderr: read(&err),
     };
     let _ = std::fs::remove_file(out);
     let _ = std::fs::remove_file(err);
     m
+}
+
+/// `VmHWM` (peak resident set) of a `/proc/PID/status` text, KiB.
+fn vm_hwm_kib(status: &str) -> Option<i64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 fn rand_suffix() -> u64 {
