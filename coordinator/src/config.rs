@@ -50,16 +50,6 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// Sockets each session holds in this process: two when the embedded
-    /// server runs here too.
-    pub fn sockets_per_session(&self) -> u64 {
-        if self.targets.is_empty() {
-            2
-        } else {
-            1
-        }
-    }
-
     /// The phase-wide assignment against `targets`: the whole id range;
     /// drivers split it.
     pub fn template(&self, phase: &Phase, targets: &[Target]) -> Assignment {

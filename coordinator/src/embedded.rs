@@ -1,69 +1,115 @@
-//! The embedded benchmark server: `envload run` without a URL starts one on a
-//! free loopback port, on its own thread and runtime so it does not share
-//! the load generator's scheduler.
+//! The embedded benchmark server: `envload run` without a URL starts
+//! `envload serve` — this same binary — as a child process on a free
+//! loopback port, and stops it when the run ends. In a process of its own it
+//! neither shares the load generator's scheduler nor its descriptor limit
+//! (the client needs one descriptor per session, not two), and its CPU can
+//! be read apart from the client's.
 
-use std::net::SocketAddr;
-use std::thread::JoinHandle;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use envload_benchenv::capacity::Capacity;
-use envload_benchenv::env::Identity;
-use envload_benchenv::{bind_listener, serve, ServerConfig};
-use tokio::sync::oneshot;
+use anyhow::{bail, Context};
 
 /// Session limit of the embedded server: high enough never to refuse.
 pub const EMBEDDED_MAX_SESSIONS: usize = 1 << 20;
 
-/// A running embedded server; stops when dropped.
+/// How long the server may take to print its listening line.
+const START_WITHIN: Duration = Duration::from_secs(30);
+
+/// A running embedded server; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Embedded {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    child: Child,
 }
 
 impl Embedded {
-    /// Starts the server on `127.0.0.1:0`.
-    pub fn start() -> std::io::Result<Self> {
-        let std_listener = bind_listener(SocketAddr::from(([127, 0, 0, 1], 0)), false, true)?;
-        let port = std_listener.local_addr()?.port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("benchenv".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("embedded server runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(std_listener)
-                        .expect("listener registers");
-                    let config = ServerConfig {
-                        identity: Identity::current(&envload_agent::host::hostname(), port),
-                        capacity: Capacity::new(EMBEDDED_MAX_SESSIONS),
-                        factory_error: false,
-                        tls: None,
-                    };
-                    serve(listener, config, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-                });
-            })?;
-        Ok(Embedded {
-            url: format!("http://127.0.0.1:{port}"),
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+    /// Starts `envload serve` on `127.0.0.1:0` and waits for its URL.
+    pub fn start() -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("cannot find the envload executable")?;
+        let parent = std::process::id() as libc::pid_t;
+        let mut command = Command::new(exe);
+        // SAFETY: prctl and getppid are async-signal-safe. The server gets
+        // SIGTERM when this process dies, even by SIGKILL, so it is never left
+        // behind (the spawning thread is the main thread, which lives as long
+        // as the process).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    libc::_exit(0);
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--workers",
+                "1",
+            ])
+            .args(["--max-concurrent-envs", &EMBEDDED_MAX_SESSIONS.to_string()])
+            .env_remove("PORT")
+            .env_remove("WORKERS")
+            .env_remove("MAX_CONCURRENT_ENVS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start envload serve")?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(START_WITHIN).unwrap_or_default();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(str::to_string);
+        let mut server = Embedded {
+            url: url.clone().unwrap_or_default(),
+            child,
+        };
+        if url.is_none() {
+            let status = server.child.try_wait().ok().flatten();
+            bail!(
+                "envload serve did not report its address within {} s ({}): {line:?}",
+                START_WITHIN.as_secs(),
+                status.map_or("still running".to_string(), |s| s.to_string())
+            );
+        }
+        Ok(server)
+    }
+
+    /// The server's process id (its CPU is read from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
 impl Drop for Embedded {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -10,6 +10,7 @@ mod ceiling;
 mod cmd;
 mod config;
 mod console;
+mod cpu;
 mod driver;
 mod embedded;
 mod error;

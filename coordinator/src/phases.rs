@@ -42,6 +42,7 @@ pub async fn run_phase<D: PhaseDriver>(
         return Ok(PhaseEnd::Interrupted);
     }
     on_start();
+    rec.phase_starts();
     let outcome = tokio::select! {
         biased;
         _ = shutdown.requested() => {

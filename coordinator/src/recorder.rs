@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::config::RunConfig;
+use crate::cpu;
 use crate::driver::PhaseDriver;
 use crate::output::histograms::HistogramsJsonl;
 use crate::output::numfmt::timestamp;
@@ -18,7 +19,7 @@ use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
 use crate::output::summary_csv::SummaryCsv;
 use crate::output::PhaseWriter;
 use crate::plan::Phase;
-use crate::result::{per_target, PhaseOutcome, PhaseResult};
+use crate::result::{per_target, PhaseCpu, PhaseOutcome, PhaseResult};
 use crate::shutdown::Shutdown;
 use crate::summary::summarize;
 
@@ -34,6 +35,8 @@ pub struct RunContext<'a> {
     pub argv: Vec<String>,
     /// URL of the embedded benchmark server, when this run started one.
     pub embedded: Option<String>,
+    /// Its process id, for its CPU.
+    pub embedded_pid: Option<u32>,
     /// SIGINT/SIGTERM, listened to since start-up.
     pub shutdown: Shutdown,
 }
@@ -48,6 +51,10 @@ pub struct Recorder {
     url_label: String,
     hardware: String,
     dir: PathBuf,
+    embedded_pid: Option<u32>,
+    /// CPU of this process and of the embedded server when the phase in
+    /// flight started.
+    cpu_at_start: (std::time::Duration, Option<std::time::Duration>),
 }
 
 impl Recorder {
@@ -71,6 +78,8 @@ impl Recorder {
                 .join(";"),
             hardware: ctx.config.hardware.clone(),
             dir: dir.to_path_buf(),
+            embedded_pid: ctx.embedded_pid,
+            cpu_at_start: Default::default(),
         })
     }
 
@@ -93,6 +102,11 @@ impl Recorder {
         ))
     }
 
+    /// Notes the CPU spent so far: the phase starts now.
+    pub fn phase_starts(&mut self) {
+        self.cpu_at_start = (cpu::own(), self.embedded_pid.and_then(cpu::of));
+    }
+
     /// Summarises what `driver` measured for `phase` and appends it to
     /// every result file.
     pub fn record<D: PhaseDriver>(
@@ -110,11 +124,21 @@ impl Recorder {
             outcome.wall,
         );
         let targets = per_target(&self.run_json.doc.targets, &outcome.records);
+        let (own0, server0) = self.cpu_at_start;
+        let cpu = PhaseCpu {
+            envload: cpu::own().saturating_sub(own0).as_secs_f64(),
+            embedded_server: self
+                .embedded_pid
+                .and_then(cpu::of)
+                .zip(server0)
+                .map(|(now, then)| now.saturating_sub(then).as_secs_f64()),
+        };
         let result = PhaseResult {
             phase: phase.clone(),
             outcome,
             summary,
             targets,
+            cpu,
         };
         // Agents may have joined since the last phase.
         for info in driver.agents() {
@@ -183,6 +207,7 @@ impl Recorder {
             errors: Default::default(),
             agents: Vec::new(),
             targets: Vec::new(),
+            cpu_seconds: PhaseCpu::default(),
         });
         self.run_json.finish(status)?;
         Ok(())

@@ -52,6 +52,17 @@ pub struct PhaseResult {
     pub summary: SummaryRow,
     /// Per-target breakdown (empty without records).
     pub targets: Vec<TargetCount>,
+    /// CPU spent while the phase ran.
+    pub cpu: PhaseCpu,
+}
+
+/// CPU seconds spent while a phase ran: this envload process (the load
+/// generator itself when sessions run in-process; the coordinator with
+/// agents), and the embedded benchmark server when this run started one.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct PhaseCpu {
+    pub envload: f64,
+    pub embedded_server: Option<f64>,
 }
 
 /// One agent that ran sessions.

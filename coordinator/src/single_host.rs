@@ -47,6 +47,7 @@ pub fn run_locally(
             dir: &dir,
             argv,
             embedded: embedded.as_ref().map(|e| e.url.clone()),
+            embedded_pid: embedded.as_ref().map(Embedded::pid),
             shutdown: shutdown.clone(),
         };
         // Starting local agents takes a moment; a signal meanwhile ends the
@@ -88,7 +89,7 @@ fn prepare(config: &RunConfig, max_n: u64) -> anyhow::Result<Prepared> {
         .into());
     }
     let mut targets = config.targets.clone();
-    limits::ensure_nofile(max_n, limits::needed(max_n, config.sockets_per_session()))
+    limits::ensure_nofile(max_n, limits::needed(max_n, 1))
         .map_err(|e| UsageError(e.to_string()))?;
     let dir = config
         .output_dir

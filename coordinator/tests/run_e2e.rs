@@ -355,3 +355,17 @@ fn a_second_run_the_same_day_does_not_overwrite_the_first() {
         "first run kept"
     );
 }
+
+/// run.json says what each side spent: this process and, with the
+/// embedded server (a child process of its own), the server.
+#[test]
+fn run_json_records_client_and_embedded_server_cpu_per_phase() {
+    let dir = out_dir("cpu-seconds");
+    let out = run(&["run", "-n", "200", "-w", "0", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let cpu = &doc["phases"][0]["cpu_seconds"];
+    assert!(cpu["envload"].as_f64().unwrap() > 0.0, "{cpu}");
+    assert!(cpu["embedded_server"].as_f64().unwrap() > 0.0, "{cpu}");
+}

@@ -164,3 +164,25 @@ fn while_an_agent_dials_its_coordinator() {
     std::thread::sleep(Duration::from_millis(500));
     interrupt(&mut p, libc::SIGINT, &m);
 }
+
+/// The embedded server is a child process: even SIGKILL of envload (no
+/// handler runs) leaves no server behind.
+#[test]
+fn sigkill_leaves_no_embedded_server_behind() {
+    let (dir, m) = (support::out_dir("sig-kill"), mark("kill"));
+    let d = dir.to_str().unwrap();
+    let mut p = spawn(&["run", "-n", "4", "-w", "30", "-o", d], &m);
+    p.wait_line("[WS] N=4", Duration::from_secs(20));
+    assert_eq!(leftovers(&m).len(), 2, "envload and its embedded server");
+    p.signal(libc::SIGKILL);
+    let _ = p.finish(Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !leftovers(&m).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        leftovers(&m),
+        Vec::<u32>::new(),
+        "embedded server left running"
+    );
+}

@@ -60,9 +60,8 @@ pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Res
     };
     // The search may stop below --max-n; only the descriptors it can get
     // bound it, so lower --max-n to them instead of refusing to start.
-    let allowed = envload_agent::limits::raise_to_max()
-        .saturating_sub(envload_agent::limits::RESERVE)
-        / config.sockets_per_session();
+    let allowed =
+        envload_agent::limits::raise_to_max().saturating_sub(envload_agent::limits::RESERVE);
     let mut max_n = c.max_n;
     if max_n > allowed {
         eprintln!(

@@ -124,6 +124,7 @@ pub fn run(
             dir: &dir,
             argv,
             embedded: None,
+            embedded_pid: None,
             shutdown,
         };
         let outcome = execute(&mut fleet, ctx).await;

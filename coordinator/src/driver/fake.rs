@@ -167,6 +167,7 @@ impl Setup {
             dir: &self.dir,
             argv: Vec::new(),
             embedded: None,
+            embedded_pid: None,
             shutdown,
         }
     }

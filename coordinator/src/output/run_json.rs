@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::numfmt::timestamp;
 use super::PhaseWriter;
-use crate::result::{AgentInfo, AgentPhase, PhaseResult, TargetCount};
+use crate::result::{AgentInfo, AgentPhase, PhaseCpu, PhaseResult, TargetCount};
 
 /// One phase's entry.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +33,8 @@ pub struct PhaseEntry {
     pub agents: Vec<AgentPhase>,
     /// Sessions per target (round-robin over `--urls`), from the records.
     pub targets: Vec<TargetCount>,
+    /// CPU seconds spent during the phase (`envload`, `embedded_server`).
+    pub cpu_seconds: PhaseCpu,
 }
 
 /// The document.
@@ -136,6 +138,7 @@ impl PhaseWriter for RunJson {
                 .collect(),
             agents: r.outcome.agents.clone(),
             targets: r.targets.clone(),
+            cpu_seconds: r.cpu,
         };
         for a in &r.outcome.agents {
             if let Some(info) = self
