@@ -20,6 +20,9 @@ pub struct LocalFleet {
     children: Vec<Child>,
 }
 
+/// Silence after which a local agent process counts as lost.
+const LOCAL_HEARTBEAT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl LocalFleet {
     /// Starts the service on 127.0.0.1 and `k` agents, and waits for them.
     pub async fn start(k: u32, send_records: bool) -> anyhow::Result<Self> {
@@ -29,6 +32,11 @@ impl LocalFleet {
         let config = FleetConfig {
             token: Some(token.clone()),
             send_records,
+            // Local agents share this host's cores with each other (and often
+            // with the server): at tens of thousands of sessions one can be
+            // starved past 5 s without being gone. A crashed one closes its
+            // stream and is lost at once; the deadline only catches a hung one.
+            heartbeat_deadline: LOCAL_HEARTBEAT_DEADLINE,
             ..FleetConfig::default()
         };
         let (fleet, service) = Fleet::new(config);
