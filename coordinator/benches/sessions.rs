@@ -7,6 +7,12 @@
 //! come from `wait4`'s rusage; the server's CPU is read from /proc for its
 //! worker processes before and after. `ENVLOAD_BENCH_N=1024,4096` picks other
 //! sizes, `ENVLOAD_BENCH_MODE=http` the other protocol.
+//!
+//! Then the floor at the same N, measured in this run (`common::floor`):
+//! a lean loopback program's client + server CPU per raw TCP connection and
+//! per minimal WebSocket session, and envload's client and server CPU per
+//! session as ratios to the WebSocket floor — the box is shared and noisy,
+//! so ratios from one run say more than absolute figures across days.
 
 use std::process::{Command, Stdio};
 
@@ -84,6 +90,7 @@ fn main() {
         "agent RSS KiB/sess",
         "agent RSS MiB"
     );
+    let mut measured = Vec::new();
     for &n in &sizes {
         std::thread::sleep(std::time::Duration::from_secs(1));
         let before = common::cpu_of(&pids);
@@ -105,6 +112,7 @@ fn main() {
         std::thread::sleep(std::time::Duration::from_millis(500));
         let server_cpu = common::cpu_of(&pids) - before;
         let ok: u64 = common::summary_field(&o, "successful").parse().unwrap();
+        measured.push((n, u.cpu_s * 1e6 / n as f64, server_cpu * 1e6 / n as f64));
         println!(
             "{:>6} {:>8.1}% {:>12} {:>16.1} {:>16.1} {:>18.2} {:>14.1}",
             n,
@@ -119,5 +127,32 @@ fn main() {
     println!("\n(per-session figures divide the whole process's CPU — start-up and result writing included — by N;");
     println!(" RSS per session is (peak RSS − peak RSS of a 1-session run) / N)");
     drop(server);
+
+    println!(
+        "\nfloor (this run; both ends of a lean loopback program in one process, at most {} open at once):",
+        common::floor::WAVE
+    );
+    println!(
+        "{:>6} {:>15} {:>15} {:>17} {:>17} {:>17}",
+        "N",
+        "TCP floor µs",
+        "WS floor µs",
+        "agent / WS floor",
+        "server / WS floor",
+        "both / WS floor"
+    );
+    for (n, agent_us, server_us) in measured {
+        let tcp = common::floor::per_session_us("tcp", n);
+        let ws = common::floor::per_session_us("ws", n);
+        println!(
+            "{:>6} {:>15.1} {:>15.1} {:>17.2} {:>17.2} {:>17.2}",
+            n,
+            tcp,
+            ws,
+            agent_us / ws,
+            server_us / ws,
+            (agent_us + server_us) / ws
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

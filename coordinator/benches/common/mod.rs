@@ -2,6 +2,8 @@
 //! field of the last `summary.csv` row.
 #![allow(dead_code)]
 
+pub mod floor;
+
 use std::process::Child;
 
 /// CPU seconds (user + system) and peak RSS (KiB) of `child`, reaped by

@@ -1,0 +1,158 @@
+//! The loopback floor the sessions bench divides by: what the kernel and a
+//! lean program cost per session on this machine, in the same run. Both ends
+//! live in this process on one current-thread runtime, with every byte
+//! pre-built, so its CPU per session is a client + server floor:
+//!
+//! - `tcp`: connect, accept, close (client first), nothing sent;
+//! - `ws`: connect, a WebSocket upgrade and its 101, three client frames
+//!   (reset, step, close message) answered by two observation frames, then
+//!   a close frame each way and the close — the shape of an envload session.
+//!
+//! Sessions run in waves of at most [`WAVE`] at once, so both ends fit the
+//! descriptor limit (two descriptors per session here).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Most sessions open at once.
+pub const WAVE: u64 = 8192;
+
+const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+const SWITCHING: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+const RESET: &str = r#"{"type":"reset","data":{}}"#;
+const STEP: &str = r#"{"type":"step","data":{"wait_seconds":0}}"#;
+const CLOSE_MSG: &str = r#"{"type":"close"}"#;
+const OBS: &str = r#"{"type":"observation","data":{"observation":{"waited_seconds":0.0,"pid":1,"session_hash":"abcdef012345","host_url":"h:1","step_count":1},"reward":null,"done":false}}"#;
+
+/// A client text frame (masked with a zero key, which is valid and keeps the
+/// payload as is).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&[0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A server frame (unmasked).
+fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(n as u8),
+        n => {
+            f.push(126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Reads until `want` bytes arrived (or the peer closed).
+async fn read_n(s: &mut TcpStream, buf: &mut [u8], want: usize) {
+    let mut got = 0;
+    while got < want {
+        match s.read(&mut buf[got..want]).await {
+            Ok(0) | Err(_) => return,
+            Ok(k) => got += k,
+        }
+    }
+}
+
+/// CPU seconds (user + system) of this process so far.
+fn own_cpu() -> f64 {
+    // SAFETY: zeroed rusage is a valid out-parameter.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    s(ru.ru_utime) + s(ru.ru_stime)
+}
+
+/// Client + server CPU µs per session of `n` sessions of `kind` ("tcp" or
+/// "ws").
+pub fn per_session_us(kind: &str, n: u64) -> f64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ws = kind == "ws";
+    rt.block_on(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let c_frames: Vec<u8> = [RESET, STEP, CLOSE_MSG]
+            .iter()
+            .flat_map(|m| client_frame(1, m.as_bytes()))
+            .collect();
+        let s_frames: Vec<u8> = [OBS, OBS]
+            .iter()
+            .flat_map(|m| server_frame(1, m.as_bytes()))
+            .collect();
+        let (client_close, server_close) = (client_frame(8, &[3, 232]), server_frame(8, &[3, 232]));
+        let server = {
+            let (c_len, close_len) = (c_frames.len(), client_close.len());
+            let (s_frames, server_close) = (s_frames.clone(), server_close.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut s, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (s_frames, server_close) = (s_frames.clone(), server_close.clone());
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 512];
+                        if ws {
+                            read_n(&mut s, &mut buf, UPGRADE.len()).await;
+                            let _ = s.write_all(SWITCHING).await;
+                            read_n(&mut s, &mut buf, c_len).await;
+                            let _ = s.write_all(&s_frames).await;
+                            read_n(&mut s, &mut buf, close_len).await;
+                            let _ = s.write_all(&server_close).await;
+                        }
+                        let _ = s.read(&mut buf).await; // the client's FIN
+                    });
+                }
+            })
+        };
+        let t0 = own_cpu();
+        let mut left = n;
+        while left > 0 {
+            let wave = left.min(WAVE);
+            left -= wave;
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..wave {
+                let (c_frames, client_close) = (c_frames.clone(), client_close.clone());
+                let expect = SWITCHING.len();
+                let obs_len = s_frames.len();
+                let close_len = server_close.len();
+                tasks.spawn(async move {
+                    let mut s = TcpStream::connect(addr).await.unwrap();
+                    if ws {
+                        let _ = s.set_nodelay(true);
+                        let mut buf = vec![0u8; 512];
+                        s.write_all(UPGRADE).await.unwrap();
+                        read_n(&mut s, &mut buf, expect).await;
+                        s.write_all(&c_frames).await.unwrap();
+                        read_n(&mut s, &mut buf, obs_len).await;
+                        s.write_all(&client_close).await.unwrap();
+                        read_n(&mut s, &mut buf, close_len).await;
+                    }
+                    drop(s);
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+        // Let the server side see every FIN before reading the CPU.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let cpu = own_cpu() - t0;
+        server.abort();
+        cpu * 1e6 / n as f64
+    })
+}
