@@ -6,7 +6,11 @@
 //! Every run is a separate `envload run` process, so its CPU and peak RSS
 //! come from `wait4`'s rusage; the server's CPU is read from /proc for its
 //! worker processes before and after. `ENVLOAD_BENCH_N=1024,4096` picks other
-//! sizes, `ENVLOAD_BENCH_MODE=http` the other protocol.
+//! sizes, `ENVLOAD_BENCH_MODE=http` the other protocol, and
+//! `ENVLOAD_BENCH_AGENTS=4` spreads the load over 4 local agent processes
+//! against 4 server workers (with `ENVLOAD_BENCH_N=65536`: 65,536 sessions
+//! from this one host; agent CPU is then the whole process tree's, agent
+//! RSS that of its largest process).
 //!
 //! Then the floor at the same N, measured in this run (`common::floor`):
 //! a lean loopback program's client + server CPU per raw TCP connection and
@@ -51,7 +55,13 @@ fn main() {
     let sizes = common::sizes("1024,4096,16384");
     let mode = std::env::var("ENVLOAD_BENCH_MODE").unwrap_or_else(|_| "ws".into());
 
-    let server = support::Server::start(&["--workers", "2"]);
+    let agents: u32 = std::env::var("ENVLOAD_BENCH_AGENTS")
+        .ok()
+        .map(|a| a.parse().expect("ENVLOAD_BENCH_AGENTS is a count"))
+        .unwrap_or(0);
+    let workers = agents.max(2).to_string();
+    let agents = agents.to_string();
+    let server = support::Server::start(&["--workers", &workers]);
     let (url, pids) = (server.url.clone(), server.pids.clone());
 
     let dir = std::env::temp_dir().join(format!("envload-bench-{}", std::process::id()));
@@ -71,7 +81,7 @@ fn main() {
         out(1).to_str().unwrap(),
     ]);
 
-    println!("envload session bench: mode={mode}, wait=1.0 s, server `envload serve --workers 2` on {url}");
+    println!("envload session bench: mode={mode}, wait=1.0 s, --agents {agents}, server `envload serve --workers {workers}` on {url}");
     println!(
         "machine: {} cpus; net.core.somaxconn={}, net.ipv4.ip_local_port_range={}",
         std::thread::available_parallelism()
@@ -103,6 +113,10 @@ fn main() {
             &n.to_string(),
             "-w",
             "1.0",
+            "-t",
+            "60",
+            "--agents",
+            &agents,
             "-m",
             &mode,
             "-o",

@@ -9,8 +9,10 @@
 //!   a close frame each way and the close — the shape of an envload session.
 //!
 //! Sessions run in waves of at most [`WAVE`] at once, so both ends fit the
-//! descriptor limit (two descriptors per session here).
+//! descriptor limit (two descriptors per session here), from 32 loopback
+//! source addresses, so the ports never run out.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -122,37 +124,46 @@ pub fn per_session_us(kind: &str, n: u64) -> f64 {
             })
         };
         let t0 = own_cpu();
+        let mut failed = 0u64;
         let mut left = n;
         while left > 0 {
             let wave = left.min(WAVE);
             left -= wave;
             let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..wave {
+            for i in 0..wave {
                 let (c_frames, client_close) = (c_frames.clone(), client_close.clone());
                 let expect = SWITCHING.len();
                 let obs_len = s_frames.len();
                 let close_len = server_close.len();
                 tasks.spawn(async move {
-                    let mut s = TcpStream::connect(addr).await.unwrap();
+                    // Sources spread over 127.0.0.1-32, as envload's are, so
+                    // the closing side's TIME_WAITs never use up the ports.
+                    let sock = tokio::net::TcpSocket::new_v4().ok()?;
+                    sock.bind(SocketAddr::from(([127, 0, 0, 1 + (i % 32) as u8], 0)))
+                        .ok()?;
+                    let mut s = sock.connect(addr).await.ok()?;
                     if ws {
                         let _ = s.set_nodelay(true);
                         let mut buf = vec![0u8; 512];
-                        s.write_all(UPGRADE).await.unwrap();
+                        s.write_all(UPGRADE).await.ok()?;
                         read_n(&mut s, &mut buf, expect).await;
-                        s.write_all(&c_frames).await.unwrap();
+                        s.write_all(&c_frames).await.ok()?;
                         read_n(&mut s, &mut buf, obs_len).await;
-                        s.write_all(&client_close).await.unwrap();
+                        s.write_all(&client_close).await.ok()?;
                         read_n(&mut s, &mut buf, close_len).await;
                     }
-                    drop(s);
+                    Some(())
                 });
             }
-            while tasks.join_next().await.is_some() {}
+            while let Some(done) = tasks.join_next().await {
+                failed += u64::from(!matches!(done, Ok(Some(()))));
+            }
         }
         // Let the server side see every FIN before reading the CPU.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let cpu = own_cpu() - t0;
         server.abort();
+        assert_eq!(failed, 0, "{failed} of {n} floor {kind} sessions failed");
         cpu * 1e6 / n as f64
     })
 }
