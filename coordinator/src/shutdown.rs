@@ -4,13 +4,20 @@
 //! for agents, agents, experiment readiness waits, serve) is handed the same
 //! [`Shutdown`]. A signal is never lost between phases: it sets a flag that
 //! stays set, so whoever asks next sees it, however late (mini-redis's
-//! `Shutdown`, linkerd's `signal`). A second signal exits at once (130).
+//! `Shutdown`, linkerd's `signal`). A later signal — one at least
+//! [`FORCE_AFTER`] after the first, from someone whose stop seems stuck —
+//! exits at once (130); closer ones are duplicates (Slurm's `scancel --full`
+//! signals the step while the batch script forwards the same signal) and are
+//! ignored, so they cannot cut the orderly stop short.
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 /// Exit code of an interrupted run (128 + SIGINT, what shells expect).
 pub const INTERRUPTED_EXIT: i32 = 130;
+
+/// How long after the first signal another one forces the exit.
+pub const FORCE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Whether SIGINT/SIGTERM has been received; cheap to clone and hand down.
 #[derive(Debug, Clone)]
@@ -42,12 +49,17 @@ impl Shutdown {
                         _ = int.recv() => {}
                     }
                     let _ = tx.send(true);
-                    tokio::select! {
-                        _ = term.recv() => {}
-                        _ = int.recv() => {}
+                    let first = std::time::Instant::now();
+                    loop {
+                        tokio::select! {
+                            _ = term.recv() => {}
+                            _ = int.recv() => {}
+                        }
+                        if first.elapsed() >= FORCE_AFTER {
+                            eprintln!("envload: another signal: exiting now");
+                            std::process::exit(INTERRUPTED_EXIT);
+                        }
                     }
-                    eprintln!("envload: second signal: exiting now");
-                    std::process::exit(INTERRUPTED_EXIT);
                 })
             })?;
         Ok(Shutdown { rx })

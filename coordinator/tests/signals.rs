@@ -186,3 +186,34 @@ fn sigkill_leaves_no_embedded_server_behind() {
         "embedded server left running"
     );
 }
+
+/// Slurm's `scancel --full` signals the step while the batch script
+/// forwards the same signal: a duplicate close behind the first must not cut
+/// the orderly stop short (run.json was left "running").
+#[test]
+fn a_duplicate_signal_does_not_cut_the_orderly_stop_short() {
+    let (dir, m) = (support::out_dir("sig-dup"), mark("dup"));
+    let d = dir.to_str().unwrap();
+    let mut p = spawn(
+        &[
+            "run",
+            "--agents",
+            "2",
+            "--requests-grid",
+            "200,200",
+            "-w",
+            "30",
+            "-o",
+            d,
+        ],
+        &m,
+    );
+    p.wait_line("[WS] N=200", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    p.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(2));
+    interrupt(&mut p, libc::SIGTERM, &m);
+    let run = run_json(&dir);
+    assert_eq!(run["status"], "interrupted");
+    assert_eq!(run["phases"][0]["status"], "partial");
+}
