@@ -48,7 +48,7 @@ pub async fn run_session(
         Observed::from_reply(
             &post(client, &reset_url, String::new(), "reset", limits).await?,
             "reset",
-            &format!("POST {reset_url}"),
+            &reset_url,
         )?;
         timings.reset_us = micros(t0.elapsed());
 
@@ -56,7 +56,7 @@ pub async fn run_session(
         let body = format!(r#"{{"action":{{"wait_seconds":{wait_seconds}}}}}"#);
         let t = Instant::now();
         let reply = post(client, &step_url, body, "step", limits).await?;
-        let observed = Observed::from_reply(&reply, "step", &format!("POST {step_url}"))?;
+        let observed = Observed::from_reply(&reply, "step", &step_url)?;
         timings.step_us = micros(t.elapsed());
         Ok(observed)
     }

@@ -1,6 +1,7 @@
-//! Open-file limit: every session holds a socket (two when the embedded
-//! server runs in the same process), so the plan's largest N decides how
-//! many descriptors the run needs. Raised before anything starts.
+//! Open-file limit: every session holds one socket in the process that runs
+//! it (the embedded server is a process of its own), so the largest share
+//! decides how many descriptors a process needs. Raised before anything
+//! starts.
 
 use std::io;
 
@@ -21,16 +22,16 @@ pub struct LimitError {
     pub reason: String,
 }
 
-/// Descriptors a plan of largest batch `n` needs.
-pub fn needed(n: u64, sockets_per_session: u64) -> u64 {
-    n.saturating_mul(sockets_per_session)
-        .saturating_add(RESERVE)
+/// Descriptors a process running `n` sessions at once needs.
+fn needed(n: u64) -> u64 {
+    n.saturating_add(RESERVE)
 }
 
-/// Raises RLIMIT_NOFILE to at least `needed`: the soft limit up to the hard
+/// Raises RLIMIT_NOFILE to what `n` sessions need: the soft limit up to the hard
 /// one, and as root the hard one too (up to `fs.nr_open`). Returns the soft
 /// limit now in force.
-pub fn ensure_nofile(n: u64, needed: u64) -> Result<u64, LimitError> {
+pub fn ensure_nofile(n: u64) -> Result<u64, LimitError> {
+    let needed = needed(n);
     let (soft, hard) = get()?;
     if soft >= needed {
         return Ok(soft);
@@ -107,14 +108,12 @@ mod tests {
     #[test]
     fn a_limit_already_met_is_kept() {
         let (soft, _) = get().unwrap();
-        assert_eq!(ensure_nofile(1, 16).unwrap(), soft);
+        assert_eq!(ensure_nofile(1).unwrap(), soft);
     }
 
     #[test]
     fn an_impossible_limit_names_n_and_the_limit() {
-        let e = ensure_nofile(1 << 40, u64::MAX / 2)
-            .unwrap_err()
-            .to_string();
+        let e = ensure_nofile(1 << 40).unwrap_err().to_string();
         assert!(
             e.contains("N=1099511627776") && e.contains("RLIMIT_NOFILE"),
             "{e}"

@@ -111,7 +111,7 @@ pub async fn run(opts: AgentOpts) -> Result<(), AgentError> {
                 match m.msg {
                     Some(Down::Assignment(a)) => {
                         let assignment = assignment_from_proto(&a).map_err(|e| protocol(e.to_string()))?;
-                        let _ = limits::ensure_nofile(assignment.count, limits::needed(assignment.count, 1));
+                        let _ = limits::ensure_nofile(assignment.count);
                         share = Some(Share::new(a.phase, assignment, a.send_records));
                         send(&tx, msg(Up::Ready(v1::Ready { phase: a.phase }))).await.map_err(lost)?;
                     }

@@ -73,7 +73,6 @@ pub async fn run_session(
             &target.ws_url,
         )?;
         timings.step_us = micros(t.elapsed());
-        drop(step);
 
         finish(&mut ws, close, limits.close, target).await?;
         Ok(observed)

@@ -76,12 +76,11 @@ impl Embedded {
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
-            .map(str::to_string);
-        let mut server = Embedded {
-            url: url.clone().unwrap_or_default(),
-            child,
-        };
-        if url.is_none() {
+            .unwrap_or_default()
+            .to_string();
+        // Owned from here, so an early return stops it too.
+        let mut server = Embedded { url, child };
+        if server.url.is_empty() {
             let status = server.child.try_wait().ok().flatten();
             bail!(
                 "envload serve did not report its address within {} s ({}): {line:?}",

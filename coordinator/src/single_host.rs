@@ -93,8 +93,7 @@ fn prepare(config: &RunConfig, max_n: u64) -> anyhow::Result<Prepared> {
     // in each local agent process (which inherits the limit raised here)
     // for its share of about N/K.
     let per_process = max_n.div_ceil(u64::from(config.agents.max(1)));
-    limits::ensure_nofile(per_process, limits::needed(per_process, 1))
-        .map_err(|e| UsageError(e.to_string()))?;
+    limits::ensure_nofile(per_process).map_err(|e| UsageError(e.to_string()))?;
     let dir = config
         .output_dir
         .clone()

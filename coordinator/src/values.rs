@@ -38,44 +38,37 @@ pub fn parse_wait(s: &str) -> Result<f64, String> {
     }
 }
 
+/// An integer in `lo..=hi`, or an error quoting `s` that names `what` it
+/// should be and the range.
+fn integer_in<T>(s: &str, lo: T, hi: T, what: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    s.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| format!("'{s}' is not {what}: it must be an integer from {lo} to {hi}"))
+}
+
 /// Parses a batch size: an integer in 1..=[`MAX_BATCH`].
 pub fn parse_batch(s: &str) -> Result<u64, String> {
-    match s.trim().parse::<u64>() {
-        Ok(n) if (1..=MAX_BATCH).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "'{s}' is not a batch size: it must be an integer from 1 to {MAX_BATCH}"
-        )),
-    }
+    integer_in(s, 1, MAX_BATCH, "a batch size")
 }
 
 /// Parses an agent count for `--agents`: 0..=[`MAX_AGENTS`].
 pub fn parse_agents(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n) if n <= MAX_AGENTS => Ok(n),
-        _ => Err(format!(
-            "'{s}' is not an agent count: it must be an integer from 0 to {MAX_AGENTS}"
-        )),
-    }
+    integer_in(s, 0, MAX_AGENTS, "an agent count")
 }
 
 /// Parses a positive count for `--min-agents`, `--cpus`, `--cores`.
 pub fn parse_count(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "'{s}' is not a count: it must be an integer from 1 to 1000000"
-        )),
-    }
+    integer_in(s, 1, 1_000_000, "a count")
 }
 
 /// Parses `--reps`: 1..=[`MAX_REPS`].
 pub fn parse_reps(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(n) if (1..=MAX_REPS).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "'{s}' is not a repetition count: it must be an integer from 1 to {MAX_REPS}"
-        )),
-    }
+    integer_in(s, 1, MAX_REPS, "a repetition count")
 }
 
 /// Parses a fraction in [0, 1].
