@@ -16,11 +16,15 @@ pub mod observation;
 pub mod plan;
 pub mod record;
 pub mod remote;
+mod resolve;
 pub mod runner;
+mod session;
+mod shard;
 pub mod source;
 pub mod stats;
 pub mod target;
 pub mod tls;
+mod upgrade;
 pub mod ws;
 
 pub use failure::{ErrorType, Failure};

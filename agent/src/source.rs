@@ -37,7 +37,8 @@ pub async fn connect_from(target: SocketAddr, source: Option<Ipv4Addr>) -> io::R
     let Some(src) = source else {
         return TcpStream::connect(target).await;
     };
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    // Created non-blocking (and close-on-exec): no fcntl calls after.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None)?;
     let one: libc::c_int = 1;
     // SAFETY: a valid fd and a c_int option value of the right size.
     unsafe {
@@ -50,7 +51,6 @@ pub async fn connect_from(target: SocketAddr, source: Option<Ipv4Addr>) -> io::R
         );
     }
     socket.bind(&SocketAddr::from((src, 0)).into())?;
-    socket.set_nonblocking(true)?;
     let std_stream: std::net::TcpStream = socket.into();
     TcpSocket::from_std_stream(std_stream).connect(target).await
 }

@@ -7,7 +7,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at};
-use tokio_tungstenite::tungstenite::{self, protocol::WebSocketConfig, Message};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::conn::Conn;
@@ -15,8 +16,10 @@ use crate::failure::{excerpt, ErrorType, Failure};
 use crate::observation::Observed;
 use crate::plan::{CloseMode, Limits};
 use crate::record::{micros, Timings};
+use crate::resolve::Resolver;
 use crate::source::{connect_from, source_for};
 use crate::target::Target;
+use crate::upgrade;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::sync::Arc;
@@ -39,8 +42,7 @@ pub fn session_config(max_message: usize) -> WebSocketConfig {
 
 /// Runs one WebSocket session; returns what was timed and the outcome.
 pub async fn run_session(
-    target: &Target,
-    tls: Option<&Arc<ClientConfig>>,
+    dial: Dial<'_>,
     request_id: u64,
     wait_seconds: f64,
     limits: Limits,
@@ -49,8 +51,9 @@ pub async fn run_session(
     let t0 = Instant::now();
     let mut timings = Timings::default();
     let limit = limits.request;
+    let target = dial.target;
     let outcome = async {
-        let mut ws = connect(target, tls, request_id, limits).await?;
+        let mut ws = connect(dial, request_id, limits).await?;
         timings.connect_us = micros(t0.elapsed());
 
         // Each reply is checked and dropped in its own statement: a parsed
@@ -81,18 +84,33 @@ pub async fn run_session(
     (timings.settle(t0, outcome.is_err()), outcome)
 }
 
+/// Where a session connects and how: the same for every session of a
+/// shard to one target.
+#[derive(Clone, Copy)]
+pub struct Dial<'a> {
+    /// The target.
+    pub target: &'a Target,
+    /// Its upgrade request head up to the key (`upgrade::request_head`).
+    pub head: &'a str,
+    /// Its addresses.
+    pub resolver: &'a Resolver,
+    /// The share's TLS configuration, for a TLS target.
+    pub tls: Option<&'a Arc<ClientConfig>>,
+}
+
 /// Resolves, connects TCP and performs the WebSocket handshake within `limit`.
-async fn connect(
-    target: &Target,
-    tls: Option<&Arc<ClientConfig>>,
-    request_id: u64,
-    limits: Limits,
-) -> Result<Ws, Failure> {
+async fn connect(dial: Dial<'_>, request_id: u64, limits: Limits) -> Result<Ws, Failure> {
+    let Dial {
+        target,
+        head,
+        resolver,
+        tls,
+    } = dial;
     let limit = limits.request;
     let addr = format!("{}:{}", target.host, target.port);
     let attempt = async {
-        let tcp = connect_tcp(target, request_id, &addr).await?;
-        let tcp = match (target.tls, tls) {
+        let tcp = connect_tcp(target, resolver, request_id, &addr).await?;
+        let mut tcp = match (target.tls, tls) {
             (true, Some(cfg)) => Conn::Tls(Box::new(tls_handshake(cfg, target, tcp).await?)),
             (true, None) => {
                 return Err(Failure::new(
@@ -102,14 +120,9 @@ async fn connect(
             }
             (false, _) => Conn::Plain(tcp),
         };
-        let (ws, _resp) = tokio_tungstenite::client_async_with_config(
-            &target.ws_url,
-            tcp,
-            Some(session_config(limits.max_message)),
-        )
-        .await
-        .map_err(|e| handshake_failure(e, target, &addr))?;
-        Ok(ws)
+        let rest = upgrade::handshake(&mut tcp, head, target, &addr).await?;
+        let config = Some(session_config(limits.max_message));
+        Ok(WebSocketStream::from_partially_read(tcp, rest, Role::Client, config).await)
     };
     match timeout(limit, attempt).await {
         Ok(r) => r,
@@ -142,23 +155,15 @@ async fn tls_handshake(
         .map_err(|e| crate::tls::handshake_failure(&e, &target.ws_url))
 }
 
-/// Resolves the host and connects to the first address that accepts.
-pub(crate) async fn connect_tcp(
+/// Connects to the first of the target's addresses that accepts.
+async fn connect_tcp(
     target: &Target,
+    resolver: &Resolver,
     request_id: u64,
     addr: &str,
 ) -> Result<TcpStream, Failure> {
-    let addrs: Vec<_> = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| {
-            Failure::new(
-                ErrorType::DnsError,
-                format!("cannot resolve host '{}': {e}", target.host),
-            )
-        })?
-        .collect();
     let mut last = None;
-    for sa in addrs {
+    for &sa in resolver.addrs(target).await?.iter() {
         match connect_from(sa, source_for(sa, request_id)).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
@@ -174,34 +179,6 @@ pub(crate) async fn connect_tcp(
             format!("host '{}' resolved to no address", target.host),
         ),
     })
-}
-
-fn handshake_failure(e: tungstenite::Error, target: &Target, addr: &str) -> Failure {
-    match e {
-        tungstenite::Error::Http(resp) => {
-            let body = resp
-                .body()
-                .as_ref()
-                .map(|b| excerpt(&String::from_utf8_lossy(b)))
-                .unwrap_or_default();
-            Failure::new(
-                ErrorType::HttpStatus,
-                format!(
-                    "WebSocket upgrade to {} refused with HTTP {}: {body}",
-                    target.ws_url,
-                    resp.status()
-                ),
-            )
-        }
-        tungstenite::Error::Io(io) => Failure::from_io(&io, addr, "WebSocket handshake"),
-        tungstenite::Error::Tls(t) => {
-            Failure::new(ErrorType::TlsError, format!("TLS with {addr} failed: {t}"))
-        }
-        other => Failure::new(
-            ErrorType::MalformedResponse,
-            format!("WebSocket handshake with {} failed: {other}", target.ws_url),
-        ),
-    }
 }
 
 /// Sends one request frame and waits for its `observation` reply. The

@@ -1,0 +1,141 @@
+//! One session of a share, from its start to its record: the protocol's
+//! session (WebSocket or HTTP), a panic inside envload caught as a failure
+//! that says so, and the record every session yields whatever happened.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use rustls::ClientConfig;
+
+use crate::failure::{ErrorType, Failure};
+use crate::plan::{Assignment, CloseMode, Limits, Mode};
+use crate::record::SessionRecord;
+use crate::resolve::Resolver;
+use crate::target::Target;
+use crate::{http, upgrade, ws};
+
+/// What every session of a share has in common.
+pub(crate) struct ShareSpec {
+    pub mode: Mode,
+    pub targets: Vec<Target>,
+    pub wait_seconds: f64,
+    pub limits: Limits,
+    pub close: CloseMode,
+    pub hardware: String,
+    pub batch_size: u64,
+    pub first_request_id: u64,
+    pub count: u64,
+    /// The share's one TLS configuration when a target needs it; a bad one
+    /// fails every session with its reason rather than panicking.
+    pub tls: Result<Option<Arc<ClientConfig>>, String>,
+    /// The share's start, which `ended_after` counts from.
+    pub start: Instant,
+}
+
+impl ShareSpec {
+    /// The common part of `a`'s sessions, starting now.
+    pub fn new(a: &Assignment) -> Self {
+        let tls = if a.targets.iter().any(|t| t.tls) {
+            crate::tls::client_config(&a.tls)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(None)
+        };
+        ShareSpec {
+            mode: a.mode,
+            targets: a.targets.clone(),
+            wait_seconds: a.wait_seconds,
+            limits: a.limits(),
+            close: a.close,
+            hardware: a.hardware.clone(),
+            batch_size: a.batch_size,
+            first_request_id: a.first_request_id,
+            count: a.count,
+            tls,
+            start: Instant::now(),
+        }
+    }
+}
+
+/// What the sessions of one shard share: the HTTP connection pool (HTTP
+/// mode) and the resolved target addresses.
+pub(crate) struct ShardTools {
+    client: Option<reqwest::Client>,
+    resolver: Resolver,
+    /// Each target's WebSocket upgrade head, built once.
+    heads: Vec<String>,
+}
+
+impl ShardTools {
+    /// Tools for `spec`'s sessions; call inside the runtime that runs them
+    /// (an HTTP client's connections live on it).
+    pub fn new(spec: &ShareSpec) -> Self {
+        let client = match (&spec.tls, spec.mode) {
+            (Ok(cfg), Mode::Http) => Some(http::client(cfg.clone())),
+            _ => None,
+        };
+        ShardTools {
+            client,
+            resolver: Resolver::new(&spec.targets),
+            heads: spec.targets.iter().map(upgrade::request_head).collect(),
+        }
+    }
+}
+
+/// Runs the share's session number `i` (0-based within the share).
+pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord {
+    let request_id = spec.first_request_id + i;
+    let target_index = (request_id % spec.targets.len() as u64) as usize;
+    let target = &spec.targets[target_index];
+    let (wait, limits) = (spec.wait_seconds, spec.limits);
+    let timestamp = Utc::now();
+    let session = async {
+        match (spec.mode, &tools.client, &spec.tls) {
+            (_, _, Err(e)) => (
+                Default::default(),
+                Err(Failure::new(ErrorType::TlsError, e.clone())),
+            ),
+            (Mode::Http, Some(c), _) => http::run_session(c, target, wait, limits).await,
+            (_, _, Ok(cfg)) => {
+                let dial = ws::Dial {
+                    target,
+                    head: &tools.heads[target_index],
+                    resolver: &tools.resolver,
+                    tls: cfg.as_ref(),
+                };
+                ws::run_session(dial, request_id, wait, limits, spec.close).await
+            }
+        }
+    };
+    let (timings, outcome) = AssertUnwindSafe(session)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            let f = Failure::new(
+                ErrorType::ConnectionError,
+                "session task panicked inside envload",
+            );
+            (Default::default(), Err(f))
+        });
+    let (observed, failure) = match outcome {
+        Ok(o) => (o, None),
+        Err(f) => (Default::default(), Some(f)),
+    };
+    SessionRecord {
+        request_id,
+        mode: spec.mode,
+        timestamp,
+        wait_requested: wait,
+        batch_size: spec.batch_size,
+        hardware: spec.hardware.clone(),
+        target_index,
+        timings,
+        observed,
+        failure,
+        ended_after: spec.start.elapsed(),
+    }
+}
