@@ -33,6 +33,8 @@ pub(crate) struct ShareSpec {
     pub tls: Result<Option<Arc<ClientConfig>>, String>,
     /// The share's start, which `ended_after` counts from.
     pub start: Instant,
+    /// The WebSocket step message, built once.
+    pub step: tokio_tungstenite::tungstenite::Utf8Bytes,
 }
 
 impl ShareSpec {
@@ -57,6 +59,7 @@ impl ShareSpec {
             count: a.count,
             tls,
             start: Instant::now(),
+            step: ws::step_message(a.wait_seconds),
         }
     }
 }
@@ -107,7 +110,8 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
                     resolver: &tools.resolver,
                     tls: cfg.as_ref(),
                 };
-                ws::run_session(dial, request_id, wait, limits, spec.close).await
+                let step = spec.step.clone();
+                ws::run_session(dial, request_id, step, limits, spec.close).await
             }
         }
     };

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::conn::Conn;
@@ -25,6 +25,16 @@ use rustls::ClientConfig;
 use std::sync::Arc;
 
 type Ws = WebSocketStream<Conn>;
+
+/// The reset and close messages: the same bytes for every session.
+const RESET: &str = r#"{"type":"reset","data":{}}"#;
+const CLOSE: &str = r#"{"type":"close"}"#;
+
+/// The step message asking the environment to wait `wait_seconds`; built
+/// once per share and shared by its sessions.
+pub fn step_message(wait_seconds: f64) -> Utf8Bytes {
+    format!(r#"{{"type":"step","data":{{"wait_seconds":{wait_seconds}}}}}"#).into()
+}
 
 /// Buffers sized for many idle sessions, not for throughput: tungstenite's
 /// default eagerly allocates 128 KiB per connection. Writes are buffered only
@@ -44,7 +54,7 @@ pub fn session_config(max_message: usize) -> WebSocketConfig {
 pub async fn run_session(
     dial: Dial<'_>,
     request_id: u64,
-    wait_seconds: f64,
+    step: Utf8Bytes,
     limits: Limits,
     close: CloseMode,
 ) -> (Timings, Result<Observed, Failure>) {
@@ -60,7 +70,7 @@ pub async fn run_session(
         // reply is ~1 KiB of heap that must not live on through the step
         // and the close of every concurrent session.
         let t = Instant::now();
-        let reset = r#"{"type":"reset","data":{}}"#;
+        let reset = Utf8Bytes::from_static(RESET);
         Observed::from_reply(
             &request(&mut ws, reset, "reset", target, limit).await?,
             "reset",
@@ -68,10 +78,9 @@ pub async fn run_session(
         )?;
         timings.reset_us = micros(t.elapsed());
 
-        let step = format!(r#"{{"type":"step","data":{{"wait_seconds":{wait_seconds}}}}}"#);
         let t = Instant::now();
         let observed = Observed::from_reply(
-            &request(&mut ws, &step, "step", target, limit).await?,
+            &request(&mut ws, step, "step", target, limit).await?,
             "step",
             &target.ws_url,
         )?;
@@ -186,12 +195,12 @@ async fn connect_tcp(
 /// queues the pong and writes it on the next read) but never extend it.
 async fn request(
     ws: &mut Ws,
-    frame: &str,
+    frame: Utf8Bytes,
     stage: &str,
     target: &Target,
     limit: Duration,
 ) -> Result<Value, Failure> {
-    if let Err(e) = ws.send(Message::text(frame)).await {
+    if let Err(e) = ws.send(Message::Text(frame)).await {
         // The server may have refused the session before our first frame
         // (capacity): its error frame is then already waiting to be read.
         if let Ok(Some(Ok(Message::Text(t)))) = timeout(Duration::from_millis(200), ws.next()).await
@@ -338,7 +347,8 @@ async fn finish(
     target: &Target,
 ) -> Result<(), Failure> {
     // Client-first: the close message and the close frame leave in one write.
-    if ws.feed(Message::text(r#"{"type":"close"}"#)).await.is_err() {
+    let goodbye = Utf8Bytes::from_static(CLOSE);
+    if ws.feed(Message::Text(goodbye)).await.is_err() {
         return Ok(());
     }
     if close == CloseMode::ClientFirst && ws.feed(Message::Close(None)).await.is_err() {

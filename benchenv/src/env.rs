@@ -2,6 +2,7 @@
 //! who served it.
 
 use rand::RngCore;
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -30,24 +31,25 @@ impl Identity {
 
 /// One environment instance (a WebSocket session, or one HTTP request).
 #[derive(Debug)]
-pub struct BenchEnv {
-    identity: Identity,
+pub struct BenchEnv<'a> {
+    identity: &'a Identity,
     session_hash: String,
     episode_id: Option<String>,
     step_count: u64,
 }
 
-impl BenchEnv {
+impl<'a> BenchEnv<'a> {
     /// A fresh instance with its own session hash: the first 12 hex digits of
     /// the SHA-256 of a random UUID.
-    pub fn new(identity: Identity) -> Self {
+    pub fn new(identity: &'a Identity) -> Self {
         let mut raw = [0u8; 16];
         rand::rng().fill_bytes(&mut raw);
         raw[6] = (raw[6] & 0x0f) | 0x40;
         raw[8] = (raw[8] & 0x3f) | 0x80;
         let uuid = format_uuid(&raw);
         let digest = Sha256::digest(uuid.as_bytes());
-        let session_hash = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let mut session_hash = String::with_capacity(12);
+        push_hex(&mut session_hash, &digest[..6]);
         BenchEnv {
             identity,
             session_hash,
@@ -57,7 +59,7 @@ impl BenchEnv {
     }
 
     /// Starts an episode; returns the observation.
-    pub fn reset(&mut self, episode_id: Option<String>) -> Value {
+    pub fn reset(&mut self, episode_id: Option<String>) -> Observation<'_> {
         self.step_count = 0;
         self.episode_id = Some(episode_id.unwrap_or_else(|| {
             let mut raw = [0u8; 16];
@@ -71,7 +73,7 @@ impl BenchEnv {
     /// returns the observation. A wait outside `0..=MAX_WAIT_SECONDS` is the
     /// environment raising (openenv answers 500 over HTTP, EXECUTION_ERROR
     /// over WebSocket).
-    pub async fn step(&mut self, wait_seconds: f64) -> Result<Value, String> {
+    pub async fn step(&mut self, wait_seconds: f64) -> Result<Observation<'_>, String> {
         if !(0.0..=MAX_WAIT_SECONDS).contains(&wait_seconds) {
             return Err(format!(
                 "step failed: wait_seconds must be within 0..={MAX_WAIT_SECONDS}, got {wait_seconds}"
@@ -87,32 +89,66 @@ impl BenchEnv {
         json!({"episode_id": self.episode_id, "step_count": self.step_count})
     }
 
-    fn observation(&self, waited: f64) -> Value {
-        json!({
-            "waited_seconds": waited,
-            "pid": self.identity.pid,
-            "session_hash": self.session_hash,
-            "host_url": self.identity.host_url,
-            "step_count": self.step_count,
-        })
+    fn observation(&self, waited: f64) -> Observation<'_> {
+        Observation {
+            waited_seconds: waited,
+            pid: self.identity.pid,
+            session_hash: &self.session_hash,
+            host_url: &self.identity.host_url,
+            step_count: self.step_count,
+        }
     }
 }
 
+/// What reset and step observe; serialised straight into the reply (no
+/// JSON value tree per message).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Observation<'a> {
+    pub waited_seconds: f64,
+    pub pid: u32,
+    pub session_hash: &'a str,
+    pub host_url: &'a str,
+    pub step_count: u64,
+}
+
 /// The `{"observation","reward","done"}` envelope of reset and step replies.
-pub fn envelope(observation: Value) -> Value {
-    json!({"observation": observation, "reward": null, "done": false})
+#[derive(Debug, Serialize)]
+pub struct Envelope<'a> {
+    pub observation: Observation<'a>,
+    pub reward: Option<f64>,
+    pub done: bool,
+}
+
+/// `observation` in its envelope (no reward, not done).
+pub fn envelope(observation: Observation<'_>) -> Envelope<'_> {
+    Envelope {
+        observation,
+        reward: None,
+        done: false,
+    }
+}
+
+/// Lower-case hex digits of `bytes`, appended to `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
 }
 
 fn format_uuid(b: &[u8; 16]) -> String {
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut s = String::with_capacity(36);
+    for (i, part) in [&b[0..4], &b[4..6], &b[6..8], &b[8..10], &b[10..16]]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            s.push('-');
+        }
+        push_hex(&mut s, part);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -122,17 +158,22 @@ mod tests {
     #[tokio::test]
     async fn sessions_differ_and_count_steps() {
         let id = Identity::current("test-host", 8000);
-        let mut a = BenchEnv::new(id.clone());
-        let b = BenchEnv::new(id);
+        let mut a = BenchEnv::new(&id);
+        let b = BenchEnv::new(&id);
         assert_ne!(a.session_hash, b.session_hash);
         assert_eq!(a.session_hash.len(), 12);
-        assert_eq!(a.reset(None)["step_count"], 0);
-        let obs = a.step(0.25).await.unwrap();
+        assert!(a.session_hash.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a.reset(None).step_count, 0);
+        let episode = a.episode_id.clone().unwrap();
+        let dashes: Vec<usize> = episode.match_indices('-').map(|(i, _)| i).collect();
+        assert_eq!((episode.len(), dashes), (36, vec![8, 13, 18, 23]));
+        let obs = serde_json::to_value(envelope(a.step(0.25).await.unwrap())).unwrap();
         assert_eq!(
-            (obs["step_count"].as_u64(), obs["waited_seconds"].as_f64()),
-            (Some(1), Some(0.25))
+            obs,
+            json!({"observation": {"waited_seconds": 0.25, "pid": std::process::id(),
+                "session_hash": a.session_hash, "host_url": "test-host:8000", "step_count": 1},
+                "reward": null, "done": false})
         );
-        assert!(obs["host_url"].as_str().unwrap().ends_with(":8000"));
         assert!(a.step(-1.0).await.unwrap_err().contains("wait_seconds"));
     }
 }

@@ -57,7 +57,7 @@ async fn reset(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<B
         .get("episode_id")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let mut env = BenchEnv::new(config.identity.clone());
+    let mut env = BenchEnv::new(&config.identity);
     json_response(StatusCode::OK, &envelope(env.reset(episode_id)))
 }
 
@@ -103,7 +103,7 @@ async fn step(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<By
         Some(w) if errors.is_empty() => w,
         _ => return json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"detail": errors})),
     };
-    let mut env = BenchEnv::new(config.identity.clone());
+    let mut env = BenchEnv::new(&config.identity);
     env.reset(None);
     match env.step(wait).await {
         Ok(obs) => json_response(StatusCode::OK, &envelope(obs)),

@@ -29,6 +29,9 @@ pub struct WireError {
 
 /// Parses one text frame.
 pub fn parse_frame(text: &str) -> Result<ClientMsg, WireError> {
+    if let Some(msg) = canonical(text) {
+        return Ok(msg);
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| WireError {
         code: "INVALID_JSON",
         message: format!("Invalid JSON: {e}"),
@@ -92,6 +95,34 @@ pub fn parse_frame(text: &str) -> Result<ClientMsg, WireError> {
         },
         "state" => Ok(ClientMsg::State),
         _ => Ok(ClientMsg::Close),
+    }
+}
+
+/// The frames a benchmark client sends, byte for byte as envload and the
+/// reference client write them, recognised without building a JSON value
+/// tree; anything else (other spacing, key order, extra fields, errors)
+/// takes the full parse, which gives the same answer for these.
+fn canonical(text: &str) -> Option<ClientMsg> {
+    const STEP: (&str, &str) = (r#"{"type":"step","data":{"wait_seconds":"#, "}}");
+    match text {
+        r#"{"type":"reset","data":{}}"# => Some(ClientMsg::Reset { episode_id: None }),
+        r#"{"type":"close"}"# => Some(ClientMsg::Close),
+        _ => {
+            let number = text.strip_prefix(STEP.0)?.strip_suffix(STEP.1)?;
+            // A plain non-negative JSON number only: the full parse owns
+            // signs, nulls and everything out of range.
+            if !number.starts_with(|c: char| c.is_ascii_digit())
+                || !number
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            {
+                return None;
+            }
+            let wait_seconds: f64 = serde_json::from_str(number).ok()?;
+            wait_seconds
+                .is_finite()
+                .then_some(ClientMsg::Step { wait_seconds })
+        }
     }
 }
 
@@ -187,6 +218,45 @@ mod tests {
         );
         assert_eq!(parse_frame(r#"{"type":"state"}"#), Ok(ClientMsg::State));
         assert_eq!(parse_frame(r#"{"type":"close"}"#), Ok(ClientMsg::Close));
+    }
+
+    #[test]
+    fn canonical_frames_parse_as_the_full_parse_does() {
+        for text in [
+            r#"{"type":"reset","data":{}}"#,
+            r#"{"type":"close"}"#,
+            r#"{"type":"step","data":{"wait_seconds":1}}"#,
+            r#"{"type":"step","data":{"wait_seconds":0.25}}"#,
+            r#"{"type":"step","data":{"wait_seconds":1e-3}}"#,
+            r#"{"type":"step","data":{"wait_seconds":2.5E+1}}"#,
+        ] {
+            let fast = canonical(text).unwrap_or_else(|| panic!("{text} is canonical"));
+            let value: Value = serde_json::from_str(text).unwrap();
+            let full = match value["type"].as_str().unwrap() {
+                "step" => ClientMsg::Step {
+                    wait_seconds: value["data"]["wait_seconds"].as_f64().unwrap(),
+                },
+                "reset" => ClientMsg::Reset { episode_id: None },
+                _ => ClientMsg::Close,
+            };
+            assert_eq!(fast, full, "{text}");
+        }
+        // Not canonical: the full parse decides (and rejects these).
+        for text in [
+            r#"{"type":"step","data":{"wait_seconds":-1}}"#,
+            r#"{"type":"step","data":{"wait_seconds":1e999}}"#,
+            r#"{"type":"step","data":{"wait_seconds":01}}"#,
+            r#"{"type":"step","data":{"wait_seconds":1,"x":2}}"#,
+            r#"{"type":"step","data":{"wait_seconds":"1"}}"#,
+        ] {
+            assert_eq!(canonical(text), None, "{text}");
+        }
+        assert_eq!(
+            parse_frame(r#"{"type":"step","data":{"wait_seconds":01}}"#)
+                .unwrap_err()
+                .code,
+            "INVALID_JSON"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::config::ServerConfig;
-use crate::env::{envelope, BenchEnv};
+use crate::env::{envelope, BenchEnv, Envelope, Observation};
 use crate::reply::json_response;
 use crate::wire::{error_frame, parse_frame, ClientMsg, WireError};
 
@@ -113,7 +113,7 @@ async fn session(mut ws: Ws, config: &ServerConfig) {
 /// Serves messages until the session ends; returns whether the server must
 /// now close the socket (it already closed when the client did).
 async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
-    let mut env = BenchEnv::new(config.identity.clone());
+    let mut env = BenchEnv::new(&config.identity);
     while let Some(msg) = ws.next().await {
         let reply = match msg {
             Ok(Message::Text(text)) => match parse_frame(&text) {
@@ -140,19 +140,32 @@ async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
 }
 
 /// The reply to a valid message; `None` for `close`, which gets none.
-async fn handle(env: &mut BenchEnv, msg: ClientMsg) -> Option<String> {
+async fn handle(env: &mut BenchEnv<'_>, msg: ClientMsg) -> Option<String> {
     let reply = match msg {
-        ClientMsg::Reset { episode_id } => {
-            json!({"type": "observation", "data": envelope(env.reset(episode_id))})
-        }
+        ClientMsg::Reset { episode_id } => observation(env.reset(episode_id)),
         ClientMsg::Step { wait_seconds } => match env.step(wait_seconds).await {
-            Ok(obs) => json!({"type": "observation", "data": envelope(obs)}),
-            Err(e) => return Some(error_frame("EXECUTION_ERROR", &e, None)),
+            Ok(obs) => observation(obs),
+            Err(e) => error_frame("EXECUTION_ERROR", &e, None),
         },
-        ClientMsg::State => json!({"type": "state", "data": env.state()}),
+        ClientMsg::State => json!({"type": "state", "data": env.state()}).to_string(),
         ClientMsg::Close => return None,
     };
-    Some(reply.to_string())
+    Some(reply)
+}
+
+/// `{"type":"observation","data":{…}}`, serialised straight from `obs`.
+fn observation(obs: Observation<'_>) -> String {
+    #[derive(serde::Serialize)]
+    struct Frame<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        data: Envelope<'a>,
+    }
+    let frame = Frame {
+        kind: "observation",
+        data: envelope(obs),
+    };
+    serde_json::to_string(&frame).expect("observations serialise")
 }
 
 fn wire_error(e: &WireError) -> String {
