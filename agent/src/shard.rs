@@ -12,12 +12,24 @@
 
 use std::sync::Arc;
 
+use tokio::sync::oneshot::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::failure::{ErrorType, Failure};
 use crate::record::SessionRecord;
 use crate::session::{self, ShardTools, ShareSpec};
+
+/// Sessions started between two turns of the shard's event loop. Launching
+/// all of a shard's sessions before its loop turns once made each of them
+/// wait behind every later session's connect before its own handshake reply
+/// was read: at N=16384 (wait 1 s, this 2-core box) connect p50 0.55 s and
+/// total p99 2.3–2.8 s, all of it the client's own queueing. Started four at
+/// a time, each session is carried through as far as the server lets it
+/// before the next ones start: connect p50 6 ms, total p99 1.16–1.25 s, the
+/// same CPU, and the same effective concurrency (the launch is paced by this
+/// process's CPU only, never by the server's replies).
+const LAUNCH_BURST: usize = 4;
 
 /// Batches of finished records.
 pub(crate) type Finished = mpsc::UnboundedSender<Vec<SessionRecord>>;
@@ -122,9 +134,15 @@ impl Work {
     async fn run(mut self) {
         let tools = Arc::new(ShardTools::new(&self.spec));
         let mut set = JoinSet::new();
-        for i in self.ids() {
+        for (k, i) in self.ids().enumerate() {
             let (spec, tools) = (self.spec.clone(), tools.clone());
             set.spawn(async move { session::run(&spec, &tools, i).await });
+            if (k + 1) % LAUNCH_BURST == 0 {
+                tokio::task::yield_now().await;
+                if !matches!(self.cancelled.try_recv(), Err(TryRecvError::Empty)) {
+                    return;
+                }
+            }
         }
         loop {
             tokio::select! {
