@@ -274,7 +274,11 @@ fn reply_data(text: &str, stage: &str, target: &Target) -> Result<Value, Failure
         )
     })?;
     match msg.get("type").and_then(Value::as_str) {
-        Some("observation") => Ok(msg.get("data").cloned().unwrap_or(Value::Null)),
+        // Moved out, not cloned: the reply's tree is built once.
+        Some("observation") => Ok(match msg {
+            Value::Object(mut m) => m.remove("data").unwrap_or(Value::Null),
+            _ => Value::Null,
+        }),
         Some("error") => {
             let data = msg.get("data").cloned().unwrap_or(Value::Null);
             let code = data
