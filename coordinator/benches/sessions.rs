@@ -45,13 +45,71 @@ fn run_measured(args: &[&str]) -> Usage {
     Usage { cpu_s, max_rss_kib }
 }
 
+/// Syscalls per session on each side at a small N (strace slows what it
+/// watches, so not at the table's N), beside the floor's.
+fn syscalls(url: &str, pids: &[u32], mode: &str, dir: &std::path::Path) {
+    let n: u64 = std::env::var("ENVLOAD_BENCH_SYSCALLS_N")
+        .ok()
+        .map(|v| v.parse().expect("ENVLOAD_BENCH_SYSCALLS_N is a count"))
+        .unwrap_or(1024);
+    println!("\nsyscalls per session (strace -c -f, N={n}, wait 1.0 s):");
+    if !common::syscalls::available() {
+        println!("  skipped: strace is not installed (apt-get install strace)");
+        return;
+    }
+    let out = dir.join("strace");
+    let (n_arg, out_arg) = (n.to_string(), out.to_str().unwrap().to_string());
+    let args = [
+        "run", "-u", url, "-n", &n_arg, "-w", "1.0", "-t", "60", "-m", mode, "-o", &out_arg,
+    ];
+    let mut client = None;
+    let server = common::syscalls::of_pids_during(pids, || {
+        client = common::syscalls::of_command(ENVLOAD.as_ref(), &args, &[]);
+    });
+    let me = std::env::current_exe().expect("the bench's own path");
+    let spec = format!("ws:{n}");
+    let floor = common::syscalls::of_command(&me, &[], &[(FLOOR_CHILD, &spec)]);
+    let (Some(client), Some(server), Some(floor)) = (client, server, floor) else {
+        println!("  skipped: strace could not count (ptrace not permitted?)");
+        return;
+    };
+    let per = |c: &common::syscalls::Counts| c.total as f64 / n as f64;
+    println!(
+        "  envload client {:.1} ({})",
+        per(&client),
+        client.top(8, n)
+    );
+    println!(
+        "  envload server {:.1} ({})",
+        per(&server),
+        server.top(8, n)
+    );
+    println!(
+        "  floor, both ends {:.1} ({})",
+        per(&floor),
+        floor.top(8, n)
+    );
+    println!(
+        "  envload client + server / floor: {:.2} (start-up, result files and the server's idle wake-ups included)",
+        (per(&client) + per(&server)) / per(&floor)
+    );
+}
+
 fn sysctl(name: &str) -> String {
     std::fs::read_to_string(format!("/proc/sys/{}", name.replace('.', "/")))
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
 }
 
+/// Set in the bench's own child when it runs only the floor (under strace).
+const FLOOR_CHILD: &str = "ENVLOAD_BENCH_FLOOR_CHILD";
+
 fn main() {
+    if let Ok(spec) = std::env::var(FLOOR_CHILD) {
+        let (kind, n) = spec.split_once(':').expect("kind:n");
+        common::floor::per_session_us(kind, n.parse().expect("n"));
+        return;
+    }
     let sizes = common::sizes("1024,4096,16384");
     let mode = std::env::var("ENVLOAD_BENCH_MODE").unwrap_or_else(|_| "ws".into());
 
@@ -140,6 +198,7 @@ fn main() {
     }
     println!("\n(per-session figures divide the whole process's CPU — start-up and result writing included — by N;");
     println!(" RSS per session is (peak RSS − peak RSS of a 1-session run) / N)");
+    syscalls(&url, &pids, &mode, &dir);
     drop(server);
 
     println!(

@@ -4,9 +4,10 @@
 //! pre-built, so its CPU per session is a client + server floor:
 //!
 //! - `tcp`: connect, accept, close (client first), nothing sent;
-//! - `ws`: connect, a WebSocket upgrade and its 101, three client frames
-//!   (reset, step, close message) answered by two observation frames, then
-//!   a close frame each way and the close — the shape of an envload session.
+//! - `ws`: connect, a WebSocket upgrade and its 101, reset and its
+//!   observation, step and its observation, the close message with a close
+//!   frame, the server's close frame, and the close — an envload session's
+//!   exchange, request by request.
 //!
 //! Sessions run in waves of at most [`WAVE`] at once, so both ends fit the
 //! descriptor limit (two descriptors per session here), from 32 loopback
@@ -90,32 +91,35 @@ pub fn per_session_us(kind: &str, n: u64) -> f64 {
     rt.block_on(async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let c_frames: Vec<u8> = [RESET, STEP, CLOSE_MSG]
-            .iter()
-            .flat_map(|m| client_frame(1, m.as_bytes()))
-            .collect();
-        let s_frames: Vec<u8> = [OBS, OBS]
-            .iter()
-            .flat_map(|m| server_frame(1, m.as_bytes()))
-            .collect();
-        let (client_close, server_close) = (client_frame(8, &[3, 232]), server_frame(8, &[3, 232]));
+        // The exchange of an envload session, request by request: the
+        // upgrade, reset and its reply, step and its reply, then the close
+        // message and close frame in one write, the server's close frame,
+        // and the client's FIN.
+        let reset = client_frame(1, RESET.as_bytes());
+        let step = client_frame(1, STEP.as_bytes());
+        let obs = server_frame(1, OBS.as_bytes());
+        let mut goodbye = client_frame(1, CLOSE_MSG.as_bytes());
+        goodbye.extend(client_frame(8, &[3, 232]));
+        let server_close = server_frame(8, &[3, 232]);
         let server = {
-            let (c_len, close_len) = (c_frames.len(), client_close.len());
-            let (s_frames, server_close) = (s_frames.clone(), server_close.clone());
+            let (reset_len, step_len, goodbye_len) = (reset.len(), step.len(), goodbye.len());
+            let (obs, server_close) = (obs.clone(), server_close.clone());
             tokio::spawn(async move {
                 loop {
                     let Ok((mut s, _)) = listener.accept().await else {
                         return;
                     };
-                    let (s_frames, server_close) = (s_frames.clone(), server_close.clone());
+                    let (obs, server_close) = (obs.clone(), server_close.clone());
                     tokio::spawn(async move {
                         let mut buf = vec![0u8; 512];
                         if ws {
                             read_n(&mut s, &mut buf, UPGRADE.len()).await;
                             let _ = s.write_all(SWITCHING).await;
-                            read_n(&mut s, &mut buf, c_len).await;
-                            let _ = s.write_all(&s_frames).await;
-                            read_n(&mut s, &mut buf, close_len).await;
+                            read_n(&mut s, &mut buf, reset_len).await;
+                            let _ = s.write_all(&obs).await;
+                            read_n(&mut s, &mut buf, step_len).await;
+                            let _ = s.write_all(&obs).await;
+                            read_n(&mut s, &mut buf, goodbye_len).await;
                             let _ = s.write_all(&server_close).await;
                         }
                         let _ = s.read(&mut buf).await; // the client's FIN
@@ -131,9 +135,9 @@ pub fn per_session_us(kind: &str, n: u64) -> f64 {
             left -= wave;
             let mut tasks = tokio::task::JoinSet::new();
             for i in 0..wave {
-                let (c_frames, client_close) = (c_frames.clone(), client_close.clone());
+                let (reset, step, goodbye) = (reset.clone(), step.clone(), goodbye.clone());
                 let expect = SWITCHING.len();
-                let obs_len = s_frames.len();
+                let obs_len = obs.len();
                 let close_len = server_close.len();
                 tasks.spawn(async move {
                     // Sources spread over 127.0.0.1-32, as envload's are, so
@@ -147,9 +151,11 @@ pub fn per_session_us(kind: &str, n: u64) -> f64 {
                         let mut buf = vec![0u8; 512];
                         s.write_all(UPGRADE).await.ok()?;
                         read_n(&mut s, &mut buf, expect).await;
-                        s.write_all(&c_frames).await.ok()?;
+                        s.write_all(&reset).await.ok()?;
                         read_n(&mut s, &mut buf, obs_len).await;
-                        s.write_all(&client_close).await.ok()?;
+                        s.write_all(&step).await.ok()?;
+                        read_n(&mut s, &mut buf, obs_len).await;
+                        s.write_all(&goodbye).await.ok()?;
                         read_n(&mut s, &mut buf, close_len).await;
                     }
                     Some(())
