@@ -102,6 +102,6 @@ fn read(path: &Path) -> Option<Counts> {
             by_name.push((name.to_string(), calls));
         }
     }
-    by_name.sort_by(|a, b| b.1.cmp(&a.1));
+    by_name.sort_by_key(|(_, calls)| std::cmp::Reverse(*calls));
     Some(Counts { total, by_name })
 }
