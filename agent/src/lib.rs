@@ -14,6 +14,7 @@ pub mod http;
 pub mod limits;
 pub mod observation;
 pub mod plan;
+pub mod ports;
 pub mod record;
 pub mod remote;
 mod resolve;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::Utc;
-use envload_agent::{limits, Target};
+use envload_agent::{limits, ports, Target};
 
 use crate::config::RunConfig;
 use crate::embedded::Embedded;
@@ -94,6 +94,18 @@ fn prepare(config: &RunConfig, max_n: u64) -> anyhow::Result<Prepared> {
     // for its share of about N/K.
     let per_process = max_n.div_ceil(u64::from(config.agents.max(1)));
     limits::ensure_nofile(per_process).map_err(|e| UsageError(e.to_string()))?;
+    // Local ports are per host, whichever process holds them: all N count.
+    let embedded_target = [Target::parse("http://127.0.0.1:1").expect("valid")];
+    let port_targets = if targets.is_empty() {
+        &embedded_target[..]
+    } else {
+        &targets[..]
+    };
+    if let Some(warning) = ports::check(port_targets, max_n, ports::Kernel::current())
+        .map_err(|e| UsageError(e.to_string()))?
+    {
+        eprintln!("envload: warning: {warning}");
+    }
     let dir = config
         .output_dir
         .clone()

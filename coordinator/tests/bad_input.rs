@@ -263,3 +263,33 @@ fn absurd_values_across_every_subcommand() {
     }
     let _ = std::fs::remove_file(matrix);
 }
+
+/// More concurrent sessions to one address than the ephemeral port range
+/// holds (IPv6 loopback: one source address, so the range is the bound) is
+/// refused before anything starts, naming the sysctl; it used to fail every
+/// session past the range with "Cannot assign requested address".
+#[test]
+fn more_sessions_than_local_ports() {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let r: Vec<u64> = range
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let n = (r[1] - r[0] + 2).to_string();
+    let out = support::out_dir("ports");
+    expect_usage_error(
+        &[
+            "run",
+            "-u",
+            "http://[::1]:9",
+            "-n",
+            &n,
+            "--agents",
+            "8",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[&format!("N={n}"), "net.ipv4.ip_local_port_range", "[::1]:9"],
+    );
+    assert!(!out.exists(), "nothing was started or written");
+}

@@ -103,10 +103,11 @@ async fn serve_here(
         println!("{READY_LINE}");
     } else {
         println!(
-            "envload serve: listening on {scheme}://{}:{port} (workers: 1, pids: {}, max_concurrent_envs per worker: {})",
+            "envload serve: listening on {scheme}://{}:{port} (workers: 1, pids: {}, max_concurrent_envs per worker: {}, {})",
             addr.ip(),
             std::process::id(),
-            args.max_concurrent_envs
+            args.max_concurrent_envs,
+            backlog()
         );
     }
     serve(listener, config, shutdown.requested()).await;
@@ -152,14 +153,30 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr, shutdown: Shutdown) -> an
     drop(placeholder);
     let pids: Vec<String> = set.pids().iter().map(u32::to_string).collect();
     println!(
-        "envload serve: listening on {scheme}://{}:{port} (workers: {}, pids: {}, max_concurrent_envs per worker: {})",
+        "envload serve: listening on {scheme}://{}:{port} (workers: {}, pids: {}, max_concurrent_envs per worker: {}, {})",
         addr.ip(),
         args.workers,
         pids.join(" "),
-        args.max_concurrent_envs
+        args.max_concurrent_envs,
+        backlog()
     );
     set.supervise(shutdown.requested()).await?;
     Ok(())
+}
+
+/// Each worker's accept queue as the kernel caps it: connections arriving
+/// faster than a worker accepts beyond it wait for SYN retransmits (1 s,
+/// then 3 s), which shows as connect latency.
+fn backlog() -> String {
+    let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    match cap {
+        Some(c) if c < envload_benchenv::bind::BACKLOG => format!(
+            "accept queue per worker: {c}, capped by net.core.somaxconn; raise it for batches that connect faster"
+        ),
+        _ => format!("accept queue per worker: {}", envload_benchenv::bind::BACKLOG),
+    }
 }
 
 fn tls_config(args: &ServeArgs) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
