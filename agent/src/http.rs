@@ -17,17 +17,23 @@ use crate::plan::Limits;
 use crate::record::{micros, Timings};
 use crate::target::Target;
 
-/// The client all HTTP sessions of one share use: no idle limit, no proxy,
+/// The client all HTTP sessions of one shard use: no idle limit, no proxy,
 /// Nagle off, and the share's TLS configuration for `https://` targets.
 pub fn client(tls: Option<Arc<rustls::ClientConfig>>) -> Client {
     crate::tls::init();
+    // No TCP keepalive probes or user timeout (reqwest's defaults, five
+    // setsockopt calls on every connection): sessions last seconds, each
+    // request has its own deadline, and the reference's client sets none.
     let mut builder = Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .tcp_nodelay(true)
+        .tcp_keepalive(None)
+        .tcp_keepalive_interval(None)
+        .tcp_keepalive_retries(None)
+        .tcp_user_timeout(None)
         .no_proxy();
-    if let Some(cfg) = tls {
-        builder = builder.tls_backend_preconfigured((*cfg).clone());
-    }
+    let cfg = tls.unwrap_or_else(crate::tls::plain_only);
+    builder = builder.tls_backend_preconfigured((*cfg).clone());
     builder
         .build()
         .expect("an HTTP client with a valid TLS configuration always builds")

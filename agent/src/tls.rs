@@ -47,6 +47,19 @@ pub fn init() {
     });
 }
 
+/// A configuration for clients that never speak TLS (plain `http://`
+/// targets): no roots at all, so building the share's HTTP client does not
+/// read the system's certificate store (hundreds of files per client).
+pub fn plain_only() -> Arc<ClientConfig> {
+    init();
+    let cfg = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("the provider supports the default versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    Arc::new(cfg)
+}
+
 /// Parses PEM certificates, failing on none.
 pub fn parse_ca(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
     let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)

@@ -17,6 +17,9 @@
 //! per minimal WebSocket session, and envload's client and server CPU per
 //! session as ratios to the WebSocket floor — the box is shared and noisy,
 //! so ratios from one run say more than absolute figures across days.
+//!
+//! `ENVLOAD_TEST_BIN=/path/to/envload` measures another build (client and
+//! server) against this run's floor: before/after figures of a change.
 
 use std::process::{Command, Stdio};
 
@@ -24,7 +27,6 @@ mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
 
 struct Usage {
     cpu_s: f64,
@@ -35,7 +37,7 @@ struct Usage {
 /// is reaped by `common::wait_rusage`.
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str]) -> Usage {
-    let child = Command::new(ENVLOAD)
+    let child = Command::new(support::envload())
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -64,7 +66,8 @@ fn syscalls(url: &str, pids: &[u32], mode: &str, dir: &std::path::Path) {
     ];
     let mut client = None;
     let server = common::syscalls::of_pids_during(pids, || {
-        client = common::syscalls::of_command(ENVLOAD.as_ref(), &args, &[]);
+        let envload = support::envload();
+        client = common::syscalls::of_command(envload.as_ref(), &args, &[]);
     });
     let me = std::env::current_exe().expect("the bench's own path");
     let spec = format!("ws:{n}");
