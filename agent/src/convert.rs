@@ -2,6 +2,8 @@
 //! V2+DEFLATE bytes with exact min, max and sum beside them, so the
 //! coordinator's merge loses nothing.
 
+mod rollout;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -62,7 +64,7 @@ pub fn merge_latency(l: &mut Latency, p: Option<&v1::Latency>) -> Result<(), Con
 
 /// Encodes phase statistics.
 pub fn stats_to_proto(s: &PhaseStats) -> v1::Stats {
-    v1::Stats {
+    let mut p = v1::Stats {
         sessions: s.sessions,
         successful: s.successful,
         failed: s.failed,
@@ -75,7 +77,10 @@ pub fn stats_to_proto(s: &PhaseStats) -> v1::Stats {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), *v))
             .collect(),
-    }
+        ..Default::default()
+    };
+    rollout::fill_stats(&mut p, s);
+    p
 }
 
 /// Adds encoded phase statistics to `s`, straight from the wire bytes.
@@ -97,7 +102,7 @@ pub fn merge_stats(s: &mut PhaseStats, p: &v1::Stats) -> Result<(), ConvertError
     for (k, v) in errors {
         *s.errors.entry(k).or_default() += v;
     }
-    Ok(())
+    rollout::merge_stats(s, p)
 }
 
 /// Decodes phase statistics.
@@ -132,6 +137,7 @@ pub fn record_to_proto(r: &SessionRecord) -> v1::SessionRecord {
             .unwrap_or_default(),
         target_index: r.target_index as u32,
         ended_after_us: u64::try_from(r.ended_after.as_micros()).unwrap_or(u64::MAX),
+        rollout: r.rollout.as_deref().map(rollout::record_to_proto),
     }
 }
 
@@ -171,6 +177,12 @@ pub fn record_from_proto(
         },
         failure,
         ended_after: Duration::from_micros(p.ended_after_us),
+        rollout: p
+            .rollout
+            .as_ref()
+            .map(rollout::record_from_proto)
+            .transpose()?
+            .map(Box::new),
     })
 }
 
@@ -196,6 +208,7 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
         insecure: a.tls.insecure,
         close_timeout_seconds: a.close_timeout.as_secs_f64(),
         max_message_bytes: a.max_message as u64,
+        workload: rollout::workload_to_proto(&a.workload),
     }
 }
 
@@ -270,6 +283,7 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
             ca_pem: (!p.ca_cert_pem.is_empty()).then(|| p.ca_cert_pem.clone()),
             insecure: p.insecure,
         },
+        workload: rollout::workload_from_proto(p.workload.as_ref())?,
     })
 }
 
@@ -317,6 +331,7 @@ mod tests {
                 ca_pem: Some(b"PEM".to_vec()),
                 insecure: true,
             },
+            workload: Default::default(),
         };
         let p = assignment_to_proto(3, &a, true);
         let back = assignment_from_proto(&p).unwrap();

@@ -79,6 +79,19 @@ async fn post(
     stage: &str,
     limits: Limits,
 ) -> Result<Value, Failure> {
+    post_counted(client, url, body, stage, limits)
+        .await
+        .map(|(v, _)| v)
+}
+
+/// [`post`], with the reply body's length.
+pub(crate) async fn post_counted(
+    client: &Client,
+    url: &str,
+    body: String,
+    stage: &str,
+    limits: Limits,
+) -> Result<(Value, u64), Failure> {
     let mut req = client.post(url).timeout(limits.request);
     if !body.is_empty() {
         req = req.header(header::CONTENT_TYPE, "application/json");
@@ -100,7 +113,7 @@ async fn post(
             ),
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let value = serde_json::from_slice(&bytes).map_err(|e| {
         Failure::new(
             ErrorType::MalformedResponse,
             format!(
@@ -108,7 +121,8 @@ async fn post(
                 excerpt(&String::from_utf8_lossy(&bytes))
             ),
         )
-    })
+    })?;
+    Ok((value, bytes.len() as u64))
 }
 
 /// The body, chunk by chunk, refused as soon as it passes the cap (or its

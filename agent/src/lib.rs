@@ -18,6 +18,7 @@ pub mod ports;
 pub mod record;
 pub mod remote;
 mod resolve;
+pub mod rollout;
 pub mod runner;
 mod session;
 mod shard;
@@ -26,6 +27,7 @@ pub mod stats;
 pub mod target;
 pub mod tls;
 mod upgrade;
+pub mod workload;
 pub mod ws;
 
 pub use failure::{ErrorType, Failure};

@@ -77,6 +77,9 @@ pub struct Assignment {
     pub hardware: String,
     /// Certificate verification for TLS targets.
     pub tls: crate::tls::TlsOptions,
+    /// What each session does once connected (default: the benchmark's
+    /// one step).
+    pub workload: crate::workload::Workload,
 }
 
 impl Assignment {

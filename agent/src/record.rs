@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::failure::Failure;
+use crate::failure::{ErrorType, Failure};
 use crate::observation::Observed;
 use crate::plan::Mode;
 
@@ -62,6 +62,53 @@ pub struct SessionRecord {
     pub failure: Option<Failure>,
     /// When the session ended, measured from the share's start.
     pub ended_after: Duration,
+    /// What a rollout session did beyond the benchmark's one step (`None`
+    /// for the benchmark session).
+    pub rollout: Option<Box<Rollout>>,
+}
+
+/// One answered step: its index within its episode (0-based) and latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepTime {
+    pub index: u32,
+    pub us: u64,
+}
+
+/// What a rollout session did: its episodes, steps, thinking and bytes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rollout {
+    /// Episodes started.
+    pub episodes: u32,
+    /// Episodes that ended without a failure.
+    pub episodes_ok: u32,
+    /// Failure class of each failed episode, in order.
+    pub episode_errors: Vec<ErrorType>,
+    /// Every answered step, in order.
+    pub steps: Vec<StepTime>,
+    /// Every answered reset's latency (µs), in order.
+    pub resets_us: Vec<u64>,
+    /// Each successful episode's latency (µs), reset to its last reply.
+    pub episodes_us: Vec<u64>,
+    /// Time spent thinking (µs).
+    pub think_us: u64,
+    /// Message bytes sent and received (WebSocket text payloads; HTTP
+    /// request and response bodies).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Connections opened again after a failed episode.
+    pub reconnects: u32,
+}
+
+impl Rollout {
+    /// Mean of `values` (µs), 0 when empty.
+    pub fn mean(values: impl Iterator<Item = u64>) -> u64 {
+        let (sum, n) = values.fold((0u128, 0u64), |(s, n), v| (s + u128::from(v), n + 1));
+        if n == 0 {
+            0
+        } else {
+            (sum / u128::from(n)) as u64
+        }
+    }
 }
 
 impl SessionRecord {

@@ -14,8 +14,10 @@ use crate::failure::{ErrorType, Failure};
 use crate::plan::{Assignment, CloseMode, Limits, Mode};
 use crate::record::SessionRecord;
 use crate::resolve::Resolver;
+use crate::rollout::{self, RolloutSpec};
 use crate::target::Target;
 use crate::{http, upgrade, ws};
+use tokio::sync::Semaphore;
 
 /// What every session of a share has in common.
 pub(crate) struct ShareSpec {
@@ -35,6 +37,8 @@ pub(crate) struct ShareSpec {
     pub start: Instant,
     /// The WebSocket step message, built once.
     pub step: tokio_tungstenite::tungstenite::Utf8Bytes,
+    /// A rollout workload (`None`: the benchmark's one-step session).
+    pub rollout: Option<RolloutSpec>,
 }
 
 impl ShareSpec {
@@ -60,8 +64,24 @@ impl ShareSpec {
             tls,
             start: Instant::now(),
             step: ws::step_message(a.wait_seconds),
+            rollout: (!a.workload.is_benchmark()).then(|| RolloutSpec {
+                workload: a.workload.clone(),
+                wait: a.wait_seconds,
+                bench_step: ws::step_message(a.wait_seconds),
+                resets: resets_share(a).map(|r| Arc::new(Semaphore::new(r))),
+            }),
         }
     }
+}
+
+/// This agent's part of `--max-resets-in-flight` R: R in proportion to its
+/// share of the phase, at least one.
+fn resets_share(a: &Assignment) -> Option<usize> {
+    let r = a.workload.max_resets_in_flight;
+    (r > 0).then(|| {
+        let share = u128::from(r) * u128::from(a.count) / u128::from(a.batch_size.max(1));
+        usize::try_from(share).unwrap_or(usize::MAX).max(1)
+    })
 }
 
 /// What the sessions of one shard share: the HTTP connection pool (HTTP
@@ -97,25 +117,44 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
     let (wait, limits) = (spec.wait_seconds, spec.limits);
     let timestamp = Utc::now();
     let session = async {
-        match (spec.mode, &tools.client, &spec.tls) {
-            (_, _, Err(e)) => (
+        match (spec.mode, &tools.client, &spec.tls, &spec.rollout) {
+            (_, _, Err(e), _) => (
                 Default::default(),
                 Err(Failure::new(ErrorType::TlsError, e.clone())),
+                None,
             ),
-            (Mode::Http, Some(c), _) => http::run_session(c, target, wait, limits).await,
-            (_, _, Ok(cfg)) => {
+            (Mode::Http, Some(c), _, None) => {
+                let (t, o) = http::run_session(c, target, wait, limits).await;
+                (t, o, None)
+            }
+            (Mode::Http, Some(c), _, Some(rs)) => {
+                let (t, o, r) = rollout::run_http(c, target, request_id, rs, limits).await;
+                (t, o, Some(Box::new(r)))
+            }
+            (_, _, Ok(cfg), rs) => {
                 let dial = ws::Dial {
                     target,
                     head: &tools.heads[target_index],
                     resolver: &tools.resolver,
                     tls: cfg.as_ref(),
                 };
-                let step = spec.step.clone();
-                ws::run_session(dial, request_id, step, limits, spec.close).await
+                match rs {
+                    None => {
+                        let step = spec.step.clone();
+                        let (t, o) =
+                            ws::run_session(dial, request_id, step, limits, spec.close).await;
+                        (t, o, None)
+                    }
+                    Some(rs) => {
+                        let (t, o, r) =
+                            rollout::run_ws(dial, request_id, rs, limits, spec.close).await;
+                        (t, o, Some(Box::new(r)))
+                    }
+                }
             }
         }
     };
-    let (timings, outcome) = AssertUnwindSafe(session)
+    let (timings, outcome, rollout) = AssertUnwindSafe(session)
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
@@ -123,7 +162,7 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
                 ErrorType::ConnectionError,
                 "session task panicked inside envload",
             );
-            (Default::default(), Err(f))
+            (Default::default(), Err(f), None)
         });
     let (observed, failure) = match outcome {
         Ok(o) => (o, None),
@@ -141,5 +180,6 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
         observed,
         failure,
         ended_after: spec.start.elapsed(),
+        rollout,
     }
 }

@@ -180,5 +180,6 @@ fn failed(spec: &ShareSpec, i: u64, why: &str) -> SessionRecord {
         observed: Default::default(),
         failure: Some(Failure::new(ErrorType::ConnectionError, why)),
         ended_after: spec.start.elapsed(),
+        rollout: None,
     }
 }

@@ -130,6 +130,80 @@ pub struct PhaseStats {
     pub total: Latency,
     /// Failures by class.
     pub errors: BTreeMap<ErrorType, u64>,
+    /// Rollout workloads only: episodes, steps by index, bytes.
+    pub rollout: Option<Box<RolloutStats>>,
+}
+
+/// The part of a phase's statistics only rollout sessions have. Counters
+/// are over every session; latencies, like the others, over successful
+/// sessions only.
+#[derive(Debug, Clone, Default)]
+pub struct RolloutStats {
+    /// Step latency by step index within an episode (0: the first step).
+    pub by_step: Vec<Latency>,
+    /// Latency of successful episodes (reset to the last reply, thinking
+    /// included).
+    pub episode: Latency,
+    /// Episodes started.
+    pub episodes: u64,
+    /// Episodes that ended without a failure.
+    pub episodes_ok: u64,
+    /// Failed episodes by class.
+    pub episode_errors: BTreeMap<ErrorType, u64>,
+    /// Steps answered.
+    pub steps: u64,
+    /// Message bytes sent and received.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Reconnections after a failed episode.
+    pub reconnects: u64,
+}
+
+impl RolloutStats {
+    fn record(&mut self, r: &crate::record::Rollout, success: bool) {
+        self.episodes += u64::from(r.episodes);
+        self.episodes_ok += u64::from(r.episodes_ok);
+        for e in &r.episode_errors {
+            *self.episode_errors.entry(*e).or_default() += 1;
+        }
+        self.steps += r.steps.len() as u64;
+        self.bytes_sent += r.bytes_sent;
+        self.bytes_received += r.bytes_received;
+        self.reconnects += u64::from(r.reconnects);
+        if success {
+            for s in &r.steps {
+                let i = s.index as usize;
+                if self.by_step.len() <= i {
+                    self.by_step.resize_with(i + 1, Latency::default);
+                }
+                self.by_step[i].record(s.us);
+            }
+            for &us in &r.episodes_us {
+                self.episode.record(us);
+            }
+        }
+    }
+}
+
+impl AddAssign<&RolloutStats> for RolloutStats {
+    fn add_assign(&mut self, o: &RolloutStats) {
+        if self.by_step.len() < o.by_step.len() {
+            self.by_step.resize_with(o.by_step.len(), Latency::default);
+        }
+        for (mine, theirs) in self.by_step.iter_mut().zip(&o.by_step) {
+            *mine += theirs;
+        }
+        self.episode += &o.episode;
+        self.episodes += o.episodes;
+        self.episodes_ok += o.episodes_ok;
+        for (k, v) in &o.episode_errors {
+            *self.episode_errors.entry(*k).or_default() += v;
+        }
+        self.steps += o.steps;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_received += o.bytes_received;
+        self.reconnects += o.reconnects;
+    }
 }
 
 impl PhaseStats {
@@ -144,17 +218,37 @@ impl PhaseStats {
             None => {
                 self.successful += 1;
                 let t = rec.timings;
-                for (lat, us) in [
-                    (&mut self.connect, t.connect_us),
-                    (&mut self.reset, t.reset_us),
-                    (&mut self.step, t.step_us),
-                ] {
-                    if us > 0 {
-                        lat.record(us);
+                match &rec.rollout {
+                    // Every reset and every step of a rollout, not the
+                    // session's means.
+                    Some(r) => {
+                        for &us in &r.resets_us {
+                            self.reset.record(us);
+                        }
+                        for s in &r.steps {
+                            self.step.record(s.us);
+                        }
                     }
+                    None => {
+                        for (lat, us) in
+                            [(&mut self.reset, t.reset_us), (&mut self.step, t.step_us)]
+                        {
+                            if us > 0 {
+                                lat.record(us);
+                            }
+                        }
+                    }
+                }
+                if t.connect_us > 0 {
+                    self.connect.record(t.connect_us);
                 }
                 self.total.record(t.total_us);
             }
+        }
+        if let Some(r) = &rec.rollout {
+            self.rollout
+                .get_or_insert_with(Default::default)
+                .record(r, rec.failure.is_none());
         }
     }
 }
@@ -170,6 +264,9 @@ impl AddAssign<&PhaseStats> for PhaseStats {
         self.total += &other.total;
         for (k, v) in &other.errors {
             *self.errors.entry(*k).or_default() += v;
+        }
+        if let Some(r) = &other.rollout {
+            **self.rollout.get_or_insert_with(Default::default) += &**r;
         }
     }
 }

@@ -24,7 +24,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::sync::Arc;
 
-type Ws = WebSocketStream<Conn>;
+pub(crate) type Ws = WebSocketStream<Conn>;
 
 /// The reset and close messages: the same bytes for every session.
 const RESET: &str = r#"{"type":"reset","data":{}}"#;
@@ -108,7 +108,11 @@ pub struct Dial<'a> {
 }
 
 /// Resolves, connects TCP and performs the WebSocket handshake within `limit`.
-async fn connect(dial: Dial<'_>, request_id: u64, limits: Limits) -> Result<Ws, Failure> {
+pub(crate) async fn connect(
+    dial: Dial<'_>,
+    request_id: u64,
+    limits: Limits,
+) -> Result<Ws, Failure> {
     let Dial {
         target,
         head,
@@ -193,19 +197,43 @@ async fn connect_tcp(
 /// Sends one request frame and waits for its `observation` reply. The
 /// deadline runs from the send: pings and pongs are answered (tungstenite
 /// queues the pong and writes it on the next read) but never extend it.
-async fn request(
+pub(crate) async fn request(
     ws: &mut Ws,
     frame: Utf8Bytes,
     stage: &str,
     target: &Target,
     limit: Duration,
 ) -> Result<Value, Failure> {
+    request_counted(ws, frame, stage, target, limit, Reply::Observation, &mut 0).await
+}
+
+/// What a request's reply must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// `{"type":"observation","data":…}` (reset, step).
+    Observation,
+    /// `{"type":"mcp","data":<JSON-RPC response>}` (an MCP call).
+    Mcp,
+}
+
+/// [`request`] for a reply of kind `expect`, adding the reply's bytes to
+/// `received`.
+pub(crate) async fn request_counted(
+    ws: &mut Ws,
+    frame: Utf8Bytes,
+    stage: &str,
+    target: &Target,
+    limit: Duration,
+    expect: Reply,
+    received: &mut u64,
+) -> Result<Value, Failure> {
     if let Err(e) = ws.send(Message::Text(frame)).await {
         // The server may have refused the session before our first frame
         // (capacity): its error frame is then already waiting to be read.
         if let Ok(Some(Ok(Message::Text(t)))) = timeout(Duration::from_millis(200), ws.next()).await
         {
-            return reply_data(&t, stage, target);
+            *received += t.len() as u64;
+            return reply_data(&t, stage, target, expect);
         }
         return Err(stream_failure(e, stage, target));
     }
@@ -232,7 +260,10 @@ async fn request(
                 ))
             }
             Some(Err(e)) => return Err(stream_failure(e, stage, target)),
-            Some(Ok(Message::Text(t))) => return reply_data(&t, stage, target),
+            Some(Ok(Message::Text(t))) => {
+                *received += t.len() as u64;
+                return reply_data(&t, stage, target, expect);
+            }
             Some(Ok(Message::Close(frame))) => {
                 let (code, reason) = frame
                     .map(|f| (u16::from(f.code).to_string(), f.reason.to_string()))
@@ -260,9 +291,53 @@ async fn request(
     }
 }
 
+/// Waits `secs` on an open session as a thinking agent does: the socket is
+/// read meanwhile, so pings are answered (tungstenite queues the pong; the
+/// flush sends it) and a server that ends the session is seen at once.
+pub(crate) async fn think(ws: &mut Ws, secs: f64, target: &Target) -> Result<(), Failure> {
+    let until = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
+    loop {
+        let Ok(next) = timeout_at(until, ws.next()).await else {
+            return Ok(());
+        };
+        match next {
+            Some(Ok(Message::Text(t))) => {
+                return Err(match reply_data(&t, "think", target, Reply::Observation) {
+                    Err(f) => f,
+                    Ok(_) => Failure::new(
+                        ErrorType::MalformedResponse,
+                        format!(
+                            "{} sent an observation nobody asked for while the agent was thinking: {}",
+                            target.ws_url,
+                            excerpt(&t)
+                        ),
+                    ),
+                })
+            }
+            Some(Ok(Message::Close(_))) | None => {
+                return Err(Failure::new(
+                    ErrorType::UnexpectedClose,
+                    format!("{} ended the session while the agent was thinking", target.ws_url),
+                ))
+            }
+            Some(Ok(Message::Binary(_))) => {
+                return Err(Failure::new(
+                    ErrorType::MalformedResponse,
+                    format!("{} sent a binary frame while the agent was thinking", target.ws_url),
+                ))
+            }
+            Some(Err(e)) => return Err(stream_failure(e, "think", target)),
+            Some(Ok(_)) => {
+                // A ping: its pong leaves now, not at the next request.
+                let _ = ws.flush().await;
+            }
+        }
+    }
+}
+
 /// Interprets a reply frame: the `data` of an observation, or the failure an
 /// error frame or malformed text stands for.
-fn reply_data(text: &str, stage: &str, target: &Target) -> Result<Value, Failure> {
+fn reply_data(text: &str, stage: &str, target: &Target, expect: Reply) -> Result<Value, Failure> {
     let msg: Value = serde_json::from_str(text).map_err(|e| {
         Failure::new(
             ErrorType::MalformedResponse,
@@ -274,8 +349,18 @@ fn reply_data(text: &str, stage: &str, target: &Target) -> Result<Value, Failure
         )
     })?;
     match msg.get("type").and_then(Value::as_str) {
+        Some("mcp") if expect == Reply::Mcp => {
+            let data = msg.get("data").unwrap_or(&Value::Null);
+            match data.get("error") {
+                Some(err) if !err.is_null() => Err(Failure::new(
+                    ErrorType::ServerError,
+                    format!("MCP error during {stage}: {}", excerpt(&err.to_string())),
+                )),
+                _ => Ok(Value::Null),
+            }
+        }
         // Moved out, not cloned: the reply's tree is built once.
-        Some("observation") => Ok(match msg {
+        Some("observation") if expect == Reply::Observation => Ok(match msg {
             Value::Object(mut m) => m.remove("data").unwrap_or(Value::Null),
             _ => Value::Null,
         }),
@@ -299,8 +384,13 @@ fn reply_data(text: &str, stage: &str, target: &Target) -> Result<Value, Failure
         other => Err(Failure::new(
             ErrorType::MalformedResponse,
             format!(
-                "reply to {stage} has type {:?}, expected \"observation\": {}",
+                "reply to {stage} has type {:?}, expected \"{}\": {}",
                 other.unwrap_or("<none>"),
+                if expect == Reply::Mcp {
+                    "mcp"
+                } else {
+                    "observation"
+                },
                 excerpt(text)
             ),
         )),
@@ -344,7 +434,7 @@ fn stream_failure(e: tungstenite::Error, stage: &str, target: &Target) -> Failur
 /// the server cuts short (reset, drop) does not fail the session; one it
 /// never finishes within `limit` (`--close-timeout`, 10 s like Python's
 /// websockets) is a `CloseTimeout`, not a slow step.
-async fn finish(
+pub(crate) async fn finish(
     ws: &mut Ws,
     close: CloseMode,
     limit: Duration,

@@ -21,6 +21,7 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         close: CloseMode::ClientFirst,
         hardware: "cpu-basic".into(),
         tls: Default::default(),
+        workload: Default::default(),
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

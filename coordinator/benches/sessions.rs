@@ -27,7 +27,6 @@ mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-
 struct Usage {
     cpu_s: f64,
     max_rss_kib: f64,

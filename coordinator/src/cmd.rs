@@ -12,6 +12,7 @@ pub mod report;
 pub mod run;
 pub mod run_args;
 pub mod serve;
+pub mod workload_args;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use envload_agent::tls::TlsOptions;
+use envload_agent::workload::Workload;
 use envload_agent::{Assignment, CloseMode, Target};
 
 use crate::plan::{Phase, PlanSpec};
@@ -47,6 +48,8 @@ pub struct RunConfig {
     pub tls: TlsOptions,
     /// Per-session records kept (raw.jsonl); `--no-records` turns them off.
     pub records: bool,
+    /// What each session does (`--steps`, `--think`, `--scenario`, …).
+    pub workload: Workload,
 }
 
 impl RunConfig {
@@ -66,6 +69,7 @@ impl RunConfig {
             close: self.close,
             hardware: self.hardware.clone(),
             tls: self.tls.clone(),
+            workload: self.workload.clone(),
         }
     }
 }

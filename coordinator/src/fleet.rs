@@ -161,7 +161,7 @@ impl Fleet {
                 if !c.has(id) {
                     return;
                 }
-                match msg {
+                match *msg {
                     Up::Ready(_) => c.ready(id),
                     Up::Progress(p) => {
                         if let Err(e) = p.delta.as_ref().map_or(Ok(()), |d| c.progress(id, d)) {

@@ -24,6 +24,7 @@ mod progress;
 mod recorder;
 mod report;
 mod result;
+mod scenario;
 mod shutdown;
 mod single_host;
 mod summary;

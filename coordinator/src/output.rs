@@ -4,6 +4,7 @@
 pub mod histograms;
 pub mod numfmt;
 pub mod raw_jsonl;
+pub mod rollouts_csv;
 pub mod run_json;
 pub mod summary_csv;
 

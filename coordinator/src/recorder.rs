@@ -15,6 +15,7 @@ use crate::driver::PhaseDriver;
 use crate::output::histograms::HistogramsJsonl;
 use crate::output::numfmt::timestamp;
 use crate::output::raw_jsonl::RawJsonl;
+use crate::output::rollouts_csv::RolloutsCsv;
 use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
 use crate::output::summary_csv::SummaryCsv;
 use crate::output::PhaseWriter;
@@ -48,6 +49,7 @@ pub struct Recorder {
     csv: SummaryCsv,
     hists: HistogramsJsonl,
     raw: Option<RawJsonl>,
+    rollouts: RolloutsCsv,
     url_label: String,
     hardware: String,
     dir: PathBuf,
@@ -70,6 +72,7 @@ impl Recorder {
             } else {
                 None
             },
+            rollouts: RolloutsCsv::new(dir),
             url_label: ctx
                 .targets
                 .iter()
@@ -151,8 +154,12 @@ impl Recorder {
                 doc.agents.push(info);
             }
         }
-        let mut writers: Vec<&mut dyn PhaseWriter> =
-            vec![&mut self.csv, &mut self.hists, &mut self.run_json];
+        let mut writers: Vec<&mut dyn PhaseWriter> = vec![
+            &mut self.csv,
+            &mut self.hists,
+            &mut self.rollouts,
+            &mut self.run_json,
+        ];
         if let Some(raw) = self.raw.as_mut() {
             writers.insert(0, raw);
         }

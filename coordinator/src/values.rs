@@ -3,6 +3,8 @@
 //! size. Each error quotes the value and says the allowed range; clap (or
 //! the matrix loader) adds the flag or field.
 
+use envload_agent::workload::Span;
+
 /// Longest duration any flag accepts (a week): more is a typo, and would
 /// overflow the timers.
 pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
@@ -69,6 +71,51 @@ pub fn parse_count(s: &str) -> Result<u32, String> {
 /// Parses `--reps`: 1..=[`MAX_REPS`].
 pub fn parse_reps(s: &str) -> Result<u32, String> {
     integer_in(s, 1, MAX_REPS, "a repetition count")
+}
+
+/// Most steps per episode, and episodes per session.
+pub const MAX_STEPS: u32 = 100_000;
+
+/// Parses `--steps`: `K` or `A..B`, each 1..=[`MAX_STEPS`], A ≤ B.
+pub fn parse_steps(s: &str) -> Result<Span<u32>, String> {
+    span(s, |v| integer_in(v, 1, MAX_STEPS, "a step count"))
+}
+
+/// Parses `--think`: `S` or `A..B` seconds, each a wait (0..=a day), A ≤ B.
+pub fn parse_think(s: &str) -> Result<Span<f64>, String> {
+    span(s, parse_wait)
+}
+
+/// Parses `--episodes`: 1..=[`MAX_STEPS`].
+pub fn parse_episodes(s: &str) -> Result<u32, String> {
+    integer_in(s, 1, MAX_STEPS, "an episode count")
+}
+
+/// Parses `--time-scale`: a factor in (0, 1000].
+pub fn parse_time_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!(
+            "'{s}' is not a time scale: it must be a number in (0, 1000]"
+        )),
+    }
+}
+
+/// `V` or `A..B`, each side parsed by `one`.
+fn span<T: PartialOrd + Copy + std::fmt::Display>(
+    s: &str,
+    one: impl Fn(&str) -> Result<T, String>,
+) -> Result<Span<T>, String> {
+    match s.split_once("..") {
+        None => one(s).map(Span::fixed),
+        Some((a, b)) => {
+            let (min, max) = (one(a)?, one(b)?);
+            if min > max {
+                return Err(format!("'{s}' is an empty range: {min} is above {max}"));
+            }
+            Ok(Span { min, max })
+        }
+    }
 }
 
 /// Parses a fraction in [0, 1].

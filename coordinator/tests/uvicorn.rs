@@ -153,6 +153,7 @@ fn check_package(package: &str) {
             close: CloseMode::ClientFirst,
             hardware: "cpu".into(),
             tls: Default::default(),
+            workload: Default::default(),
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

@@ -69,16 +69,16 @@ pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Res
         );
         max_n = allowed;
     }
-    if plan.requests > max_n {
+    if config.plan.n > max_n {
         return Err(UsageError(format!(
             "-n {} (the first probe) is above --max-n {max_n}",
-            plan.requests
+            config.plan.n
         ))
         .into());
     }
     let s = Search {
         slo,
-        first: plan.requests,
+        first: config.plan.n,
         max_n,
         resolution: c.resolution,
     };

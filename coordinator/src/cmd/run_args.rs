@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use envload_agent::{CloseMode, Mode, Target};
 
+use super::workload_args::WorkloadArgs;
 use crate::config::RunConfig;
 use crate::error::UsageError;
 use crate::plan::PlanSpec;
@@ -73,16 +74,18 @@ pub struct RunArgs {
     pub close_timeout: f64,
     /// Largest WebSocket message or HTTP reply body accepted, bytes (or with
     /// KiB/MiB/GiB); a larger one is a MalformedResponse. Raise it for
-    /// environments with big observations (images, screenshots).
-    #[arg(long, default_value = "1MiB", allow_hyphen_values = true, value_parser = parse_message_size)]
-    pub max_message_size: usize,
-    /// Number of concurrent sessions (batch size).
-    #[arg(short = 'n', long = "requests", visible_alias = "batch-size", default_value = "10",
+    /// environments with big observations (images, screenshots)
+    /// [default: 1MiB, or the scenario's].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_message_size)]
+    pub max_message_size: Option<usize>,
+    /// Number of concurrent sessions (batch size) [default: 10, or the
+    /// scenario's].
+    #[arg(short = 'n', long = "requests", visible_alias = "batch-size",
           allow_hyphen_values = true, value_parser = parse_batch)]
-    pub requests: u64,
-    /// Seconds each step waits.
-    #[arg(short = 'w', long, default_value = "1.0", allow_hyphen_values = true, value_parser = parse_wait)]
-    pub wait: f64,
+    pub requests: Option<u64>,
+    /// Seconds each step waits [default: 1.0, or the scenario's].
+    #[arg(short = 'w', long, allow_hyphen_values = true, value_parser = parse_wait)]
+    pub wait: Option<f64>,
     /// Session protocol.
     #[arg(short = 'm', long, value_enum, default_value = "ws")]
     pub mode: ModeArg,
@@ -143,6 +146,8 @@ pub struct RunArgs {
     /// work (unique_* columns come from the agents' distinct sets).
     #[arg(long)]
     pub no_records: bool,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
 }
 
 /// The contents of a `--ca-cert` file, checked to hold certificates.
@@ -159,11 +164,20 @@ impl RunArgs {
     /// The validated configuration (plan length checked; every value was
     /// bounded by its parser).
     pub fn config(&self) -> Result<RunConfig, UsageError> {
+        let scenario = self.workload.scenario()?;
+        let mode: Mode = self.modes.first().copied().unwrap_or(self.mode).into();
+        let mut workload = self.workload.workload(&scenario, mode)?;
+        for m in &self.modes {
+            workload = self.workload.workload(&scenario, (*m).into())?;
+        }
+        if self.compare {
+            self.workload.workload(&scenario, Mode::Http)?;
+        }
         let plan = PlanSpec {
-            mode: self.modes.first().copied().unwrap_or(self.mode).into(),
+            mode,
             modes: self.modes.iter().map(|m| (*m).into()).collect(),
-            n: self.requests,
-            wait: self.wait,
+            n: self.requests.or(scenario.requests).unwrap_or(10),
+            wait: self.wait.or(scenario.wait).unwrap_or(1.0),
             requests_grid: self.requests_grid.clone().map(|g| g.0),
             wait_grid: self.wait_grid.clone().map(|g| g.0),
             reps: self.reps,
@@ -175,7 +189,10 @@ impl RunArgs {
             targets: self.url.iter().chain(&self.urls).cloned().collect(),
             timeout: Duration::from_secs_f64(self.timeout),
             close_timeout: Duration::from_secs_f64(self.close_timeout),
-            max_message: self.max_message_size,
+            max_message: self
+                .max_message_size
+                .or(scenario.max_message)
+                .unwrap_or(envload_agent::plan::DEFAULT_MAX_MESSAGE),
             close: self.close.into(),
             hardware: self.hardware.clone(),
             infrastructure: self.infrastructure.clone(),
@@ -190,6 +207,7 @@ impl RunArgs {
                 insecure: self.insecure,
             },
             records: !self.no_records,
+            workload,
         })
     }
 }

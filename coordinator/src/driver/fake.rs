@@ -78,6 +78,7 @@ impl PhaseDriver for Fake {
                 observed: Default::default(),
                 failure: (!ok).then(|| Failure::new(ErrorType::CapacityReached, "full")),
                 ended_after: self.latency,
+                rollout: None,
             };
             stats.record(&rec);
             records.push(rec);
@@ -151,6 +152,7 @@ impl Setup {
             agents: 0,
             tls: Default::default(),
             records: true,
+            workload: Default::default(),
         };
         Setup {
             config,

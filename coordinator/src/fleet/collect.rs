@@ -254,6 +254,7 @@ fn lost_record(
         observed: Default::default(),
         failure: Some(Failure::new(ErrorType::AgentLost, why)),
         ended_after: after,
+        rollout: None,
     }
 }
 
@@ -278,6 +279,7 @@ mod tests {
             close: CloseMode::ClientFirst,
             hardware: "cpu".into(),
             tls: Default::default(),
+            workload: Default::default(),
         }
     }
 
@@ -297,6 +299,7 @@ mod tests {
             observed: Default::default(),
             failure: None,
             ended_after: Duration::from_millis(1),
+            rollout: None,
         }
     }
 

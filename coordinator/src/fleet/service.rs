@@ -21,10 +21,10 @@ pub enum Event {
         hello: v1::Hello,
         tx: mpsc::Sender<Result<v1::CoordinatorMessage, Status>>,
     },
-    /// A message from an agent.
+    /// A message from an agent (boxed: progress carries histograms).
     Message {
         id: u64,
-        msg: v1::agent_message::Msg,
+        msg: Box<v1::agent_message::Msg>,
     },
     /// An agent's stream ended, failed or went silent past the deadline.
     Lost { id: u64, reason: String },
@@ -111,7 +111,14 @@ impl v1::coordinator_server::Coordinator for FleetService {
                     Ok(Ok(None)) => break "its stream ended".to_string(),
                     Ok(Err(s)) => break format!("its stream failed: {}", s.message()),
                     Ok(Ok(Some(v1::AgentMessage { msg: Some(msg) }))) => {
-                        if events.send(Event::Message { id, msg }).await.is_err() {
+                        if events
+                            .send(Event::Message {
+                                id,
+                                msg: Box::new(msg),
+                            })
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }

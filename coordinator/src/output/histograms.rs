@@ -37,7 +37,7 @@ impl PhaseWriter for HistogramsJsonl {
             Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
         };
         let s = &r.outcome.stats;
-        let line = json!({
+        let mut line = json!({
             "phase": r.phase.index,
             "mode": r.phase.mode.as_str(),
             "batch_size": r.phase.n,
@@ -52,6 +52,16 @@ impl PhaseWriter for HistogramsJsonl {
             "step": enc(&s.step)?,
             "total": enc(&s.total)?,
         });
+        // Rollout phases only: the episode and per-step-index histograms.
+        if let Some(ro) = s.rollout.as_deref() {
+            line["episode"] = enc(&ro.episode)?.into();
+            line["step_by_index"] = ro
+                .by_step
+                .iter()
+                .map(&enc)
+                .collect::<io::Result<Vec<_>>>()?
+                .into();
+        }
         writeln!(self.file, "{line}")?;
         self.file.flush()
     }

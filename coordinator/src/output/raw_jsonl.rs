@@ -6,6 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+use envload_agent::record::Rollout;
 use envload_agent::SessionRecord;
 
 use super::numfmt::{push_float, push_timestamp};
@@ -32,6 +33,23 @@ pub const KEYS: [&str; 17] = [
     "success",
     "error_type",
     "error_message",
+];
+
+/// Keys added after [`KEYS`] on the rows of rollout sessions (episodes,
+/// steps, thinking; benchmark rows never have them). `step_latencies` holds
+/// one list per episode, in seconds.
+pub const ROLLOUT_KEYS: [&str; 11] = [
+    "episodes",
+    "episodes_ok",
+    "episode_errors",
+    "steps",
+    "think_seconds",
+    "bytes_sent",
+    "bytes_received",
+    "reconnects",
+    "reset_latencies",
+    "step_latencies",
+    "episode_latencies",
 ];
 
 /// Appends to `<dir>/raw.jsonl`.
@@ -103,7 +121,71 @@ fn push_line(out: &mut String, r: &SessionRecord) {
             _ => push_opt(out, failure.map(|f| f.message.as_str())),
         }
     }
+    if let Some(ro) = r.rollout.as_deref() {
+        push_rollout(out, ro);
+    }
     out.push_str("}\n");
+}
+
+/// The [`ROLLOUT_KEYS`] of one row.
+fn push_rollout(out: &mut String, ro: &Rollout) {
+    let seconds = |out: &mut String, values: &mut dyn Iterator<Item = u64>| {
+        out.push('[');
+        for (i, us) in values.enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            push_float(out, us_to_s(us));
+        }
+        out.push(']');
+    };
+    for key in ROLLOUT_KEYS {
+        out.push_str(", \"");
+        out.push_str(key);
+        out.push_str("\": ");
+        match key {
+            "episodes" => push_int(out, u64::from(ro.episodes)),
+            "episodes_ok" => push_int(out, u64::from(ro.episodes_ok)),
+            "episode_errors" => {
+                out.push('[');
+                for (i, e) in ro.episode_errors.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    push_str(out, e.as_str());
+                }
+                out.push(']');
+            }
+            "steps" => push_int(out, ro.steps.len() as u64),
+            "think_seconds" => push_float(out, us_to_s(ro.think_us)),
+            "bytes_sent" => push_int(out, ro.bytes_sent),
+            "bytes_received" => push_int(out, ro.bytes_received),
+            "reconnects" => push_int(out, u64::from(ro.reconnects)),
+            "reset_latencies" => seconds(out, &mut ro.resets_us.iter().copied()),
+            "step_latencies" => {
+                // One list per episode: a step index of 0 starts the next.
+                out.push('[');
+                let mut open = false;
+                for s in &ro.steps {
+                    if s.index == 0 || !open {
+                        if open {
+                            out.push_str("], ");
+                        }
+                        out.push('[');
+                        open = true;
+                    } else {
+                        out.push_str(", ");
+                    }
+                    push_float(out, us_to_s(s.us));
+                }
+                if open {
+                    out.push(']');
+                }
+                out.push(']');
+            }
+            _ => seconds(out, &mut ro.episodes_us.iter().copied()),
+        }
+    }
 }
 
 fn push_int(out: &mut String, n: u64) {
@@ -184,6 +266,7 @@ mod tests {
             observed: Default::default(),
             failure: None,
             ended_after: Default::default(),
+            rollout: None,
         };
         ok.observed.waited_seconds = 1e-7;
         ok.observed.pid = 4242;

@@ -116,6 +116,40 @@ pub struct Assignment {
     /// largest WS message / HTTP body (0: default 1 MiB)
     #[prost(uint64, tag = "15")]
     pub max_message_bytes: u64,
+    /// absent: the benchmark's one-step session
+    #[prost(message, optional, tag = "16")]
+    pub workload: ::core::option::Option<Workload>,
+}
+/// What each session does once connected (rollout workloads).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Workload {
+    /// steps per episode, drawn per episode
+    #[prost(uint32, tag = "1")]
+    pub steps_min: u32,
+    #[prost(uint32, tag = "2")]
+    pub steps_max: u32,
+    /// thinking before each step, drawn per step
+    #[prost(double, tag = "3")]
+    pub think_min_seconds: f64,
+    #[prost(double, tag = "4")]
+    pub think_max_seconds: f64,
+    /// per session, on one connection
+    #[prost(uint32, tag = "5")]
+    pub episodes: u32,
+    /// the reset's data object ("": {})
+    #[prost(string, tag = "6")]
+    pub reset_json: ::prost::alloc::string::String,
+    /// one action for every step ("" : see lines)
+    #[prost(string, tag = "7")]
+    pub action_template: ::prost::alloc::string::String,
+    /// one per step, cycling (none: the benchmark action)
+    #[prost(string, repeated, tag = "8")]
+    pub action_lines: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// phase-wide (0: no bound); the agent holds its share
+    #[prost(uint64, tag = "9")]
+    pub max_resets_in_flight: u64,
+    #[prost(uint64, tag = "10")]
+    pub seed: u64,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ready {
@@ -171,6 +205,28 @@ pub struct Stats {
     pub total: ::core::option::Option<Latency>,
     #[prost(map = "string, uint64", tag = "8")]
     pub errors: ::std::collections::HashMap<::prost::alloc::string::String, u64>,
+    /// Rollout workloads only (absent or zero for the benchmark session):
+    ///
+    /// latency of step 1, 2, … of episodes
+    #[prost(message, repeated, tag = "9")]
+    pub step_by_index: ::prost::alloc::vec::Vec<Latency>,
+    /// successful episodes
+    #[prost(message, optional, tag = "10")]
+    pub episode: ::core::option::Option<Latency>,
+    #[prost(uint64, tag = "11")]
+    pub episodes: u64,
+    #[prost(uint64, tag = "12")]
+    pub episodes_ok: u64,
+    #[prost(uint64, tag = "13")]
+    pub steps: u64,
+    #[prost(uint64, tag = "14")]
+    pub bytes_sent: u64,
+    #[prost(uint64, tag = "15")]
+    pub bytes_received: u64,
+    #[prost(uint64, tag = "16")]
+    pub reconnects: u64,
+    #[prost(map = "string, uint64", tag = "17")]
+    pub episode_errors: ::std::collections::HashMap<::prost::alloc::string::String, u64>,
 }
 /// What finished since the last Progress (a delta, merged by the coordinator).
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -214,6 +270,36 @@ pub struct SessionRecord {
     /// from the agent's Start
     #[prost(uint64, tag = "14")]
     pub ended_after_us: u64,
+    /// rollout workloads only
+    #[prost(message, optional, tag = "15")]
+    pub rollout: ::core::option::Option<Rollout>,
+}
+/// What a rollout session did (see Workload).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Rollout {
+    #[prost(uint32, tag = "1")]
+    pub episodes: u32,
+    #[prost(uint32, tag = "2")]
+    pub episodes_ok: u32,
+    #[prost(string, repeated, tag = "3")]
+    pub episode_errors: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// parallel to step_us
+    #[prost(uint32, repeated, tag = "4")]
+    pub step_index: ::prost::alloc::vec::Vec<u32>,
+    #[prost(uint64, repeated, tag = "5")]
+    pub step_us: ::prost::alloc::vec::Vec<u64>,
+    #[prost(uint64, repeated, tag = "6")]
+    pub reset_us: ::prost::alloc::vec::Vec<u64>,
+    #[prost(uint64, repeated, tag = "7")]
+    pub episode_us: ::prost::alloc::vec::Vec<u64>,
+    #[prost(uint64, tag = "8")]
+    pub think_us: u64,
+    #[prost(uint64, tag = "9")]
+    pub bytes_sent: u64,
+    #[prost(uint64, tag = "10")]
+    pub bytes_received: u64,
+    #[prost(uint32, tag = "11")]
+    pub reconnects: u32,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SessionRecords {

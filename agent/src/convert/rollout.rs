@@ -1,0 +1,264 @@
+//! Rollout workloads ⇄ `envload.v1`: the workload an assignment carries,
+//! the rollout part of phase statistics (per-step-index histograms merged
+//! exactly, like the others) and of session records. Every field is new in
+//! its message, so a benchmark run's bytes are what they were.
+
+use std::collections::BTreeMap;
+
+use envload_proto::v1;
+
+use super::{bad, latency_to_proto, merge_latency, ConvertError};
+use crate::failure::ErrorType;
+use crate::record::{Rollout, StepTime};
+use crate::stats::{Latency, PhaseStats};
+use crate::workload::{check_action, Actions, Span, Workload};
+
+/// The workload of an assignment; `None` for the benchmark session.
+pub fn workload_to_proto(w: &Workload) -> Option<v1::Workload> {
+    if w.is_benchmark() {
+        return None;
+    }
+    let (template, lines) = match &w.actions {
+        Actions::Benchmark => (String::new(), Vec::new()),
+        Actions::Template(t) => (t.clone(), Vec::new()),
+        Actions::Lines(l) => (String::new(), l.clone()),
+    };
+    Some(v1::Workload {
+        steps_min: w.steps.min,
+        steps_max: w.steps.max,
+        think_min_seconds: w.think.min,
+        think_max_seconds: w.think.max,
+        episodes: w.episodes,
+        reset_json: w.reset.clone().unwrap_or_default(),
+        action_template: template,
+        action_lines: lines,
+        max_resets_in_flight: w.max_resets_in_flight,
+        seed: w.seed,
+    })
+}
+
+/// Decodes (and checks) an assignment's workload.
+pub fn workload_from_proto(p: Option<&v1::Workload>) -> Result<Workload, ConvertError> {
+    let Some(p) = p else {
+        return Ok(Workload::default());
+    };
+    if p.steps_min == 0 || p.steps_min > p.steps_max || p.episodes == 0 {
+        return Err(bad(
+            "assignment.workload",
+            format!(
+                "steps {}..{}, episodes {}",
+                p.steps_min, p.steps_max, p.episodes
+            ),
+        ));
+    }
+    let think_ok = |t: f64| t.is_finite() && t >= 0.0;
+    if !(think_ok(p.think_min_seconds)
+        && think_ok(p.think_max_seconds)
+        && p.think_min_seconds <= p.think_max_seconds)
+    {
+        return Err(bad(
+            "assignment.workload.think",
+            format!("{}..{}", p.think_min_seconds, p.think_max_seconds),
+        ));
+    }
+    let actions = match (p.action_template.is_empty(), p.action_lines.is_empty()) {
+        (true, true) => Actions::Benchmark,
+        (false, true) => Actions::Template(p.action_template.clone()),
+        (true, false) => Actions::Lines(p.action_lines.clone()),
+        (false, false) => {
+            return Err(bad(
+                "assignment.workload",
+                "both an action template and action lines",
+            ))
+        }
+    };
+    let texts: Vec<&String> = match &actions {
+        Actions::Benchmark => Vec::new(),
+        Actions::Template(t) => vec![t],
+        Actions::Lines(l) => l.iter().collect(),
+    };
+    for t in texts {
+        check_action(t).map_err(|e| bad("assignment.workload.action", e))?;
+    }
+    Ok(Workload {
+        steps: Span {
+            min: p.steps_min,
+            max: p.steps_max,
+        },
+        think: Span {
+            min: p.think_min_seconds,
+            max: p.think_max_seconds,
+        },
+        episodes: p.episodes,
+        reset: (!p.reset_json.is_empty()).then(|| p.reset_json.clone()),
+        actions,
+        max_resets_in_flight: p.max_resets_in_flight,
+        seed: p.seed,
+    })
+}
+
+/// Writes the rollout part of `s` into `p`.
+pub fn fill_stats(p: &mut v1::Stats, s: &PhaseStats) {
+    let Some(r) = &s.rollout else { return };
+    p.step_by_index = r.by_step.iter().map(latency_to_proto).collect();
+    p.episode = Some(latency_to_proto(&r.episode));
+    p.episodes = r.episodes;
+    p.episodes_ok = r.episodes_ok;
+    p.steps = r.steps;
+    p.bytes_sent = r.bytes_sent;
+    p.bytes_received = r.bytes_received;
+    p.reconnects = r.reconnects;
+    p.episode_errors = r
+        .episode_errors
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), *v))
+        .collect();
+}
+
+/// Adds the rollout part of `p` to `s` (nothing when `p` has none).
+pub fn merge_stats(s: &mut PhaseStats, p: &v1::Stats) -> Result<(), ConvertError> {
+    if p.episodes == 0 && p.step_by_index.is_empty() {
+        return Ok(());
+    }
+    let mut errors = BTreeMap::new();
+    for (k, v) in &p.episode_errors {
+        let kind = k
+            .parse::<ErrorType>()
+            .map_err(|e| bad("stats.episode_errors", e))?;
+        errors.insert(kind, *v);
+    }
+    let r = s.rollout.get_or_insert_with(Default::default);
+    if r.by_step.len() < p.step_by_index.len() {
+        r.by_step
+            .resize_with(p.step_by_index.len(), Latency::default);
+    }
+    for (mine, theirs) in r.by_step.iter_mut().zip(&p.step_by_index) {
+        merge_latency(mine, Some(theirs))?;
+    }
+    merge_latency(&mut r.episode, p.episode.as_ref())?;
+    r.episodes += p.episodes;
+    r.episodes_ok += p.episodes_ok;
+    r.steps += p.steps;
+    r.bytes_sent += p.bytes_sent;
+    r.bytes_received += p.bytes_received;
+    r.reconnects += p.reconnects;
+    for (k, v) in errors {
+        *r.episode_errors.entry(k).or_default() += v;
+    }
+    Ok(())
+}
+
+/// Encodes a session's rollout.
+pub fn record_to_proto(r: &Rollout) -> v1::Rollout {
+    v1::Rollout {
+        episodes: r.episodes,
+        episodes_ok: r.episodes_ok,
+        episode_errors: r
+            .episode_errors
+            .iter()
+            .map(|e| e.as_str().to_string())
+            .collect(),
+        step_index: r.steps.iter().map(|s| s.index).collect(),
+        step_us: r.steps.iter().map(|s| s.us).collect(),
+        reset_us: r.resets_us.clone(),
+        episode_us: r.episodes_us.clone(),
+        think_us: r.think_us,
+        bytes_sent: r.bytes_sent,
+        bytes_received: r.bytes_received,
+        reconnects: r.reconnects,
+    }
+}
+
+/// Decodes a session's rollout.
+pub fn record_from_proto(p: &v1::Rollout) -> Result<Rollout, ConvertError> {
+    if p.step_index.len() != p.step_us.len() {
+        return Err(bad(
+            "record.rollout",
+            "step_index and step_us differ in length",
+        ));
+    }
+    let episode_errors = p
+        .episode_errors
+        .iter()
+        .map(|e| e.parse::<ErrorType>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("record.rollout.episode_errors", e))?;
+    Ok(Rollout {
+        episodes: p.episodes,
+        episodes_ok: p.episodes_ok,
+        episode_errors,
+        steps: p
+            .step_index
+            .iter()
+            .zip(&p.step_us)
+            .map(|(&index, &us)| StepTime { index, us })
+            .collect(),
+        resets_us: p.reset_us.clone(),
+        episodes_us: p.episode_us.clone(),
+        think_us: p.think_us,
+        bytes_sent: p.bytes_sent,
+        bytes_received: p.bytes_received,
+        reconnects: p.reconnects,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::RolloutStats;
+
+    #[test]
+    fn workloads_cross_the_wire_unchanged() {
+        let w = Workload {
+            steps: Span { min: 3, max: 20 },
+            think: Span {
+                min: 1.0,
+                max: 20.0,
+            },
+            episodes: 8,
+            reset: Some(r#"{"seed":7}"#.into()),
+            actions: Actions::Lines(vec![r#"{"message":"hi {step}"}"#.into()]),
+            max_resets_in_flight: 256,
+            seed: 11,
+        };
+        let p = workload_to_proto(&w).unwrap();
+        assert_eq!(workload_from_proto(Some(&p)).unwrap(), w);
+        assert_eq!(workload_to_proto(&Workload::default()), None);
+        assert_eq!(workload_from_proto(None).unwrap(), Workload::default());
+        let bad_steps = v1::Workload { steps_min: 0, ..p };
+        assert!(workload_from_proto(Some(&bad_steps)).is_err());
+    }
+
+    #[test]
+    fn rollout_records_and_stats_round_trip() {
+        let r = Rollout {
+            episodes: 2,
+            episodes_ok: 1,
+            episode_errors: vec![ErrorType::UnexpectedClose],
+            steps: vec![StepTime { index: 0, us: 10 }, StepTime { index: 1, us: 30 }],
+            resets_us: vec![5],
+            episodes_us: vec![50],
+            think_us: 1000,
+            bytes_sent: 100,
+            bytes_received: 900,
+            reconnects: 1,
+        };
+        assert_eq!(record_from_proto(&record_to_proto(&r)).unwrap(), r);
+        let mut stats = PhaseStats {
+            rollout: Some(Box::default()),
+            ..PhaseStats::default()
+        };
+        let mut rs = RolloutStats::default();
+        rs.by_step.resize_with(2, Latency::default);
+        rs.by_step[1].record(30);
+        rs.episodes = 2;
+        stats.rollout = Some(Box::new(rs));
+        let mut p = v1::Stats::default();
+        fill_stats(&mut p, &stats);
+        let mut back = PhaseStats::default();
+        merge_stats(&mut back, &p).unwrap();
+        let back = back.rollout.unwrap();
+        assert_eq!((back.episodes, back.by_step.len()), (2, 2));
+        assert_eq!(back.by_step[1].count(), 1);
+    }
+}

@@ -1,0 +1,281 @@
+//! What a session does once connected: how many episodes, how many steps
+//! each, how long the agent "thinks" before each step, and what it sends as
+//! reset data and actions. The default is the benchmark's session: one
+//! episode of one step `{"wait_seconds": w}`, no thinking.
+//!
+//! A multi-step WebSocket session keeps its connection for all its episodes
+//! (reset, then `think` + step K times, per episode: the pattern of RL
+//! trainers that hold one socket per rollout slot). Over HTTP, OpenEnv's
+//! `/reset` and `/step` are stateless (each builds a fresh environment), so
+//! an HTTP episode is one `POST /reset` and K independent `POST /step`s,
+//! timed the same way: the load is the same, the environment state is not
+//! carried.
+
+use std::fmt;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// An inclusive range, drawn uniformly per episode (steps) or per step
+/// (think); `a..b` on the command line, or one value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span<T> {
+    pub min: T,
+    pub max: T,
+}
+
+impl<T: Copy> Span<T> {
+    /// Always `v`.
+    pub const fn fixed(v: T) -> Self {
+        Span { min: v, max: v }
+    }
+}
+
+impl<T: fmt::Display + PartialEq> fmt::Display for Span<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}..{}", self.min, self.max)
+        }
+    }
+}
+
+/// Where step actions come from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Actions {
+    /// `{"wait_seconds": <phase wait>}`.
+    #[default]
+    Benchmark,
+    /// One JSON template for every step (`--action`).
+    Template(String),
+    /// One per step, in order, cycling (`--actions FILE.jsonl`).
+    Lines(Vec<String>),
+}
+
+/// A session's work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Steps per episode.
+    pub steps: Span<u32>,
+    /// Seconds of thinking before each step.
+    pub think: Span<f64>,
+    /// Episodes per session, back to back on one connection.
+    pub episodes: u32,
+    /// The reset's `data` object, as JSON text (`--reset`); `None`: `{}`.
+    pub reset: Option<String>,
+    /// The actions.
+    pub actions: Actions,
+    /// At most this many resets outstanding across the phase (0: no bound);
+    /// an agent holds its share of it.
+    pub max_resets_in_flight: u64,
+    /// Seed of the step counts and think times (a session's draws depend on
+    /// the seed and its request id only, so a run is reproducible whatever
+    /// the agents).
+    pub seed: u64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            steps: Span::fixed(1),
+            think: Span::fixed(0.0),
+            episodes: 1,
+            reset: None,
+            actions: Actions::Benchmark,
+            max_resets_in_flight: 0,
+            seed: 0,
+        }
+    }
+}
+
+impl Workload {
+    /// Whether this is the benchmark's one-step session.
+    pub fn is_benchmark(&self) -> bool {
+        *self == Workload::default()
+    }
+
+    /// Most steps any episode takes.
+    pub fn max_steps(&self) -> u32 {
+        self.steps.max
+    }
+
+    /// The draws of session `request_id`.
+    pub fn dice(&self, request_id: u64) -> Dice {
+        Dice {
+            rng: StdRng::seed_from_u64(self.seed ^ request_id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            steps: self.steps,
+            think: self.think,
+        }
+    }
+
+    /// The reset message.
+    pub fn reset_message(&self) -> Utf8Bytes {
+        match &self.reset {
+            None => Utf8Bytes::from_static(r#"{"type":"reset","data":{}}"#),
+            Some(data) => format!(r#"{{"type":"reset","data":{data}}}"#).into(),
+        }
+    }
+
+    /// The HTTP `/reset` body.
+    pub fn reset_body(&self) -> String {
+        self.reset.clone().unwrap_or_default()
+    }
+
+    /// The action of step `step` (0-based within its episode) of session
+    /// `session`, as JSON text, or `None` for the benchmark action.
+    pub fn action(&self, wait: f64, step: u32, session: u64) -> Option<String> {
+        let template = match &self.actions {
+            Actions::Benchmark => return None,
+            Actions::Template(t) => t,
+            Actions::Lines(lines) => &lines[step as usize % lines.len()],
+        };
+        Some(render(template, wait, step, session))
+    }
+}
+
+/// `{wait}`, `{step}` (1-based) and `{session}` (the request id) put in.
+pub fn render(template: &str, wait: f64, step: u32, session: u64) -> String {
+    template
+        .replace("{wait}", &wait.to_string())
+        .replace("{step}", &(step + 1).to_string())
+        .replace("{session}", &session.to_string())
+}
+
+/// The WebSocket frame that carries `action`: an MCP call
+/// (`{"type":"mcp",…}`) as it is, anything else as a step's data.
+pub fn step_frame(action: &str) -> Utf8Bytes {
+    if is_mcp(action) {
+        action.to_string().into()
+    } else {
+        format!(r#"{{"type":"step","data":{action}}}"#).into()
+    }
+}
+
+/// Whether `action` is an MCP message rather than an environment action.
+pub fn is_mcp(action: &str) -> bool {
+    serde_json::from_str::<Value>(action)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(|t| t == "mcp"))
+        .unwrap_or(false)
+}
+
+/// Checks a template or line: a JSON object once the placeholders are
+/// filled in. The message names what is wrong; callers add where.
+pub fn check_action(text: &str) -> Result<(), String> {
+    let sample = render(text, 1.0, 0, 0);
+    match serde_json::from_str::<Value>(&sample) {
+        Ok(Value::Object(m)) => {
+            if m.get("type").and_then(Value::as_str) == Some("mcp") && !m.contains_key("data") {
+                return Err("an MCP message needs a \"data\" object (the JSON-RPC call)".into());
+            }
+            Ok(())
+        }
+        Ok(_) => Err("it is not a JSON object".into()),
+        Err(e) => Err(format!("it is not JSON ({e})")),
+    }
+}
+
+/// A session's random draws.
+pub struct Dice {
+    rng: StdRng,
+    steps: Span<u32>,
+    think: Span<f64>,
+}
+
+impl Dice {
+    /// Steps of the next episode.
+    pub fn steps(&mut self) -> u32 {
+        if self.steps.min >= self.steps.max {
+            self.steps.min
+        } else {
+            self.rng.random_range(self.steps.min..=self.steps.max)
+        }
+    }
+
+    /// Seconds to think before the next step.
+    pub fn think(&mut self) -> f64 {
+        if self.think.min >= self.think.max {
+            self.think.min
+        } else {
+            self.rng.random_range(self.think.min..=self.think.max)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_the_benchmark_session() {
+        let w = Workload::default();
+        assert!(w.is_benchmark());
+        assert_eq!(w.action(1.0, 0, 7), None);
+        assert_eq!(w.reset_message().as_str(), r#"{"type":"reset","data":{}}"#);
+    }
+
+    #[test]
+    fn draws_are_reproducible_per_session_and_within_their_spans() {
+        let w = Workload {
+            steps: Span { min: 3, max: 20 },
+            think: Span {
+                min: 1.0,
+                max: 20.0,
+            },
+            seed: 42,
+            ..Workload::default()
+        };
+        let draw = |id| {
+            let mut d = w.dice(id);
+            (0..50).map(|_| (d.steps(), d.think())).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(5), draw(5));
+        assert_ne!(draw(5), draw(6));
+        for (s, t) in draw(9) {
+            assert!((3..=20).contains(&s) && (1.0..=20.0).contains(&t));
+        }
+    }
+
+    #[test]
+    fn actions_fill_placeholders_and_mcp_goes_as_is() {
+        let w = Workload {
+            actions: Actions::Lines(vec![
+                r#"{"message":"turn {step} of session {session}"}"#.into(),
+                r#"{"type":"mcp","data":{"jsonrpc":"2.0","id":{step},"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}}"#.into(),
+            ]),
+            ..Workload::default()
+        };
+        let a = w.action(0.5, 0, 12).unwrap();
+        assert_eq!(a, r#"{"message":"turn 1 of session 12"}"#);
+        assert_eq!(
+            step_frame(&a).as_str(),
+            r#"{"type":"step","data":{"message":"turn 1 of session 12"}}"#
+        );
+        let mcp = w.action(0.5, 1, 12).unwrap();
+        assert!(is_mcp(&mcp) && step_frame(&mcp).as_str() == mcp);
+        assert_eq!(
+            w.action(0.5, 2, 12).unwrap(),
+            r#"{"message":"turn 3 of session 12"}"#
+        );
+        let t = Workload {
+            actions: Actions::Template(r#"{"wait_seconds":{wait}}"#.into()),
+            ..Workload::default()
+        };
+        assert_eq!(t.action(0.25, 0, 0).unwrap(), r#"{"wait_seconds":0.25}"#);
+    }
+
+    #[test]
+    fn bad_actions_say_why() {
+        assert!(check_action(r#"{"wait_seconds":{wait}}"#).is_ok());
+        assert!(check_action("[1]")
+            .unwrap_err()
+            .contains("not a JSON object"));
+        assert!(check_action("{").unwrap_err().contains("not JSON"));
+        assert!(check_action(r#"{"type":"mcp"}"#)
+            .unwrap_err()
+            .contains("data"));
+    }
+}
