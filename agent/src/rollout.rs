@@ -90,9 +90,10 @@ pub async fn run_ws(
             )
             .await?;
             drop(permit);
-            Observed::from_reply(&reply, "reset", &target.ws_url)?;
+            // What the reset observed stands until a step observes more
+            // (MCP calls observe nothing of the environment).
+            let mut observed = Observed::from_reply(&reply, "reset", &target.ws_url)?;
             r.resets_us.push(micros(t.elapsed()));
-            let mut observed = Observed::default();
             for s in 0..dice.steps() {
                 let think = dice.think();
                 if think > 0.0 {
@@ -185,9 +186,8 @@ pub async fn run_http(
                 crate::http::post_counted(client, &reset_url, body, "reset", limits).await?;
             drop(permit);
             r.bytes_received += len;
-            Observed::from_reply(&reply, "reset", &reset_url)?;
+            let mut observed = Observed::from_reply(&reply, "reset", &reset_url)?;
             r.resets_us.push(micros(t.elapsed()));
-            let mut observed = Observed::default();
             for s in 0..dice.steps() {
                 let think = dice.think();
                 if think > 0.0 {

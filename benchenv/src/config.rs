@@ -1,8 +1,10 @@
 //! What one benchmark server process is configured with.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::capacity::Capacity;
+use crate::counters::Counters;
 use crate::env::Identity;
 
 /// What one server process needs to answer requests.
@@ -16,4 +18,12 @@ pub struct ServerConfig {
     pub factory_error: bool,
     /// Serve TLS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Ping every WebSocket session this often, and close one that has not
+    /// answered by the next ping (Python websockets' ping_interval and
+    /// ping_timeout; `None`: no pings).
+    pub ping_interval: Option<Duration>,
+    /// How long a reset takes (an environment's construction time).
+    pub reset_delay: Duration,
+    /// What this process served.
+    pub counters: Arc<Counters>,
 }

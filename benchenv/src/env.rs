@@ -4,6 +4,8 @@
 use rand::RngCore;
 use serde::Serialize;
 use serde_json::{json, Value};
+
+use crate::wire::Action;
 use sha2::{Digest, Sha256};
 
 /// Longest step wait the server accepts, seconds (a bound on what a client
@@ -36,6 +38,9 @@ pub struct BenchEnv<'a> {
     session_hash: String,
     episode_id: Option<String>,
     step_count: u64,
+    /// The episode's messages (`{"message": …}` actions), all of them in
+    /// every observation: a text game's growing history.
+    messages: Vec<String>,
 }
 
 impl<'a> BenchEnv<'a> {
@@ -55,12 +60,14 @@ impl<'a> BenchEnv<'a> {
             session_hash,
             episode_id: None,
             step_count: 0,
+            messages: Vec::new(),
         }
     }
 
     /// Starts an episode; returns the observation.
     pub fn reset(&mut self, episode_id: Option<String>) -> Observation<'_> {
         self.step_count = 0;
+        self.messages.clear();
         self.episode_id = Some(episode_id.unwrap_or_else(|| {
             let mut raw = [0u8; 16];
             rand::rng().fill_bytes(&mut raw);
@@ -73,7 +80,8 @@ impl<'a> BenchEnv<'a> {
     /// returns the observation. A wait outside `0..=MAX_WAIT_SECONDS` is the
     /// environment raising (openenv answers 500 over HTTP, EXECUTION_ERROR
     /// over WebSocket).
-    pub async fn step(&mut self, wait_seconds: f64) -> Result<Observation<'_>, String> {
+    pub async fn step(&mut self, action: Action) -> Result<Observation<'_>, String> {
+        let wait_seconds = action.wait_seconds;
         if !(0.0..=MAX_WAIT_SECONDS).contains(&wait_seconds) {
             return Err(format!(
                 "step failed: wait_seconds must be within 0..={MAX_WAIT_SECONDS}, got {wait_seconds}"
@@ -81,6 +89,9 @@ impl<'a> BenchEnv<'a> {
         }
         tokio::time::sleep(std::time::Duration::from_secs_f64(wait_seconds)).await;
         self.step_count += 1;
+        if let Some(m) = action.message {
+            self.messages.push(m);
+        }
         Ok(self.observation(wait_seconds))
     }
 
@@ -96,6 +107,7 @@ impl<'a> BenchEnv<'a> {
             session_hash: &self.session_hash,
             host_url: &self.identity.host_url,
             step_count: self.step_count,
+            messages: (!self.messages.is_empty()).then_some(&self.messages[..]),
         }
     }
 }
@@ -109,6 +121,8 @@ pub struct Observation<'a> {
     pub session_hash: &'a str,
     pub host_url: &'a str,
     pub step_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<&'a [String]>,
 }
 
 /// The `{"observation","reward","done"}` envelope of reset and step replies.
@@ -167,13 +181,30 @@ mod tests {
         let episode = a.episode_id.clone().unwrap();
         let dashes: Vec<usize> = episode.match_indices('-').map(|(i, _)| i).collect();
         assert_eq!((episode.len(), dashes), (36, vec![8, 13, 18, 23]));
-        let obs = serde_json::to_value(envelope(a.step(0.25).await.unwrap())).unwrap();
+        let wait = |w: f64| Action {
+            wait_seconds: w,
+            message: None,
+        };
+        let obs = serde_json::to_value(envelope(a.step(wait(0.25)).await.unwrap())).unwrap();
         assert_eq!(
             obs,
             json!({"observation": {"waited_seconds": 0.25, "pid": std::process::id(),
                 "session_hash": a.session_hash, "host_url": "test-host:8000", "step_count": 1},
                 "reward": null, "done": false})
         );
-        assert!(a.step(-1.0).await.unwrap_err().contains("wait_seconds"));
+        assert!(a
+            .step(wait(-1.0))
+            .await
+            .unwrap_err()
+            .contains("wait_seconds"));
+        for (i, m) in ["look", "go north"].into_iter().enumerate() {
+            let said = Action {
+                wait_seconds: 0.0,
+                message: Some(m.into()),
+            };
+            let obs = a.step(said).await.unwrap();
+            assert_eq!(obs.messages.unwrap().len(), i + 1, "the history grows");
+        }
+        assert_eq!(a.reset(None).messages, None, "a reset clears it");
     }
 }

@@ -34,6 +34,9 @@ pub async fn handle(
         ),
         (Method::GET, "/schema") => json_response(StatusCode::OK, &docs::schema()),
         (Method::GET, "/metadata") => json_response(StatusCode::OK, &docs::metadata()),
+        (Method::GET, "/envload/counters") => {
+            json_response(StatusCode::OK, &config.counters.snapshot())
+        }
         (Method::GET, "/ws") => ws_api::upgrade(req, config),
         (Method::POST, "/reset") => reset(req, &config).await,
         (Method::POST, "/step") => step(req, &config).await,
@@ -58,6 +61,9 @@ async fn reset(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<B
         .and_then(Value::as_str)
         .map(str::to_string);
     let mut env = BenchEnv::new(&config.identity);
+    let counted = config.counters.reset();
+    tokio::time::sleep(config.reset_delay).await;
+    drop(counted);
     json_response(StatusCode::OK, &envelope(env.reset(episode_id)))
 }
 
@@ -105,6 +111,7 @@ async fn step(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<By
     };
     let mut env = BenchEnv::new(&config.identity);
     env.reset(None);
+    config.counters.step();
     match env.step(wait).await {
         Ok(obs) => json_response(StatusCode::OK, &envelope(obs)),
         Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"detail": e})),

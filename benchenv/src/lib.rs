@@ -10,9 +10,11 @@
 pub mod bind;
 pub mod capacity;
 pub mod config;
+pub mod counters;
 pub mod docs;
 pub mod env;
 pub mod http_api;
+pub mod mcp;
 pub mod reply;
 pub mod server;
 pub mod tls;

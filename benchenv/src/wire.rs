@@ -8,8 +8,10 @@ use serde_json::{json, Map, Value};
 pub enum ClientMsg {
     /// `{"type":"reset","data":{…}}`; keys `reset()` does not take are dropped.
     Reset { episode_id: Option<String> },
-    /// `{"type":"step","data":{"wait_seconds":…}}`.
-    Step { wait_seconds: f64 },
+    /// `{"type":"step","data":{"wait_seconds":…,"message":…}}`.
+    Step(Action),
+    /// `{"type":"mcp","data":{<JSON-RPC request>}}`.
+    Mcp { data: Value },
     /// `{"type":"state"}`.
     State,
     /// `{"type":"close"}`: no reply, the server closes with 1000.
@@ -50,7 +52,7 @@ pub fn parse_frame(text: &str) -> Result<ClientMsg, WireError> {
     };
     let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
     let allowed: &[&str] = match kind {
-        "reset" | "step" => &["type", "data"],
+        "reset" | "step" | "mcp" => &["type", "data"],
         "state" | "close" => &["type"],
         other => {
             return Err(WireError {
@@ -90,8 +92,20 @@ pub fn parse_frame(text: &str) -> Result<ClientMsg, WireError> {
                 vec![error_item("missing", &["data"], "Field required", &value)],
             )),
             Some(data) => parse_action(data, &["data"])
-                .map(|wait_seconds| ClientMsg::Step { wait_seconds })
+                .map(ClientMsg::Step)
                 .map_err(|errors| validation("Invalid action", errors)),
+        },
+        "mcp" => match obj.get("data") {
+            Some(data @ Value::Object(_)) => Ok(ClientMsg::Mcp { data: data.clone() }),
+            other => Err(validation(
+                "Invalid mcp message",
+                vec![error_item(
+                    "dict_type",
+                    &["data"],
+                    "Input should be a valid dictionary",
+                    other.unwrap_or(&Value::Null),
+                )],
+            )),
         },
         "state" => Ok(ClientMsg::State),
         _ => Ok(ClientMsg::Close),
@@ -119,16 +133,26 @@ fn canonical(text: &str) -> Option<ClientMsg> {
                 return None;
             }
             let wait_seconds: f64 = serde_json::from_str(number).ok()?;
-            wait_seconds
-                .is_finite()
-                .then_some(ClientMsg::Step { wait_seconds })
+            wait_seconds.is_finite().then_some(ClientMsg::Step(Action {
+                wait_seconds,
+                message: None,
+            }))
         }
     }
 }
 
-/// Validates a benchmark action `{"wait_seconds": float}` (default 0.0,
-/// nothing else allowed); errors are pydantic-style items located under `loc`.
-pub fn parse_action(action: &Value, loc: &[&str]) -> Result<f64, Vec<Value>> {
+/// A benchmark action: wait, and optionally say something (a text game's
+/// turn: the observation then carries every message of the episode).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub wait_seconds: f64,
+    pub message: Option<String>,
+}
+
+/// Validates a benchmark action `{"wait_seconds": float, "message": str}`
+/// (both optional, wait 0.0 by default, nothing else allowed); errors are
+/// pydantic-style items located under `loc`.
+pub fn parse_action(action: &Value, loc: &[&str]) -> Result<Action, Vec<Value>> {
     let Some(obj) = action.as_object() else {
         return Err(vec![error_item(
             "dict_type",
@@ -137,7 +161,22 @@ pub fn parse_action(action: &Value, loc: &[&str]) -> Result<f64, Vec<Value>> {
             action,
         )]);
     };
-    let mut errors = extra_keys(obj, &["wait_seconds", "metadata"], loc);
+    let mut errors = extra_keys(obj, &["wait_seconds", "message", "metadata"], loc);
+    let message = match obj.get("message") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) => Some(m.clone()),
+        Some(v) => {
+            let mut at: Vec<&str> = loc.to_vec();
+            at.push("message");
+            errors.push(error_item(
+                "string_type",
+                &at,
+                "Input should be a valid string",
+                v,
+            ));
+            None
+        }
+    };
     let wait = match obj.get("wait_seconds") {
         None => Some(0.0),
         Some(v) => match v.as_f64() {
@@ -156,7 +195,10 @@ pub fn parse_action(action: &Value, loc: &[&str]) -> Result<f64, Vec<Value>> {
         },
     };
     match wait {
-        Some(w) if errors.is_empty() => Ok(w),
+        Some(wait_seconds) if errors.is_empty() => Ok(Action {
+            wait_seconds,
+            message,
+        }),
         _ => Err(errors),
     }
 }
@@ -214,9 +256,23 @@ mod tests {
         );
         assert_eq!(
             parse_frame(r#"{"type":"step","data":{"wait_seconds":0.5}}"#),
-            Ok(ClientMsg::Step { wait_seconds: 0.5 })
+            Ok(ClientMsg::Step(Action {
+                wait_seconds: 0.5,
+                message: None
+            }))
         );
         assert_eq!(parse_frame(r#"{"type":"state"}"#), Ok(ClientMsg::State));
+        assert_eq!(
+            parse_frame(r#"{"type":"step","data":{"message":"hi"}}"#),
+            Ok(ClientMsg::Step(Action {
+                wait_seconds: 0.0,
+                message: Some("hi".into())
+            }))
+        );
+        assert!(matches!(
+            parse_frame(r#"{"type":"mcp","data":{"jsonrpc":"2.0","id":1,"method":"tools/list"}}"#),
+            Ok(ClientMsg::Mcp { .. })
+        ));
         assert_eq!(parse_frame(r#"{"type":"close"}"#), Ok(ClientMsg::Close));
     }
 
@@ -233,9 +289,10 @@ mod tests {
             let fast = canonical(text).unwrap_or_else(|| panic!("{text} is canonical"));
             let value: Value = serde_json::from_str(text).unwrap();
             let full = match value["type"].as_str().unwrap() {
-                "step" => ClientMsg::Step {
+                "step" => ClientMsg::Step(Action {
                     wait_seconds: value["data"]["wait_seconds"].as_f64().unwrap(),
-                },
+                    message: None,
+                }),
                 "reset" => ClientMsg::Reset { episode_id: None },
                 _ => ClientMsg::Close,
             };

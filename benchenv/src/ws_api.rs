@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::config::ServerConfig;
 use crate::env::{envelope, BenchEnv, Envelope, Observation};
+use crate::mcp;
 use crate::reply::json_response;
 use crate::wire::{error_frame, parse_frame, ClientMsg, WireError};
 
@@ -111,13 +112,39 @@ async fn session(mut ws: Ws, config: &ServerConfig) {
 }
 
 /// Serves messages until the session ends; returns whether the server must
-/// now close the socket (it already closed when the client did).
+/// now close the socket (it already closed when the client did). With a
+/// ping interval, the session is pinged that often and closed (1011) when a
+/// ping is still unanswered at the next one, as Python websockets does.
 async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
     let mut env = BenchEnv::new(&config.identity);
-    while let Some(msg) = ws.next().await {
+    config.counters.session();
+    let period = config.ping_interval.unwrap_or(Duration::from_secs(86_400));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut awaiting_pong = false;
+    loop {
+        let msg = tokio::select! {
+            m = ws.next() => m,
+            _ = ticker.tick(), if config.ping_interval.is_some() => {
+                if awaiting_pong {
+                    let frame = CloseFrame {
+                        code: CloseCode::Error,
+                        reason: "keepalive ping timeout".into(),
+                    };
+                    let _ = ws.close(Some(frame)).await;
+                    return false;
+                }
+                config.counters.ping();
+                awaiting_pong = true;
+                if ws.send(Message::Ping(Bytes::from_static(b"envload"))).await.is_err() {
+                    return false;
+                }
+                continue;
+            }
+        };
+        let Some(msg) = msg else { return false };
         let reply = match msg {
             Ok(Message::Text(text)) => match parse_frame(&text) {
-                Ok(m) => match handle(&mut env, m).await {
+                Ok(m) => match handle(&mut env, m, config).await {
                     Some(reply) => reply,
                     None => return true, // close: the server closes, 1000
                 },
@@ -129,6 +156,11 @@ async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
                 return true;
             }
             Err(_) => return false,
+            Ok(Message::Pong(_)) => {
+                config.counters.pong();
+                awaiting_pong = false;
+                continue;
+            }
             // The close reply goes out on the next read, which then ends.
             Ok(_) => continue,
         };
@@ -136,17 +168,28 @@ async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
             return false;
         }
     }
-    false
 }
 
 /// The reply to a valid message; `None` for `close`, which gets none.
-async fn handle(env: &mut BenchEnv<'_>, msg: ClientMsg) -> Option<String> {
+async fn handle(env: &mut BenchEnv<'_>, msg: ClientMsg, config: &ServerConfig) -> Option<String> {
     let reply = match msg {
-        ClientMsg::Reset { episode_id } => observation(env.reset(episode_id)),
-        ClientMsg::Step { wait_seconds } => match env.step(wait_seconds).await {
-            Ok(obs) => observation(obs),
-            Err(e) => error_frame("EXECUTION_ERROR", &e, None),
-        },
+        ClientMsg::Reset { episode_id } => {
+            let counted = config.counters.reset();
+            tokio::time::sleep(config.reset_delay).await;
+            drop(counted);
+            observation(env.reset(episode_id))
+        }
+        ClientMsg::Step(action) => {
+            config.counters.step();
+            match env.step(action).await {
+                Ok(obs) => observation(obs),
+                Err(e) => error_frame("EXECUTION_ERROR", &e, None),
+            }
+        }
+        ClientMsg::Mcp { data } => {
+            config.counters.mcp_call();
+            json!({"type": "mcp", "data": mcp::answer(&data).await}).to_string()
+        }
         ClientMsg::State => json!({"type": "state", "data": env.state()}).to_string(),
         ClientMsg::Close => return None,
     };

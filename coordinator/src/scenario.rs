@@ -8,6 +8,7 @@
 //! description = "TRL GRPO-like pool"
 //! requests = 64             # N: concurrent sessions
 //! wait = 0.05               # the benchmark action's wait_seconds, {wait}
+//! timeout = 600             # each request's deadline, seconds
 //! steps = "1..6"            # steps per episode (or one number)
 //! think = "0.5..2"          # seconds of thinking before each step
 //! episodes = 8              # episodes per session, on one connection
@@ -24,8 +25,8 @@ use std::path::{Path, PathBuf};
 use envload_agent::workload::{check_action, Actions, Span};
 
 use crate::values::{
-    parse_batch, parse_episodes, parse_message_size, parse_steps, parse_think, parse_time_scale,
-    parse_wait,
+    parse_batch, parse_episodes, parse_message_size, parse_seconds, parse_steps, parse_think,
+    parse_time_scale, parse_wait,
 };
 
 /// What a scenario file sets.
@@ -34,6 +35,7 @@ pub struct Scenario {
     pub description: Option<String>,
     pub requests: Option<u64>,
     pub wait: Option<f64>,
+    pub timeout: Option<f64>,
     pub steps: Option<Span<u32>>,
     pub think: Option<Span<f64>>,
     pub episodes: Option<u32>,
@@ -67,6 +69,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             "description" => s.description = Some(text),
             "requests" => s.requests = Some(parse_batch(&text).map_err(bad)?),
             "wait" => s.wait = Some(parse_wait(&text).map_err(bad)?),
+            "timeout" => s.timeout = Some(parse_seconds(&text).map_err(bad)?),
             "steps" => s.steps = Some(parse_steps(&text).map_err(bad)?),
             "think" => s.think = Some(parse_think(&text).map_err(bad)?),
             "episodes" => s.episodes = Some(parse_episodes(&text).map_err(bad)?),
@@ -97,7 +100,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             _ => {
                 return Err(format!(
-                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale)"
+                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale)"
                 ))
             }
         }

@@ -17,6 +17,7 @@ mod hostile;
 mod output_contract;
 mod report;
 mod report_figures;
+mod rollout;
 mod run_e2e;
 mod signals;
 mod slurm;

@@ -64,9 +64,10 @@ pub struct RunArgs {
     /// Several server URLs, comma-separated; sessions go round-robin.
     #[arg(long, value_delimiter = ',', value_parser = Target::parse, conflicts_with = "url")]
     pub urls: Vec<Target>,
-    /// Timeout per request (connect, reset, step), seconds.
-    #[arg(short = 't', long, default_value = "120.0", allow_hyphen_values = true, value_parser = parse_seconds)]
-    pub timeout: f64,
+    /// Timeout per request (connect, reset, step), seconds [default: 120,
+    /// or the scenario's].
+    #[arg(short = 't', long, allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub timeout: Option<f64>,
     /// Seconds to wait for the server to finish a WebSocket close handshake
     /// (Python websockets' close_timeout); past it the session is a
     /// CloseTimeout.
@@ -187,7 +188,7 @@ impl RunArgs {
         Ok(RunConfig {
             plan,
             targets: self.url.iter().chain(&self.urls).cloned().collect(),
-            timeout: Duration::from_secs_f64(self.timeout),
+            timeout: Duration::from_secs_f64(self.timeout.or(scenario.timeout).unwrap_or(120.0)),
             close_timeout: Duration::from_secs_f64(self.close_timeout),
             max_message: self
                 .max_message_size

@@ -11,6 +11,7 @@ use envload_benchenv::{bind_listener, serve, ServerConfig};
 
 use crate::error::UsageError;
 use crate::shutdown::Shutdown;
+use crate::values::parse_wait;
 use clap::Args;
 use envload_agent::limits;
 use std::path::PathBuf;
@@ -38,6 +39,15 @@ pub struct ServeArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Ping every WebSocket session this often, seconds, and close one whose
+    /// previous ping is still unanswered (0: never; Python websockets and
+    /// uvicorn ping every 20 s).
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_wait)]
+    pub ping_interval: f64,
+    /// Seconds a reset takes (an environment's construction time), so reset
+    /// waves show at the server.
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_wait)]
+    pub reset_seconds: f64,
     /// Internal: run as one worker of a --workers supervisor.
     #[arg(long, hide = true)]
     pub worker: bool,
@@ -93,6 +103,10 @@ async fn serve_here(
         capacity: Capacity::new(args.max_concurrent_envs as usize),
         factory_error: args.inject_factory_error,
         tls: tls_config(args)?,
+        ping_interval: (args.ping_interval > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(args.ping_interval)),
+        reset_delay: std::time::Duration::from_secs_f64(args.reset_seconds),
+        counters: Default::default(),
     };
     let scheme = if config.tls.is_some() {
         "https"
@@ -130,6 +144,10 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr, shutdown: Shutdown) -> an
         port.to_string(),
         "--max-concurrent-envs".into(),
         args.max_concurrent_envs.to_string(),
+        "--ping-interval".into(),
+        args.ping_interval.to_string(),
+        "--reset-seconds".into(),
+        args.reset_seconds.to_string(),
         "--worker".into(),
     ];
     if args.inject_factory_error {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use envload_agent::workload::{check_action, is_mcp, Actions, Span, Workload};
+use envload_agent::workload::{check_action, is_mcp, render, Actions, Span, Workload};
 use envload_agent::Mode;
 
 use crate::error::UsageError;
@@ -107,7 +107,7 @@ impl WorkloadArgs {
                 Actions::Template(t) => vec![t],
                 Actions::Lines(l) => l.iter().collect(),
             };
-            if texts.iter().any(|t| is_mcp(t)) {
+            if texts.iter().any(|t| is_mcp(&render(t, 1.0, 0, 0))) {
                 return Err(UsageError(
                     "MCP actions ({\"type\": \"mcp\"}) travel over the WebSocket session: use --mode ws".into(),
                 ));

@@ -1,0 +1,75 @@
+//! What a server process has served, for tests that check a load
+//! generator's promises from the other end (`GET /envload/counters`):
+//! resets and the most ever in flight at once, steps, MCP calls, pings sent
+//! and pongs received. Per worker process.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde_json::{json, Value};
+
+/// The counters of one process.
+#[derive(Debug, Default)]
+pub struct Counters {
+    resets: AtomicU64,
+    resets_in_flight: AtomicU64,
+    resets_in_flight_max: AtomicU64,
+    steps: AtomicU64,
+    mcp_calls: AtomicU64,
+    pings_sent: AtomicU64,
+    pongs_received: AtomicU64,
+    sessions: AtomicU64,
+}
+
+/// A reset in progress; counted out when dropped.
+pub struct ResetGuard<'a>(&'a Counters);
+
+impl Drop for ResetGuard<'_> {
+    fn drop(&mut self) {
+        self.0.resets_in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+impl Counters {
+    /// A reset starts.
+    pub fn reset(&self) -> ResetGuard<'_> {
+        self.resets.fetch_add(1, Relaxed);
+        let now = self.resets_in_flight.fetch_add(1, Relaxed) + 1;
+        self.resets_in_flight_max.fetch_max(now, Relaxed);
+        ResetGuard(self)
+    }
+
+    pub fn step(&self) {
+        self.steps.fetch_add(1, Relaxed);
+    }
+
+    pub fn mcp_call(&self) {
+        self.mcp_calls.fetch_add(1, Relaxed);
+    }
+
+    pub fn ping(&self) {
+        self.pings_sent.fetch_add(1, Relaxed);
+    }
+
+    pub fn pong(&self) {
+        self.pongs_received.fetch_add(1, Relaxed);
+    }
+
+    /// A WebSocket session opened.
+    pub fn session(&self) {
+        self.sessions.fetch_add(1, Relaxed);
+    }
+
+    /// All of them, as the endpoint returns them.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "pid": std::process::id(),
+            "sessions": self.sessions.load(Relaxed),
+            "resets": self.resets.load(Relaxed),
+            "resets_in_flight_max": self.resets_in_flight_max.load(Relaxed),
+            "steps": self.steps.load(Relaxed),
+            "mcp_calls": self.mcp_calls.load(Relaxed),
+            "pings_sent": self.pings_sent.load(Relaxed),
+            "pongs_received": self.pongs_received.load(Relaxed),
+        })
+    }
+}

@@ -1,0 +1,330 @@
+//! Rollout workloads end to end: the shipped scenarios against `envload
+//! serve`, and what the server saw (its `/envload/counters`): reset waves
+//! never above the bound, pooled sessions never reconnecting, pings answered
+//! through thinking longer than the ping interval; failed episodes counted
+//! one by one; the step-index breakdown merged across agents.
+
+use crate::support;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use support::hostile::{Hostile, HostileServer};
+use support::procs::{agent, coordinator, Proc};
+use support::{col, csv_rows, out_dir, raw_lines, run, text, Server};
+
+const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/scenarios");
+
+fn scenario(name: &str) -> String {
+    format!("{SCENARIOS}/{name}.toml")
+}
+
+/// `GET /envload/counters` of a one-worker server.
+fn counters(url: &str) -> serde_json::Value {
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /envload/counters HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let body = reply.split("\r\n\r\n").nth(1).unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+fn csv(dir: &Path, name: &str) -> Vec<Vec<String>> {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+fn ok_run(args: &[&str]) -> String {
+    let out = run(args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{args:?}\n{stdout}\n{stderr}");
+    stdout
+}
+
+#[test]
+fn the_shipped_scenarios_run_against_envload_serve() {
+    let s = Server::start(&["--workers", "1"]);
+    for (name, extra) in [
+        ("benchmark", &["-n", "8", "-w", "0.05"][..]),
+        (
+            "trl-grpo",
+            &["-n", "8", "--episodes", "2", "--time-scale", "0.02"][..],
+        ),
+        (
+            "openenv-stress",
+            &["-n", "64", "-w", "0.01", "--time-scale", "0.01"][..],
+        ),
+        ("mcp-tools", &["-n", "8"][..]),
+    ] {
+        let dir = out_dir(&format!("scenario-{name}"));
+        let d = dir.to_str().unwrap();
+        let sc = scenario(name);
+        let mut args = vec!["run", "-u", &s.url, "--scenario", &sc, "-o", d];
+        args.extend_from_slice(extra);
+        ok_run(&args);
+        let rows = csv_rows(&dir);
+        let n = extra[1];
+        assert_eq!(col(&rows[0], &rows[1], "successful"), n, "{name}");
+        let raw = raw_lines(&dir);
+        assert_eq!(raw.len().to_string(), n, "{name}");
+        // The reference's keys first, in order, then the rollout's.
+        let keys: Vec<&String> = raw[0].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys.len(),
+            if name == "benchmark" { 17 } else { 28 },
+            "{name}: {keys:?}"
+        );
+        if name == "benchmark" {
+            assert!(
+                !dir.join("steps.csv").exists(),
+                "benchmark runs keep the reference's files only"
+            );
+            continue;
+        }
+        let steps = csv(&dir, "steps.csv");
+        let episodes = csv(&dir, "episodes.csv");
+        let e = |c: &str| col(&episodes[0], &episodes[1], c).to_string();
+        assert_eq!(e("episodes_failed"), "0", "{name}");
+        let bytes_sent: u64 = e("bytes_sent").parse().unwrap();
+        let bytes_received: u64 = e("bytes_received").parse().unwrap();
+        assert!(
+            bytes_sent > 0 && bytes_received > bytes_sent,
+            "{name}: {bytes_sent} {bytes_received}"
+        );
+        // Counted per step index: as many rows as the longest episode, each
+        // count at most the one before (episodes are 1..K steps long).
+        let counts: Vec<u64> = steps[1..]
+            .iter()
+            .map(|r| col(&steps[0], r, "count").parse().unwrap())
+            .collect();
+        assert!(
+            counts.windows(2).all(|w| w[0] >= w[1]),
+            "{name}: {counts:?}"
+        );
+        let total: u64 = counts.iter().sum();
+        assert_eq!(total.to_string(), e("steps"), "{name}");
+    }
+}
+
+#[test]
+fn the_text_observation_grows_turn_by_turn() {
+    let s = Server::start(&["--workers", "1"]);
+    let dir = out_dir("growing");
+    let d = dir.to_str().unwrap();
+    let sc = scenario("trl-grpo");
+    ok_run(&[
+        "run",
+        "-u",
+        &s.url,
+        "--scenario",
+        &sc,
+        "-n",
+        "2",
+        "--episodes",
+        "1",
+        "--steps",
+        "6",
+        "--time-scale",
+        "0.01",
+        "-o",
+        d,
+    ]);
+    // Each reply carries every message so far: bytes per step rise.
+    let raw = raw_lines(&dir);
+    let received = raw[0]["bytes_received"].as_u64().unwrap();
+    let flat = 6 * 300; // six replies the size of the first
+    assert!(received > flat, "{received} bytes for 6 growing replies");
+}
+
+#[test]
+fn reset_waves_never_exceed_the_bound_at_the_server() {
+    let s = Server::start(&["--workers", "1", "--reset-seconds", "0.05"]);
+    let dir = out_dir("reset-waves");
+    let d = dir.to_str().unwrap();
+    ok_run(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "64",
+        "-w",
+        "0",
+        "--steps",
+        "2",
+        "--max-resets-in-flight",
+        "8",
+        "-o",
+        d,
+    ]);
+    let c = counters(&s.url);
+    assert_eq!(c["resets"], 64);
+    let max = c["resets_in_flight_max"].as_u64().unwrap();
+    assert!(
+        (2..=8).contains(&max),
+        "resets in flight at the server peaked at {max}"
+    );
+}
+
+#[test]
+fn pooled_sessions_answer_pings_through_long_thinks_and_never_reconnect() {
+    // The server pings every 0.2 s and drops a session whose ping is still
+    // unanswered at the next one; each think lasts 0.7 s.
+    let s = Server::start(&["--workers", "1", "--ping-interval", "0.2"]);
+    let dir = out_dir("pings");
+    let d = dir.to_str().unwrap();
+    ok_run(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "4",
+        "-w",
+        "0",
+        "--episodes",
+        "3",
+        "--steps",
+        "2",
+        "--think",
+        "0.7",
+        "-o",
+        d,
+    ]);
+    let rows = csv_rows(&dir);
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "4");
+    for line in raw_lines(&dir) {
+        assert_eq!(
+            (line["episodes_ok"].as_u64(), line["reconnects"].as_u64()),
+            (Some(3), Some(0))
+        );
+    }
+    let c = counters(&s.url);
+    assert_eq!(
+        c["sessions"], 4,
+        "one connection per session for all its episodes"
+    );
+    assert!(c["pings_sent"].as_u64().unwrap() >= 4 * 3 * 2 * 3);
+    assert!(c["pongs_received"].as_u64().unwrap() >= c["pings_sent"].as_u64().unwrap() - 4);
+}
+
+#[test]
+fn a_drop_mid_episode_fails_that_episode_and_the_next_one_reconnects() {
+    let h = HostileServer::start(Hostile::RstOnStep);
+    let dir = out_dir("episode-drops");
+    let d = dir.to_str().unwrap();
+    let out = run(&[
+        "run",
+        "-u",
+        &h.url,
+        "-n",
+        "2",
+        "-w",
+        "0",
+        "--episodes",
+        "3",
+        "-o",
+        d,
+    ]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    for line in raw_lines(&dir) {
+        assert_eq!(line["success"], false);
+        assert_eq!(line["error_type"], "UnexpectedClose");
+        assert_eq!(
+            (
+                line["episodes"].as_u64(),
+                line["episodes_ok"].as_u64(),
+                line["reconnects"].as_u64()
+            ),
+            (Some(3), Some(0), Some(2))
+        );
+        assert_eq!(line["episode_errors"].as_array().unwrap().len(), 3);
+    }
+    let episodes = csv(&dir, "episodes.csv");
+    assert_eq!(
+        col(&episodes[0], &episodes[1], "episode_errors"),
+        "UnexpectedClose:6"
+    );
+}
+
+#[test]
+fn bad_workloads_are_refused_before_anything_runs() {
+    for (args, needle) in [
+        (&["--steps", "0"][..], "'0'"),
+        (&["--steps", "5..2"][..], "empty range"),
+        (&["--think", "-1"][..], "'-1'"),
+        (&["--action", "[1]"][..], "not a JSON object"),
+        (&["--reset", "{"][..], "--reset"),
+        (
+            &["--actions", "/nonexistent.jsonl"][..],
+            "cannot read actions file",
+        ),
+        (&["--scenario", "/nonexistent.toml"][..], "--scenario"),
+        (
+            &["-m", "http", "--scenario", &scenario("mcp-tools")][..],
+            "use --mode ws",
+        ),
+    ] {
+        let mut a = vec!["run", "-u", "http://127.0.0.1:9"];
+        a.extend_from_slice(args);
+        let out = run(&a);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_scenario_runs_distributed_and_its_step_histograms_merge_exactly() {
+    let s = Server::start(&["--workers", "1"]);
+    let dir = out_dir("rollout-dist");
+    let d = dir.to_str().unwrap();
+    let sc = scenario("trl-grpo");
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "2",
+            "-u",
+            &s.url,
+            "--scenario",
+            &sc,
+            "-n",
+            "10",
+            "--episodes",
+            "2",
+            "--time-scale",
+            "0.01",
+            "-o",
+            d,
+        ],
+        &[],
+    );
+    let mut agents: Vec<Proc> = (1..=2)
+        .map(|i| agent(&url, &format!("r{i}"), &[], &[]))
+        .collect();
+    let (status, out) = c.finish(Duration::from_secs(60));
+    assert!(status.success(), "{out}");
+    for a in &mut agents {
+        a.finish(Duration::from_secs(10));
+    }
+    // The merged per-index counts equal the steps the rows report.
+    let steps = csv(&dir, "steps.csv");
+    let by_index: u64 = steps[1..]
+        .iter()
+        .map(|r| col(&steps[0], r, "count").parse::<u64>().unwrap())
+        .sum();
+    let from_rows: u64 = raw_lines(&dir)
+        .iter()
+        .map(|l| l["steps"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_index, from_rows);
+    let episodes = csv(&dir, "episodes.csv");
+    assert_eq!(col(&episodes[0], &episodes[1], "episodes_ok"), "20");
+}
