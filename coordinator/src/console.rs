@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use envload_agent::stats::RolloutStats;
 use envload_agent::ErrorType;
 
 use crate::plan::Phase;
@@ -49,6 +50,37 @@ pub fn phase_line(s: &SummaryRow, errors: &BTreeMap<ErrorType, u64>, first_error
             println!("     first: {msg}");
         }
     }
+}
+
+/// A rollout phase's episodes, steps by index and bytes.
+pub fn rollout_lines(ro: &RolloutStats, wall: f64) {
+    let per_s = |v: f64| if wall > 0.0 { v / wall } else { 0.0 };
+    println!(
+        "     episodes: {}/{} ok ({:.1}/s), episode p50/p99 {:.3}/{:.3} s, {} steps, {} reconnects",
+        ro.episodes_ok,
+        ro.episodes,
+        per_s(ro.episodes_ok as f64),
+        ro.episode.quantile_s(0.5),
+        ro.episode.quantile_s(0.99),
+        ro.steps,
+        ro.reconnects
+    );
+    let by_index: Vec<String> = ro
+        .by_step
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{}: {:.3}", i + 1, l.quantile_s(0.99)))
+        .collect();
+    if !by_index.is_empty() {
+        println!("     step p99 by index (s): {}", by_index.join(", "));
+    }
+    let kib = |b: u64| b as f64 / 1024.0;
+    println!(
+        "     bytes: {:.1} KiB sent, {:.1} KiB received ({:.1} KiB/s)",
+        kib(ro.bytes_sent),
+        kib(ro.bytes_received),
+        per_s(kib(ro.bytes_sent + ro.bytes_received))
+    );
 }
 
 /// The `-v` summary of a phase.

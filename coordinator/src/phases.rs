@@ -157,6 +157,9 @@ fn report_phase(config: &RunConfig, r: &PhaseResult) {
         console::phase_summary(&r.summary);
     }
     console::phase_line(&r.summary, &r.outcome.stats.errors, first_error.as_deref());
+    if let Some(ro) = r.outcome.stats.rollout.as_deref() {
+        console::rollout_lines(ro, r.outcome.wall.as_secs_f64());
+    }
     if r.outcome.agents.len() > 1 || r.outcome.agents.iter().any(|a| a.lost.is_some()) {
         console::agent_lines(&r.outcome.agents);
     }

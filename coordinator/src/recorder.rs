@@ -233,13 +233,20 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
                 .as_ref()
                 .map(|_| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
         }),
-        plan: json!({
-            "mode": spec.mode.as_str(), "requests": spec.n, "wait": spec.wait,
-            "requests_grid": spec.requests_grid, "wait_grid": spec.wait_grid,
-            "reps": spec.reps, "compare": spec.compare, "timeout": config.timeout.as_secs_f64(),
-            "close": format!("{:?}", config.close), "expected_hosts": config.expected_hosts,
-            "require_hosts": config.require_hosts, "records": config.records,
-        }),
+        plan: {
+            let mut plan = json!({
+                "mode": spec.mode.as_str(), "requests": spec.n, "wait": spec.wait,
+                "requests_grid": spec.requests_grid, "wait_grid": spec.wait_grid,
+                "reps": spec.reps, "compare": spec.compare, "timeout": config.timeout.as_secs_f64(),
+                "close": format!("{:?}", config.close), "expected_hosts": config.expected_hosts,
+                "require_hosts": config.require_hosts, "records": config.records,
+            });
+            // A rollout workload, as the agents ran it (think times scaled).
+            if !config.workload.is_benchmark() {
+                plan["workload"] = workload_doc(&config.workload);
+            }
+            plan
+        },
         targets: ctx.targets.iter().map(|t| t.url.clone()).collect(),
         embedded_server: ctx.embedded.clone(),
         agents: driver.agents(),
@@ -250,4 +257,23 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
         warnings: Vec::new(),
         previous_runs: Vec::new(),
     }
+}
+
+/// run.json's description of a rollout workload.
+fn workload_doc(w: &envload_agent::workload::Workload) -> serde_json::Value {
+    use envload_agent::workload::Actions;
+    let actions = match &w.actions {
+        Actions::Benchmark => json!("benchmark"),
+        Actions::Template(t) => json!({ "template": t }),
+        Actions::Lines(l) => json!({ "lines": l }),
+    };
+    json!({
+        "steps": [w.steps.min, w.steps.max],
+        "think_seconds": [w.think.min, w.think.max],
+        "episodes": w.episodes,
+        "reset": w.reset,
+        "actions": actions,
+        "max_resets_in_flight": w.max_resets_in_flight,
+        "seed": w.seed,
+    })
 }
