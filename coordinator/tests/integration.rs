@@ -18,6 +18,7 @@ mod output_contract;
 mod report;
 mod report_figures;
 mod rollout;
+mod rollout_python;
 mod run_e2e;
 mod signals;
 mod slurm;

@@ -118,31 +118,41 @@ fn the_shipped_scenarios_run_against_envload_serve() {
 #[test]
 fn the_text_observation_grows_turn_by_turn() {
     let s = Server::start(&["--workers", "1"]);
-    let dir = out_dir("growing");
-    let d = dir.to_str().unwrap();
     let sc = scenario("trl-grpo");
-    ok_run(&[
-        "run",
-        "-u",
-        &s.url,
-        "--scenario",
-        &sc,
-        "-n",
-        "2",
-        "--episodes",
-        "1",
-        "--steps",
-        "6",
-        "--time-scale",
-        "0.01",
-        "-o",
-        d,
-    ]);
-    // Each reply carries every message so far: bytes per step rise.
-    let raw = raw_lines(&dir);
-    let received = raw[0]["bytes_received"].as_u64().unwrap();
-    let flat = 6 * 300; // six replies the size of the first
-    assert!(received > flat, "{received} bytes for 6 growing replies");
+    let received = |steps: &str| -> f64 {
+        let dir = out_dir(&format!("growing-{steps}"));
+        let d = dir.to_str().unwrap();
+        ok_run(&[
+            "run",
+            "-u",
+            &s.url,
+            "--scenario",
+            &sc,
+            "-n",
+            "2",
+            "--episodes",
+            "1",
+            "--steps",
+            steps,
+            "--time-scale",
+            "0.01",
+            "-o",
+            d,
+        ]);
+        let raw = raw_lines(&dir);
+        raw.iter()
+            .map(|l| l["bytes_received"].as_u64().unwrap())
+            .sum::<u64>() as f64
+            / 2.0
+    };
+    // Each reply carries every message so far: five more steps add far more
+    // than five replies the size of the first step's (half a one-step
+    // session's bytes).
+    let (one, six) = (received("1"), received("6"));
+    assert!(
+        six - one > 1.3 * 5.0 * one / 2.0,
+        "6 steps {six} B, 1 step {one} B"
+    );
 }
 
 #[test]

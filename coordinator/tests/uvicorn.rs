@@ -24,7 +24,7 @@ fn repo() -> PathBuf {
 
 /// The venv for `package`, installed on first use. Without python3 (and
 /// PyPI) the test fails saying so: it never passes without having run.
-fn venv(package: &str) -> PathBuf {
+pub fn venv(package: &str) -> PathBuf {
     let has_python = Command::new("python3")
         .arg("--version")
         .output()
@@ -49,15 +49,21 @@ fn venv(package: &str) -> PathBuf {
 /// A uvicorn started by run_uvicorn.sh the way `envload experiment` starts
 /// a matrix's `command` deployment (own process group, `/health` waited
 /// for, the group stopped when dropped).
-struct Uvicorn {
+pub struct Uvicorn {
     _server: Deployed,
-    url: String,
+    pub url: String,
 }
 
 impl Uvicorn {
     fn start(venv: &Path, workers: u32, max_envs: u32) -> Uvicorn {
+        Uvicorn::start_app(venv, "benchmark_env:app", workers, max_envs)
+    }
+
+    /// Serves deploy/local's `app` (`module:app`).
+    pub fn start_app(venv: &Path, app: &str, workers: u32, max_envs: u32) -> Uvicorn {
         let port = support::free_port();
         let env: BTreeMap<String, String> = [
+            ("APP", app.to_string()),
             ("VENV", venv.display().to_string()),
             ("HOST", "127.0.0.1".into()),
             ("PORT", port.to_string()),

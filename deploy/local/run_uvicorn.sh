@@ -6,10 +6,13 @@
 #   WORKERS=8 PORT=8001 MAX_CONCURRENT_ENVS=4096 deploy/local/run_uvicorn.sh
 #   OPENENV_PACKAGE=openenv==0.10.0 deploy/local/run_uvicorn.sh
 #   deploy/local/run_uvicorn.sh --install-only       # just build the venv
+#   APP=text_game_env:app deploy/local/run_uvicorn.sh # the rollout text game
+#   APP=mcp_env:app OPENENV_PACKAGE=openenv==0.10.0 deploy/local/run_uvicorn.sh
 #
 # Variables: WORKERS (2), PORT (8000), HOST (0.0.0.0), MAX_CONCURRENT_ENVS
 # (100, per worker), OPENENV_PACKAGE (openenv-core==0.3.0), VENV (a venv per
-# package beside this script), PYTHON (python3).
+# package beside this script), PYTHON (python3), APP (benchmark_env:app;
+# text_game_env:app and mcp_env:app are the rollout environments).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 package="${OPENENV_PACKAGE:-openenv-core==0.3.0}"
@@ -25,5 +28,5 @@ fi
 
 export PORT="${PORT:-8000}" MAX_CONCURRENT_ENVS="${MAX_CONCURRENT_ENVS:-100}"
 cd "$here"
-exec "$venv/bin/uvicorn" benchmark_env:app --host "${HOST:-0.0.0.0}" --port "$PORT" \
+exec "$venv/bin/uvicorn" "${APP:-benchmark_env:app}" --host "${HOST:-0.0.0.0}" --port "$PORT" \
   --workers "${WORKERS:-2}" --log-level warning

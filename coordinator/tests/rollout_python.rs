@@ -1,0 +1,138 @@
+//! The shipped rollout scenarios against real Python OpenEnv servers of
+//! deploy/local under uvicorn: the text game (its observation grows each
+//! turn) on openenv-core 0.3.0 and openenv 0.10.0, and the MCP tool
+//! environment on openenv 0.10.0 (the first with MCP over the session).
+//! Both venvs come from PyPI, as for the benchmark server's tests.
+
+use crate::support;
+use crate::uvicorn::{venv, Uvicorn};
+
+use std::path::Path;
+
+use support::{col, csv_rows, out_dir, raw_lines, run, text};
+
+fn scenario(name: &str) -> String {
+    format!(
+        "{}/../experiments/scenarios/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn run_scenario(url: &str, name: &str, extra: &[&str], tag: &str) -> std::path::PathBuf {
+    let dir = out_dir(&format!("pyroll-{tag}"));
+    let sc = scenario(name);
+    let mut args = vec![
+        "run",
+        "-u",
+        url,
+        "--scenario",
+        &sc,
+        "-o",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "{args:?}: {:?}", text(&out));
+    dir
+}
+
+fn episodes_row(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(dir.join("episodes.csv")).unwrap();
+    let lines: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    (lines[0].clone(), lines[lines.len() - 1].clone())
+}
+
+fn text_game(package: &str, tag: &str) {
+    let s = Uvicorn::start_app(&venv(package), "text_game_env:app", 1, 100);
+    let dir = run_scenario(
+        &s.url,
+        "trl-grpo",
+        &[
+            "-n",
+            "6",
+            "--episodes",
+            "2",
+            "--steps",
+            "5",
+            "--time-scale",
+            "0.02",
+        ],
+        tag,
+    );
+    let rows = csv_rows(&dir);
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "6");
+    let (h, e) = episodes_row(&dir);
+    assert_eq!(
+        (col(&h, &e, "episodes_ok"), col(&h, &e, "steps")),
+        ("12", "60")
+    );
+    let received = |dir: &Path| -> f64 {
+        let lines = raw_lines(dir);
+        for l in &lines {
+            assert_eq!(l["reconnects"], 0);
+        }
+        let sum: u64 = lines
+            .iter()
+            .map(|l| l["bytes_received"].as_u64().unwrap())
+            .sum();
+        sum as f64 / lines.len() as f64 / 2.0 // per episode
+    };
+    // The transcript grows: with replies of one size, four more steps would
+    // add four replies the size of the first step's (half a one-step
+    // episode); growing replies add well over that.
+    let one = run_scenario(
+        &s.url,
+        "trl-grpo",
+        &[
+            "-n",
+            "2",
+            "--episodes",
+            "2",
+            "--steps",
+            "1",
+            "--time-scale",
+            "0.02",
+        ],
+        &format!("{tag}-1"),
+    );
+    let (five, one) = (received(&dir), received(&one));
+    assert!(
+        five - one > 1.3 * 4.0 * one / 2.0,
+        "5 steps {five} B, 1 step {one} B per episode"
+    );
+    let steps = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
+    assert_eq!(
+        steps.lines().count(),
+        1 + 5,
+        "one row per step index:\n{steps}"
+    );
+}
+
+#[test]
+fn trl_grpo_scenario_against_the_text_game_on_openenv_core_0_3_0() {
+    text_game("openenv-core==0.3.0", "tg-030");
+}
+
+#[test]
+fn trl_grpo_scenario_against_the_text_game_on_openenv_0_10_0() {
+    text_game("openenv==0.10.0", "tg-0100");
+}
+
+#[test]
+fn mcp_tools_scenario_against_the_mcp_environment_on_openenv_0_10_0() {
+    let s = Uvicorn::start_app(&venv("openenv==0.10.0"), "mcp_env:app", 1, 100);
+    let dir = run_scenario(&s.url, "mcp-tools", &["-n", "4"], "mcp");
+    let rows = csv_rows(&dir);
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "4");
+    let (h, e) = episodes_row(&dir);
+    assert_eq!(
+        (col(&h, &e, "episodes_ok"), col(&h, &e, "steps")),
+        ("8", "32")
+    );
+    // Each call really waited: 4 calls of 0.05 s and 4 thinks of 0.1 s.
+    let p50: f64 = col(&h, &e, "episode_p50").parse().unwrap();
+    assert!(p50 >= 0.6, "episode p50 {p50}");
+}
