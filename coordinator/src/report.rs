@@ -3,7 +3,8 @@
 //! otherwise build by hand: `tables.md` (maximum batch, HTTP vs WebSocket,
 //! latency at maximum load), figures (success vs batch, maximum batch, total
 //! p99 heatmap, maximum batch per core), a self-contained `index.html`, and
-//! with `--log` one entry per folder in the experiment log.
+//! with `--log` one entry per folder in the experiment log. Rollout runs add
+//! the step latency by step index and a table of episodes (`rollouts`).
 
 pub mod bars;
 pub mod canvas;
@@ -12,6 +13,7 @@ pub mod heatmap;
 pub mod html;
 pub mod load;
 pub mod log;
+pub mod rollouts;
 pub mod slo;
 pub mod tables;
 
@@ -85,8 +87,16 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
             without[0]
         );
     }
-    let figures = figures::render(&rows, args.success_threshold, &cores, &args.out)
+    let mut figures = figures::render(&rows, args.success_threshold, &cores, &args.out)
         .map_err(|e| anyhow::anyhow!("figures: {e}"))?;
+    let (rollout_figures, rollout_md) = rollouts::render(&args.results, &args.out)
+        .map_err(|e| anyhow::anyhow!("rollout figures: {e}"))?;
+    figures.extend(rollout_figures);
+    if !rollout_md.is_empty() {
+        let mut md = std::fs::read_to_string(&path)?;
+        md.push_str(&rollout_md);
+        std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let tables_md = std::fs::read_to_string(&path)?;
     let page = html::render(&tables_md, &args.out, &figures)
         .map_err(|e| anyhow::anyhow!("index.html: {e}"))?;

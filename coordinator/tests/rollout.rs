@@ -338,3 +338,34 @@ fn a_scenario_runs_distributed_and_its_step_histograms_merge_exactly() {
     let episodes = csv(&dir, "episodes.csv");
     assert_eq!(col(&episodes[0], &episodes[1], "episodes_ok"), "20");
 }
+
+#[test]
+fn the_report_draws_step_latency_by_index_and_tabulates_episodes() {
+    let s = Server::start(&["--workers", "1"]);
+    let dir = out_dir("rollout-report-run");
+    let d = dir.to_str().unwrap();
+    ok_run(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "4",
+        "-w",
+        "0.01",
+        "--steps",
+        "3",
+        "--episodes",
+        "2",
+        "-o",
+        d,
+    ]);
+    let out = out_dir("rollout-report");
+    ok_run(&["report", d, "--out", out.to_str().unwrap()]);
+    for ext in ["png", "svg"] {
+        assert!(out.join(format!("step_latency_by_index.{ext}")).exists());
+    }
+    let md = std::fs::read_to_string(out.join("tables.md")).unwrap();
+    assert!(md.contains("## Rollouts") && md.contains("| 8/8 |"), "{md}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("step_latency_by_index"));
+}
