@@ -59,7 +59,8 @@ start_server() {
 # run_load TARGETS: the coordinator on this node, agents on $AGENT_NODES
 # (comma-separated; default: every node of the job), $AGENTS_PER_NODE each.
 # TARGETS is one URL or a comma-separated list. Plan from the environment:
-# REQUESTS_GRID, WAIT_GRID, MODE, REPS, TIMEOUT, EXPECTED_HOSTS, EXTRA_ARGS.
+# REQUESTS_GRID, WAIT_GRID, MODE, REPS, TIMEOUT, EXPECTED_HOSTS, SCENARIO (a
+# rollout scenario file; the grid's requests and waits win), EXTRA_ARGS.
 run_load() {
   local targets="$1" head port agent_nodes per_node n_nodes agents token out coord_pid rc url_flag
   head="$(hostname)"
@@ -80,7 +81,8 @@ run_load() {
     --requests-grid "${REQUESTS_GRID:-32,128,512}" --wait-grid "${WAIT_GRID:-1.0}" \
     --mode "${MODE:-ws}" --reps "${REPS:-1}" --timeout "${TIMEOUT:-120}" \
     --infrastructure "$INFRASTRUCTURE" --hardware "${HARDWARE:-slurm}" -o "$out" \
-    ${EXPECTED_HOSTS:+--expected-hosts "$EXPECTED_HOSTS" --require-hosts} ${EXTRA_ARGS:-} &
+    ${EXPECTED_HOSTS:+--expected-hosts "$EXPECTED_HOSTS" --require-hosts} \
+    ${SCENARIO:+--scenario "$SCENARIO"} ${EXTRA_ARGS:-} &
   coord_pid=$!
   COORD_PID=$coord_pid
   # Agents: one step across the agent nodes; each task names itself.

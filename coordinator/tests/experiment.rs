@@ -283,3 +283,42 @@ fn sigterm_while_waiting_for_readiness_stops_the_started_server_too() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_matrix_entry_may_name_a_rollout_scenario() {
+    let (m, results) = matrix(
+        "experiment-scenario",
+        "[grid]\nrequests = [4]\nwaits = [0.02]\ntimeout = 30.0\n\
+         [[infrastructure]]\nid = \"pool\"\ndeploy = \"embedded\"\nscenario = \"pool.toml\"\n",
+    );
+    // Relative to the matrix file.
+    std::fs::write(
+        m.parent().unwrap().join("pool.toml"),
+        "requests = 999\nepisodes = 2\nsteps = 3\n",
+    )
+    .unwrap();
+    let res = experiment(&m, &results, "pool");
+    assert!(res.status.success(), "{:?}", text(&res));
+    let dir = results.join("pool").join(today());
+    let rows = csv_rows(&dir);
+    assert_eq!(
+        col(&rows[0], &rows[1], "num_requests"),
+        "4",
+        "the grid wins"
+    );
+    let episodes = std::fs::read_to_string(dir.join("episodes.csv")).unwrap();
+    let last: Vec<&str> = episodes.lines().last().unwrap().split(',').collect();
+    assert_eq!((last[5], last[6]), ("8", "8"), "4 sessions x 2 episodes");
+    // A scenario that does not load is named with the matrix and the entry.
+    let (bad, results) = matrix(
+        "experiment-scenario-bad",
+        "[[infrastructure]]\nid = \"pool\"\ndeploy = \"embedded\"\nscenario = \"missing.toml\"\n",
+    );
+    let res = experiment(&bad, &results, "pool");
+    assert_eq!(res.status.code(), Some(2));
+    let (_, stderr) = text(&res);
+    assert!(
+        stderr.contains("'pool'") && stderr.contains("missing.toml"),
+        "{stderr}"
+    );
+}

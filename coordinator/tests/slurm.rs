@@ -256,6 +256,44 @@ fn envload_experiment_submits_a_slurm_infrastructure_of_the_matrix() {
 
 #[test]
 #[ignore = "needs the Slurm test cluster (slurm/testcluster/up.sh as root, SLURM_CONF); bash .ci/run runs it"]
+fn a_rollout_scenario_runs_under_slurm() {
+    let _cluster = cluster();
+    let dir = work_dir("scenario");
+    let scenario = repo().join("experiments/scenarios/trl-grpo.toml");
+    let env = [
+        ("REQUESTS_GRID", "16"),
+        ("WAIT_GRID", "0.02"),
+        ("SCENARIO", scenario.to_str().unwrap()),
+        ("EXTRA_ARGS", "--episodes 2 --time-scale 0.02"),
+    ];
+    let (ok, job) = sbatch("experiment_single.sbatch", &dir, &env, true);
+    assert!(ok, "job {job} failed:\n{}", job_log(&dir));
+    let results = dir.join("results");
+    let rows = csv_rows(&results);
+    assert_eq!(
+        col(&rows[0], &rows[1], "successful"),
+        "16",
+        "{}",
+        job_log(&dir)
+    );
+    let episodes = std::fs::read_to_string(results.join("episodes.csv")).unwrap();
+    let last: Vec<&str> = episodes.lines().last().unwrap().split(',').collect();
+    assert_eq!(
+        (last[5], last[6]),
+        ("32", "32"),
+        "16 slots x 2 episodes: {episodes}"
+    );
+    let rj = run_json(&dir);
+    assert_eq!(rj["plan"]["workload"]["episodes"], 2);
+    assert!(
+        agent_hosts(&rj).len() >= 2,
+        "the scenario travelled to agents on 2+ nodes"
+    );
+    assert_nothing_left(&job);
+}
+
+#[test]
+#[ignore = "needs the Slurm test cluster (slurm/testcluster/up.sh as root, SLURM_CONF); bash .ci/run runs it"]
 fn experiment_multi_reaches_every_server() {
     let _cluster = cluster();
     let dir = work_dir("multi");

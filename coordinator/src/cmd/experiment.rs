@@ -144,6 +144,9 @@ fn run_argv(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Vec<String> {
     if let Some(hw) = &infra.hardware {
         argv.extend(["--hardware".into(), hw.clone()]);
     }
+    if let Some(s) = &infra.scenario {
+        argv.extend(["--scenario".into(), s.display().to_string()]);
+    }
     argv.extend(infra.extra_args.iter().cloned());
     argv
 }

@@ -93,6 +93,9 @@ pub struct Infrastructure {
     /// More `envload run` flags (`--agents 2`, `--close server-first`, …).
     #[serde(default)]
     pub extra_args: Vec<String>,
+    /// A rollout scenario (`--scenario`), relative to the matrix file; the
+    /// grid's requests and waits win over the scenario's.
+    pub scenario: Option<PathBuf>,
     /// Environment for `start` or the sbatch job.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -117,8 +120,23 @@ impl Matrix {
     pub fn load(path: &Path) -> Result<Matrix, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("--matrix {}: {e}", path.display()))?;
-        let matrix: Matrix =
+        let mut matrix: Matrix =
             toml::from_str(&text).map_err(|e| format!("--matrix {}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for infra in &mut matrix.infrastructures {
+            if let Some(s) = infra.scenario.as_mut() {
+                if s.is_relative() {
+                    *s = base.join(&*s);
+                }
+                crate::scenario::load(s).map_err(|e| {
+                    format!(
+                        "--matrix {}: infrastructure '{}': {e}",
+                        path.display(),
+                        infra.id
+                    )
+                })?;
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for infra in &matrix.infrastructures {
             if !seen.insert(infra.id.as_str()) {

@@ -33,6 +33,9 @@ pub fn command(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Result<Comman
         extra.extend(["--cores".into(), c.to_string()]);
     }
     extra.extend(["--close".into(), plan.close.clone()]);
+    if let Some(s) = &infra.scenario {
+        extra.extend(["--scenario".into(), s.display().to_string()]);
+    }
     extra.extend(infra.extra_args.iter().cloned());
     let mut cmd = Command::new("sbatch");
     cmd.arg("--wait")
