@@ -69,3 +69,27 @@ fn a_latency_slo_bounds_the_search_too() {
     let first = std::fs::read_to_string(dir.join("ceiling.jsonl")).unwrap();
     assert!(first.contains("\"pass\":false"), "{first}");
 }
+
+/// Rollouts: the largest number of concurrent multi-step episodes within
+/// the SLO, against the same known capacity (each session holds its slot
+/// for its whole episode).
+#[test]
+fn finds_the_most_concurrent_rollouts_within_the_slo() {
+    let s = Server::start(&["--max-concurrent-envs", "24"]);
+    let (n, dir) = ceiling(
+        &s.url,
+        "ceiling-rollouts",
+        &[
+            "--success-threshold",
+            "1.0",
+            "--steps",
+            "3",
+            "--think",
+            "0.05",
+            "--max-p99",
+            "5",
+        ],
+    );
+    assert_eq!(n, 24);
+    assert!(dir.join("steps.csv").exists(), "every probe ran the rollout");
+}
