@@ -91,5 +91,8 @@ fn finds_the_most_concurrent_rollouts_within_the_slo() {
         ],
     );
     assert_eq!(n, 24);
-    assert!(dir.join("steps.csv").exists(), "every probe ran the rollout");
+    assert!(
+        dir.join("steps.csv").exists(),
+        "every probe ran the rollout"
+    );
 }

@@ -369,3 +369,40 @@ fn the_report_draws_step_latency_by_index_and_tabulates_episodes() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("step_latency_by_index"));
 }
+
+#[test]
+fn http_episodes_are_one_reset_and_k_independent_steps() {
+    let s = Server::start(&["--workers", "1"]);
+    let dir = out_dir("rollout-http");
+    let d = dir.to_str().unwrap();
+    let before = counters(&s.url);
+    ok_run(&[
+        "run",
+        "-u",
+        &s.url,
+        "-m",
+        "http",
+        "-n",
+        "5",
+        "-w",
+        "0.01",
+        "--steps",
+        "3",
+        "--episodes",
+        "2",
+        "--action",
+        r#"{"wait_seconds": {wait}, "message": "turn {step}"}"#,
+        "-o",
+        d,
+    ]);
+    let episodes = csv(&dir, "episodes.csv");
+    let e = |c: &str| col(&episodes[0], &episodes[1], c).to_string();
+    assert_eq!((e("episodes_ok"), e("steps")), ("10".into(), "30".into()));
+    let after = counters(&s.url);
+    let delta = |k: &str| after[k].as_u64().unwrap() - before[k].as_u64().unwrap();
+    assert_eq!(
+        (delta("resets"), delta("steps")),
+        (10, 30),
+        "POSTs the server saw"
+    );
+}
