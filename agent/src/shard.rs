@@ -31,6 +31,11 @@ use crate::session::{self, ShardTools, ShareSpec};
 /// process's CPU only, never by the server's replies).
 const LAUNCH_BURST: usize = 4;
 
+/// Most time a finished record waits before it is sent to the collector.
+const FLUSH: std::time::Duration = std::time::Duration::from_millis(20);
+/// Records sent at once without waiting for [`FLUSH`].
+const BATCH: usize = 512;
+
 /// Batches of finished records.
 pub(crate) type Finished = mpsc::UnboundedSender<Vec<SessionRecord>>;
 
@@ -144,23 +149,40 @@ impl Work {
                 }
             }
         }
-        loop {
+        // Finished records wait here until FLUSH passes or BATCH gather:
+        // each send may wake the collector's thread, and sessions paced by
+        // the launch finish a few at a time (a send per session cost 1.4
+        // futex calls per session). Their times were taken when they ended.
+        let mut pending: Vec<SessionRecord> = Vec::new();
+        let mut flush = tokio::time::interval(FLUSH);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !set.is_empty() {
             tokio::select! {
                 biased;
                 _ = &mut self.cancelled => return,
                 joined = set.join_next() => {
-                    let Some(first) = joined else { return };
                     // Sessions catch their own panics and are aborted only
                     // with the shard, so every join yields a record.
-                    let mut batch: Vec<SessionRecord> = first.into_iter().collect();
+                    pending.extend(joined.into_iter().flatten());
                     while let Some(more) = set.try_join_next() {
-                        batch.extend(more);
+                        pending.extend(more);
                     }
-                    if self.out.send(batch).is_err() {
-                        return;
+                    if pending.len() < BATCH && !set.is_empty() {
+                        continue;
+                    }
+                }
+                _ = flush.tick() => {
+                    if pending.is_empty() {
+                        continue;
                     }
                 }
             }
+            if self.out.send(std::mem::take(&mut pending)).is_err() {
+                return;
+            }
+        }
+        if !pending.is_empty() {
+            let _ = self.out.send(pending);
         }
     }
 }
