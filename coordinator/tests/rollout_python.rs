@@ -136,3 +136,64 @@ fn mcp_tools_scenario_against_the_mcp_environment_on_openenv_0_10_0() {
     let p50: f64 = col(&h, &e, "episode_p50").parse().unwrap();
     assert!(p50 >= 0.6, "episode p50 {p50}");
 }
+
+#[test]
+fn trl_grpo_scenario_distributed_against_the_text_game() {
+    use support::procs::{agent, coordinator, Proc};
+    let s = Uvicorn::start_app(&venv("openenv-core==0.3.0"), "text_game_env:app", 2, 100);
+    let dir = out_dir("pyroll-dist");
+    let d = dir.to_str().unwrap();
+    let sc = scenario("trl-grpo");
+    let (mut c, url) = coordinator(
+        &[
+            "--agents",
+            "2",
+            "-u",
+            &s.url,
+            "--scenario",
+            &sc,
+            "-n",
+            "8",
+            "--episodes",
+            "2",
+            "--steps",
+            "4",
+            "--time-scale",
+            "0.02",
+            "-o",
+            d,
+        ],
+        &[],
+    );
+    let mut agents: Vec<Proc> = (1..=2)
+        .map(|i| agent(&url, &format!("py{i}"), &[], &[]))
+        .collect();
+    let (status, out) = c.finish(std::time::Duration::from_secs(120));
+    assert!(status.success(), "{out}");
+    for a in &mut agents {
+        a.finish(std::time::Duration::from_secs(10));
+    }
+    let rows = csv_rows(&dir);
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "8");
+    assert_eq!(
+        col(&rows[0], &rows[1], "unique_pids"),
+        "2",
+        "both uvicorn workers"
+    );
+    let (h, e) = episodes_row(&dir);
+    assert_eq!(
+        (col(&h, &e, "episodes_ok"), col(&h, &e, "steps")),
+        ("16", "64")
+    );
+    let steps = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
+    let counts: Vec<&str> = steps
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(6).unwrap())
+        .collect();
+    assert_eq!(
+        counts,
+        ["16", "16", "16", "16"],
+        "merged from both agents: {steps}"
+    );
+}
