@@ -10,6 +10,7 @@ mod architecture;
 mod bad_input;
 mod ceiling;
 mod conformance;
+mod containers;
 mod distributed;
 mod experiment;
 mod haproxy;

@@ -15,7 +15,7 @@ use envload_agent::{run_share, Assignment, CloseMode, ErrorType, Mode, Target};
 use envload_coordinator::Deployed;
 use support::{col, csv_rows, out_dir, raw_lines, run, text};
 
-fn repo() -> PathBuf {
+pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()

@@ -1,28 +1,66 @@
 #!/usr/bin/env bash
-# Builds the envload image and runs it: the benchmark server by default, or
-# any envload subcommand given as arguments.
+# local-docker: builds the Python OpenEnv benchmark server image
+# (deploy/docker/server/Dockerfile: deploy/local's app on openenv-core from
+# PyPI) and runs it with docker, or podman when there is no docker; waits
+# for /health, prints the URL and stays in the foreground. Stopping the
+# script (Ctrl-C, SIGTERM — what `envload experiment` sends) stops and
+# removes the container.
 #
-#   deploy/docker/run_docker.sh                          # serve on :8000
-#   WORKERS=8 PORT=8001 MAX_CONCURRENT_ENVS=8192 deploy/docker/run_docker.sh
-#   deploy/docker/run_docker.sh run -u http://host.docker.internal:8000 -n 1024
+#   deploy/docker/run_docker.sh                       # :8000, 2 workers
+#   WORKERS=8 PORT=8001 MAX_CONCURRENT_ENVS=4096 deploy/docker/run_docker.sh
+#   APP=text_game_env:app deploy/docker/run_docker.sh # a rollout environment
 #
-# Variables: PORT (8000), WORKERS (2), MAX_CONCURRENT_ENVS (4096),
-# IMAGE (envload:local), NAME (envload-server), DOCKER (docker), NO_BUILD=1.
+# Without a registry, make the base images first (deploy/docker/base_images.sh).
+# Variables: PORT (8000, also the container's), HOST (0.0.0.0), WORKERS (2),
+# MAX_CONCURRENT_ENVS (100, per worker), APP (benchmark_env:app),
+# OPENENV_PACKAGE (openenv-core==0.3.0), IMAGE (envload-openenv-server),
+# NAME (envload-openenv-PORT), DOCKER (docker, else podman), NO_BUILD=1.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-docker="${DOCKER:-docker}"
-image="${IMAGE:-envload:local}"
+docker="${DOCKER:-$(command -v docker || command -v podman || echo docker)}"
+image="${IMAGE:-envload-openenv-server}"
 port="${PORT:-8000}"
+name="${NAME:-envload-openenv-$port}"
 
-if [ "${NO_BUILD:-0}" != "1" ]; then
-  "$docker" build -f "$root/deploy/docker/Dockerfile" -t "$image" "$root"
+if [ -z "${NO_BUILD:-}" ]; then
+  if ! "$docker" build --quiet -f "$root/deploy/docker/server/Dockerfile" \
+      --build-arg "OPENENV_PACKAGE=${OPENENV_PACKAGE:-openenv-core==0.3.0}" \
+      -t "$image" "$root" >/dev/null; then
+    echo "run_docker.sh: building $image failed; without a registry, make the base images first: deploy/docker/base_images.sh" >&2
+    exit 1
+  fi
 fi
-if [ "$#" -eq 0 ]; then
-  set -- serve --host 0.0.0.0
-fi
-# Every session is a descriptor: give the container room for many.
-exec "$docker" run --rm --name "${NAME:-envload-server}" \
-  -p "$port:$port" \
-  -e PORT="$port" -e WORKERS="${WORKERS:-2}" -e MAX_CONCURRENT_ENVS="${MAX_CONCURRENT_ENVS:-4096}" \
-  --ulimit nofile=1048576:1048576 \
-  "$image" "$@"
+
+# shellcheck disable=SC2317  # run by the EXIT trap
+stop() {
+  "$docker" stop --time 5 "$name" >/dev/null 2>&1 || true
+  "$docker" rm --force "$name" >/dev/null 2>&1 || true
+}
+"$docker" rm --force "$name" >/dev/null 2>&1 || true
+trap stop EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+"$docker" run --detach --init --name "$name" \
+  --publish "${HOST:-0.0.0.0}:$port:$port" \
+  --env "PORT=$port" --env "WORKERS=${WORKERS:-2}" \
+  --env "MAX_CONCURRENT_ENVS=${MAX_CONCURRENT_ENVS:-100}" \
+  --env "APP=${APP:-benchmark_env:app}" "$image" >/dev/null
+
+for _ in $(seq 1 240); do
+  if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+    echo "run_docker.sh: serving at http://127.0.0.1:$port (container $name, $docker)"
+    "$docker" wait "$name" >/dev/null &
+    wait $!
+    echo "run_docker.sh: container $name exited" >&2
+    "$docker" logs --tail 20 "$name" >&2 || true
+    exit 1
+  fi
+  if [ "$("$docker" inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != "true" ]; then
+    echo "run_docker.sh: container $name stopped before /health answered:" >&2
+    "$docker" logs --tail 20 "$name" >&2 || true
+    exit 1
+  fi
+  sleep 0.5
+done
+echo "run_docker.sh: no /health from http://127.0.0.1:$port within 120 s" >&2
+exit 1

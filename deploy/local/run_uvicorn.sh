@@ -18,12 +18,19 @@ here="$(cd "$(dirname "$0")" && pwd)"
 package="${OPENENV_PACKAGE:-openenv-core==0.3.0}"
 venv="${VENV:-$here/.venv-$(echo "$package" | tr -c 'a-zA-Z0-9.\n' '-')}"
 
+# One installer at a time per venv (several servers may start at once on a
+# fresh machine; two pips writing one venv corrupt it).
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ ! -x "$venv/bin/uvicorn" ] || [ ! -f "$venv/.installed" ]; then
   echo "run_uvicorn.sh: creating $venv with $package" >&2
-  "${PYTHON:-python3}" -m venv "$venv"
+  "${PYTHON:-python3}" -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$package" "uvicorn[standard]"
   touch "$venv/.installed"
 fi
+flock -u 9
+exec 9>&-
 [ "${1:-}" = "--install-only" ] && exit 0
 
 export PORT="${PORT:-8000}" MAX_CONCURRENT_ENVS="${MAX_CONCURRENT_ENVS:-100}"

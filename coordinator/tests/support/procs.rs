@@ -132,7 +132,16 @@ pub fn coordinator(extra: &[&str], env: &[(&str, &str)]) -> (Proc, String) {
 
 /// Starts an agent named `name` attached to `url`.
 pub fn agent(url: &str, name: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
-    let mut args = vec!["agent", "--coordinator", url, "--name", name, "--cpus", "1"];
+    let base = agent_cmd(url, name);
+    let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
     args.extend_from_slice(extra);
     Proc::spawn(&args, env)
+}
+
+/// The arguments of an agent named `name` attached to `url`, for running
+/// one elsewhere (in a container).
+pub fn agent_cmd(url: &str, name: &str) -> Vec<String> {
+    ["agent", "--coordinator", url, "--name", name, "--cpus", "1"]
+        .map(String::from)
+        .to_vec()
 }
