@@ -66,6 +66,32 @@ pub enum Command {
     Experiment(ExperimentArgs),
 }
 
+/// Set (to anything): parse and check the arguments, run nothing — for
+/// command lines written elsewhere (Kubernetes manifests, job scripts).
+pub const CHECK_ARGS: &str = "ENVLOAD_CHECK_ARGS";
+
+/// [`CHECK_ARGS`]: the checks a run makes of its flags before anything
+/// starts (the validated configuration, scenario files included), exit 0
+/// or 2 with the message a real run would give.
+fn check_only(command: &Command) -> ExitCode {
+    let checked = match command {
+        Command::Run(a) => a.config().map(drop),
+        Command::Coordinator(a) => a.plan.config().map(drop),
+        Command::Ceiling(a) => a.plan.config().map(drop),
+        _ => Ok(()),
+    };
+    match checked {
+        Ok(()) => {
+            println!("envload: arguments OK");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("envload: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Parses `args` and runs the subcommand; returns the process exit code
 /// (0 success, 1 failure, 2 usage error, 130 interrupted).
 pub fn main_with<I, T>(args: I) -> ExitCode
@@ -81,6 +107,9 @@ where
             return ExitCode::from(e.exit_code() as u8);
         }
     };
+    if std::env::var_os(CHECK_ARGS).is_some() {
+        return check_only(&cli.command);
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ENVLOAD_LOG"))
         .with_writer(std::io::stderr)

@@ -15,6 +15,7 @@ mod distributed;
 mod experiment;
 mod haproxy;
 mod hostile;
+mod k8s;
 mod output_contract;
 mod report;
 mod report_figures;
