@@ -29,10 +29,18 @@ case "${1:-}" in
     fi
     command -v dockerd >/dev/null || { echo "engine.sh: no dockerd (apt-get install docker.io)" >&2; exit 1; }
     mkdir -p "$dir/data" "$dir/exec"
+    # dockerd sets the FORWARD policy to DROP, which (with bridge netfilter,
+    # which it loads) cuts every other bridge on the host: the Slurm test
+    # lab's nodes stopped reaching each other. Its own forwarding rules are
+    # explicit ACCEPTs, so the policy is put back as it was.
+    policy="$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')"
     dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "unix://$sock" \
       --pidfile "$pidfile" >"$dir/dockerd.log" 2>&1 &
     for _ in $(seq 1 100); do
       if DOCKER_HOST="unix://$sock" docker info >/dev/null 2>&1; then
+        if [ "$policy" = ACCEPT ]; then
+          iptables -P FORWARD ACCEPT
+        fi
         echo "export DOCKER_HOST=unix://$sock"
         exit 0
       fi
@@ -51,6 +59,10 @@ case "${1:-}" in
       rm -f "$pidfile"
     fi
     ip link delete docker0 2>/dev/null || true
+    # Network namespaces the daemon left mounted under its exec root.
+    for ns in "$dir"/exec/netns/*; do
+      if [ -e "$ns" ]; then umount "$ns" 2>/dev/null || true; fi
+    done
     for chain in DOCKER DOCKER-USER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2; do
       iptables -t filter -F "$chain" 2>/dev/null || true
     done
