@@ -14,7 +14,11 @@
 # Variables: PORT (8000, also the container's), HOST (0.0.0.0), WORKERS (2),
 # MAX_CONCURRENT_ENVS (100, per worker), APP (benchmark_env:app),
 # OPENENV_PACKAGE (openenv-core==0.3.0), IMAGE (envload-openenv-server),
-# NAME (envload-openenv-PORT), DOCKER (docker, else podman), NO_BUILD=1.
+# NAME (envload-openenv-PORT), DOCKER (docker, else podman), NO_BUILD=1,
+# NETWORK (publish: the port published with -p, what most users run; host:
+# the host's network, no proxy in the path — Docker's userland proxy closed
+# every step of 4096 concurrent HTTP sessions here, 2048 passed; uvicorn on
+# the host network held 4096).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 docker="${DOCKER:-$(command -v docker || command -v podman || echo docker)}"
@@ -40,8 +44,12 @@ stop() {
 trap stop EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
-"$docker" run --detach --init --name "$name" \
-  --publish "${HOST:-0.0.0.0}:$port:$port" \
+if [ "${NETWORK:-publish}" = host ]; then
+  net=(--network host)
+else
+  net=(--publish "${HOST:-0.0.0.0}:$port:$port")
+fi
+"$docker" run --detach --init --name "$name" "${net[@]}" \
   --env "PORT=$port" --env "WORKERS=${WORKERS:-2}" \
   --env "MAX_CONCURRENT_ENVS=${MAX_CONCURRENT_ENVS:-100}" \
   --env "APP=${APP:-benchmark_env:app}" "$image" >/dev/null
