@@ -153,7 +153,9 @@ pub fn summarize(
         } else {
             0.0
         },
-        effective_concurrency: if wall_s > 0.0 {
+        // The reference's 0.0 when nothing succeeded: no session held the
+        // server for its wait.
+        effective_concurrency: if wall_s > 0.0 && stats.successful > 0 {
             phase.n as f64 * phase.wait / wall_s
         } else {
             0.0

@@ -369,3 +369,25 @@ fn run_json_records_client_and_embedded_server_cpu_per_phase() {
     assert!(cpu["envload"].as_f64().unwrap() > 0.0, "{cpu}");
     assert!(cpu["embedded_server"].as_f64().unwrap() > 0.0, "{cpu}");
 }
+
+/// The reference writes effective_concurrency 0.0 for a phase in which
+/// every session failed (envload wrote N·wait/wall: 1777.66 for three
+/// refused sessions).
+#[test]
+fn effective_concurrency_is_zero_when_every_session_fails() {
+    let dir = out_dir("all-failed");
+    run_ok(&[
+        "run",
+        "-u",
+        &format!("http://127.0.0.1:{}", support::free_port()),
+        "-n",
+        "3",
+        "-w",
+        "1.0",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let rows = csv_rows(&dir);
+    assert_eq!(col(&rows[0], &rows[1], "successful"), "0");
+    assert_eq!(col(&rows[0], &rows[1], "effective_concurrency"), "0.0");
+}
