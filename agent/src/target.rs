@@ -36,8 +36,14 @@ pub struct Target {
 
 impl Target {
     /// Parses and normalises a target URL (`http://h:p`, `http://h:p/prefix`,
-    /// `ws://h:p/ws`).
+    /// `ws://h:p/ws`, or `h:p` — taken as `http://h:p`, as the reference's
+    /// client takes it).
     pub fn parse(raw: &str) -> Result<Self, TargetError> {
+        if !raw.contains("://") && is_host_port(raw.trim()) {
+            let mut t = Target::parse(&format!("http://{}", raw.trim()))?;
+            t.url = raw.trim().trim_end_matches('/').to_string();
+            return Ok(t);
+        }
         let Some((scheme, rest)) = raw.trim().split_once("://") else {
             return Err(TargetError::NoScheme(raw.to_string()));
         };
@@ -100,6 +106,21 @@ impl Target {
     }
 }
 
+/// `HOST:PORT` (or `[V6]:PORT`), optionally with a path: a URL whose
+/// scheme was left out.
+fn is_host_port(s: &str) -> bool {
+    let authority = s.split('/').next().unwrap_or_default();
+    match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains(char::is_whitespace)
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,8 +150,19 @@ mod tests {
     #[test]
     fn bad_urls_name_themselves() {
         assert_eq!(
-            Target::parse("localhost:8000"),
-            Err(TargetError::NoScheme("localhost:8000".into()))
+            Target::parse("localhost"),
+            Err(TargetError::NoScheme("localhost".into()))
+        );
+        // HOST:PORT without a scheme is http://HOST:PORT, as the reference
+        // takes it; the URL recorded is what the user wrote.
+        let t = Target::parse("127.0.0.1:8000").unwrap();
+        assert_eq!(
+            (t.url.as_str(), t.http_base.as_str(), t.ws_url.as_str()),
+            (
+                "127.0.0.1:8000",
+                "http://127.0.0.1:8000",
+                "ws://127.0.0.1:8000/ws"
+            )
         );
         let e = Target::parse("ftp://h:1").unwrap_err().to_string();
         assert!(e.contains("ftp://h:1") && e.contains("'ftp'"), "{e}");

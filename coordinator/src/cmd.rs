@@ -34,7 +34,13 @@ use serve::ServeArgs;
 /// Measures how many concurrent OpenEnv sessions an infrastructure holds, and
 /// at what latency.
 #[derive(Debug, Parser)]
-#[command(name = "envload", version, about, propagate_version = true)]
+#[command(
+    name = "envload",
+    version,
+    about,
+    propagate_version = true,
+    infer_long_args = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -391,3 +391,39 @@ fn effective_concurrency_is_zero_when_every_session_fails() {
     assert_eq!(col(&rows[0], &rows[1], "successful"), "0");
     assert_eq!(col(&rows[0], &rows[1], "effective_concurrency"), "0.0");
 }
+
+/// What the reference's argparse accepts, envload accepts too: unambiguous
+/// flag prefixes (`--out`, `--verb`, `--hard`, `--time`, `--expected`) and
+/// a URL without a scheme (`HOST:PORT`, taken as http://). Both were exit 2.
+#[test]
+fn reference_abbreviations_and_a_url_without_a_scheme_are_accepted() {
+    let s = Server::start(&[]);
+    let dir = out_dir("abbrev");
+    let host_port = s.url.trim_start_matches("http://").to_string();
+    let (stdout, _) = run_ok(&[
+        "run",
+        "--url",
+        &host_port,
+        "-n",
+        "2",
+        "-w",
+        "0.05",
+        "--verb",
+        "--hard",
+        "cpu-test",
+        "--time",
+        "30",
+        "--expected",
+        "1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("2/2 success"), "{stdout}");
+    let rows = csv_rows(&dir);
+    assert_eq!(
+        col(&rows[0], &rows[1], "url"),
+        host_port,
+        "the URL as written"
+    );
+    assert_eq!(col(&rows[0], &rows[1], "hardware"), "cpu-test");
+}

@@ -66,7 +66,9 @@ pub struct RunArgs {
     pub urls: Vec<Target>,
     /// Timeout per request (connect, reset, step), seconds [default: 120,
     /// or the scenario's].
-    #[arg(short = 't', long, allow_hyphen_values = true, value_parser = parse_seconds)]
+    // `--time`, the reference's abbreviation, is kept although
+    // `--time-scale` now shares the prefix.
+    #[arg(short = 't', long, alias = "time", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub timeout: Option<f64>,
     /// Seconds to wait for the server to finish a WebSocket close handshake
     /// (Python websockets' close_timeout); past it the session is a
