@@ -61,12 +61,49 @@ impl Latency {
         self.hist.len()
     }
 
-    /// Value at quantile `q` (0..=1) in seconds; 0.0 when empty.
+    /// The `q` percentile (0..=1) in seconds as the reference computes it
+    /// (numpy's default: linear interpolation between the order statistics
+    /// around rank (n − 1)·q), from the histogram: the k-th smallest value
+    /// is its bucket's highest equivalent value, within the histogram's
+    /// precision (the smallest and largest are exact). 0.0 when empty.
     pub fn quantile_s(&self, q: f64) -> f64 {
-        if self.count() == 0 {
+        let n = self.count();
+        if n == 0 {
             return 0.0;
         }
-        us_to_s(self.hist.value_at_quantile(q).min(self.max_us))
+        let rank = (n - 1) as f64 * q.clamp(0.0, 1.0);
+        let k = rank.floor() as u64;
+        let frac = rank - k as f64;
+        let low = self.kth_us(k);
+        let value = if frac > 0.0 && k + 1 < n {
+            let high = self.kth_us(k + 1);
+            low as f64 + frac * (high as f64 - low as f64)
+        } else {
+            low as f64
+        };
+        value / 1e6
+    }
+
+    /// The k-th smallest value (0-based), µs.
+    fn kth_us(&self, k: u64) -> u64 {
+        let n = self.count();
+        if k == 0 {
+            return self.min_us.min(self.max_us);
+        }
+        if k + 1 >= n {
+            return self.max_us;
+        }
+        let mut seen = 0;
+        for v in self.hist.iter_recorded() {
+            seen += v.count_at_value();
+            if seen > k {
+                return self
+                    .hist
+                    .highest_equivalent(v.value_iterated_to())
+                    .min(self.max_us);
+            }
+        }
+        self.max_us
     }
 
     /// Exact minimum in seconds; 0.0 when empty.
@@ -295,6 +332,44 @@ mod tests {
             (a.min_us, a.max_us, a.sum_us),
             (all.min_us, all.max_us, all.sum_us)
         );
+    }
+
+    /// The reference's numbers (numpy.percentile, linear): with two
+    /// samples the median is their mean, and at an even N the p50 lies
+    /// between the two middle samples (the 2.102 s and 2.970 s
+    /// gave 2.536 s there; envload reported one sample, 2.103 s).
+    #[test]
+    fn percentiles_interpolate_between_order_statistics_as_numpy_does() {
+        let mut l = Latency::default();
+        for us in [2_102_000, 2_970_000] {
+            l.record(us);
+        }
+        assert!(
+            (l.quantile_s(0.5) - 2.536).abs() < 0.002,
+            "{}",
+            l.quantile_s(0.5)
+        );
+        let mut l = Latency::default();
+        for s in 1..=4u64 {
+            l.record(s * 1_000_000);
+        }
+        // numpy.percentile([1, 2, 3, 4], [50, 95, 99]) = 2.5, 3.85, 3.97
+        for (q, want) in [
+            (0.5, 2.5),
+            (0.95, 3.85),
+            (0.99, 3.97),
+            (0.0, 1.0),
+            (1.0, 4.0),
+        ] {
+            assert!(
+                (l.quantile_s(q) - want).abs() < 0.004,
+                "q={q}: {}",
+                l.quantile_s(q)
+            );
+        }
+        let mut one = Latency::default();
+        one.record(1234);
+        assert_eq!(one.quantile_s(0.99), 0.001234);
     }
 
     #[test]

@@ -350,13 +350,14 @@ fn merged_percentiles_equal_the_union_of_samples() {
         ));
         let raw = raw_lines(&dir);
         assert_eq!(raw.len(), 400);
-        let mut union =
-            hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
-        for l in raw.iter().filter(|l| l["success"] == true) {
-            union
-                .record((l["total_latency"].as_f64().unwrap() * 1e6).round() as u64)
-                .unwrap();
-        }
+        // The merged histograms give the reference's percentiles of the
+        // union of every agent's samples, within the histograms' precision
+        // (3 significant digits).
+        let union: Vec<f64> = raw
+            .iter()
+            .filter(|l| l["success"] == true)
+            .map(|l| l["total_latency"].as_f64().unwrap())
+            .collect();
         for (name, q) in [
             ("total_p50", 0.5),
             ("total_p90", 0.9),
@@ -364,10 +365,9 @@ fn merged_percentiles_equal_the_union_of_samples() {
             ("total_p99", 0.99),
         ] {
             let merged: f64 = col(h, r, name).parse().unwrap();
-            let max: f64 = col(h, r, "total_max").parse().unwrap();
-            let want = (union.value_at_quantile(q) as f64 / 1e6).min(max);
+            let want = support::numpy_percentile(&union, q);
             assert!(
-                (merged - want).abs() < 1e-9,
+                (merged - want).abs() <= want * 0.001 + 2e-6,
                 "{k} agents {name}: merged {merged} vs union {want}"
             );
         }

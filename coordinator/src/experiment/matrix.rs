@@ -286,7 +286,7 @@ mod tests {
             ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"url\"", "needs `url`"),
             ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"../../x\"\ndeploy = \"embedded\"", "id: '../../x' is not a safe name"),
             ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"\nready_timeout = 1e20", "ready_timeout: '100000000000000000000' is not a number of seconds"),
-            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"url\"\nurl = \"h:1\"", "'x': url:"),
+            ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"url\"\nurl = \"ftp://h:1\"", "'x': url:"),
             ("[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"", "no `requests`"),
             ("[grid]\nrequests=[1]\nmodes=[\"grpc\"]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"embedded\"", "\"grpc\""),
             ("[grid]\nrequests=[1]\n[[infrastructure]]\nid = \"x\"\ndeploy = \"docker\"", "docker"),

@@ -222,3 +222,19 @@ fn rand_suffix() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// numpy.percentile's default (linear interpolation between the order
+/// statistics around rank (n - 1)·q) of `samples`: the reference's
+/// definition, computed from raw values.
+pub fn numpy_percentile(samples: &[f64], q: f64) -> f64 {
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = (v.len() - 1) as f64 * q;
+    let k = rank.floor() as usize;
+    let frac = rank - k as f64;
+    if k + 1 < v.len() {
+        v[k] + frac * (v[k + 1] - v[k])
+    } else {
+        v[k]
+    }
+}
