@@ -10,33 +10,139 @@
 //! steps, `total` start to end (thinking included); every reset and step is
 //! also kept, with its step index, in the session's [`Rollout`].
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::failure::Failure;
 use crate::observation::Observed;
 use crate::plan::{CloseMode, Limits};
 use crate::record::{micros, Rollout, StepTime, Timings};
-use crate::workload::{is_mcp, step_frame, Workload};
+use crate::target::Target;
+use crate::workload::{step_frame, Workload};
 use crate::ws::{self, Dial, Reply, Ws};
 
-/// What every rollout session of a share shares.
+/// What every rollout session of a share shares, with what can be worked
+/// out once per share already worked out: the reset message and body, the
+/// benchmark step, which actions are MCP messages.
 pub struct RolloutSpec {
     pub workload: Workload,
     /// The phase's `--wait` (the benchmark action's and `{wait}`'s value).
     pub wait: f64,
-    /// The benchmark step message.
-    pub bench_step: Utf8Bytes,
+    bench_step: Utf8Bytes,
+    bench_action: String,
+    reset_message: Utf8Bytes,
+    reset_body: String,
+    /// Per action text: an MCP message rather than a step.
+    mcp: Vec<bool>,
     /// This agent's share of `--max-resets-in-flight`.
-    pub resets: Option<Arc<Semaphore>>,
+    resets: Option<Semaphore>,
+}
+
+impl RolloutSpec {
+    /// The spec of `workload` at `wait`; `resets` is this agent's share of
+    /// the reset bound, if any.
+    pub fn new(
+        workload: Workload,
+        wait: f64,
+        bench_step: Utf8Bytes,
+        resets: Option<usize>,
+    ) -> Self {
+        RolloutSpec {
+            bench_step,
+            bench_action: format!(r#"{{"wait_seconds":{wait}}}"#),
+            reset_message: workload.reset_message(),
+            reset_body: workload.reset_body(),
+            mcp: workload.mcp_actions(),
+            resets: resets.map(Semaphore::new),
+            workload,
+            wait,
+        }
+    }
+
+    /// A place among the resets in flight (none to wait for without a
+    /// bound).
+    async fn reset_permit(&self) -> Option<SemaphorePermit<'_>> {
+        match &self.resets {
+            Some(s) => Some(
+                s.acquire()
+                    .await
+                    .expect("the share's semaphore is never closed"),
+            ),
+            None => None,
+        }
+    }
+
+    /// The WebSocket message of step `s` of session `request_id`, and the
+    /// reply it expects.
+    fn step_message(&self, s: u32, request_id: u64) -> (Utf8Bytes, Reply) {
+        match self.workload.action(self.wait, s, request_id) {
+            None => (self.bench_step.clone(), Reply::Observation),
+            Some(a) => {
+                let mcp = self.mcp[s as usize % self.mcp.len()];
+                let reply = if mcp { Reply::Mcp } else { Reply::Observation };
+                (step_frame(a, mcp), reply)
+            }
+        }
+    }
+
+    /// The HTTP `/step` body of step `s` of session `request_id`.
+    fn step_body(&self, s: u32, request_id: u64) -> String {
+        let action = self.workload.action(self.wait, s, request_id);
+        format!(
+            r#"{{"action":{}}}"#,
+            action.as_deref().unwrap_or(&self.bench_action)
+        )
+    }
 }
 
 /// One session's outcome.
 pub type Outcome = (Timings, Result<Observed, Failure>, Rollout);
+
+/// A session's episodes as they end: the rollout, its first failure, and
+/// what its last good episode observed.
+#[derive(Default)]
+struct Tally {
+    r: Rollout,
+    first_failure: Option<Failure>,
+    last: Observed,
+}
+
+impl Tally {
+    /// Counts an episode that began at `started`; returns whether it failed.
+    fn ended(&mut self, started: Instant, episode: Result<Observed, Failure>) -> bool {
+        match episode {
+            Ok(o) => {
+                self.r.episodes_ok += 1;
+                self.r.episodes_us.push(micros(started.elapsed()));
+                self.last = o;
+                false
+            }
+            Err(f) => {
+                self.r.episode_errors.push(f.kind);
+                self.first_failure.get_or_insert(f);
+                true
+            }
+        }
+    }
+
+    /// The session's outcome: reset and step the means of its resets and
+    /// steps, a failed session keeping only its total (the reference's
+    /// rule).
+    fn finish(self, t0: Instant, mut timings: Timings) -> Outcome {
+        let r = self.r;
+        timings.reset_us = Rollout::mean(r.resets_us.iter().copied());
+        timings.step_us = Rollout::mean(r.steps.iter().map(|s| s.us));
+        let outcome = match self.first_failure {
+            None => Ok(self.last),
+            Some(f) => Err(f),
+        };
+        let timings = timings.settle(t0, outcome.is_err());
+        (timings, outcome, r)
+    }
+}
 
 /// A WebSocket rollout session.
 pub async fn run_ws(
@@ -48,14 +154,13 @@ pub async fn run_ws(
 ) -> Outcome {
     let t0 = Instant::now();
     let target = dial.target;
-    let mut r = Rollout::default();
+    let mut tally = Tally::default();
     let mut timings = Timings::default();
     let mut dice = spec.workload.dice(request_id);
-    let mut first_failure: Option<Failure> = None;
-    let mut last = Observed::default();
     let mut conn: Option<Ws> = None;
     for e in 0..spec.workload.episodes {
         let te = Instant::now();
+        let r = &mut tally.r;
         r.episodes += 1;
         let episode = async {
             if conn.is_none() {
@@ -68,16 +173,9 @@ pub async fn run_ws(
                 }
             }
             let sock = conn.as_mut().expect("connected above");
-            let reset = spec.workload.reset_message();
+            let reset = spec.reset_message.clone();
             r.bytes_sent += reset.len() as u64;
-            let permit = match &spec.resets {
-                Some(s) => Some(
-                    s.acquire()
-                        .await
-                        .expect("the share's semaphore is never closed"),
-                ),
-                None => None,
-            };
+            let permit = spec.reset_permit().await;
             let t = Instant::now();
             let reply = ws::request_counted(
                 sock,
@@ -101,11 +199,7 @@ pub async fn run_ws(
                     ws::think(sock, think, target).await?;
                     r.think_us += micros(tt.elapsed());
                 }
-                let (frame, expect) = match spec.workload.action(spec.wait, s, request_id) {
-                    None => (spec.bench_step.clone(), Reply::Observation),
-                    Some(a) if is_mcp(&a) => (step_frame(&a), Reply::Mcp),
-                    Some(a) => (step_frame(&a), Reply::Observation),
-                };
+                let (frame, expect) = spec.step_message(s, request_id);
                 r.bytes_sent += frame.len() as u64;
                 let t = Instant::now();
                 let reply = ws::request_counted(
@@ -118,11 +212,13 @@ pub async fn run_ws(
                     &mut r.bytes_received,
                 )
                 .await?;
-                let us = micros(t.elapsed());
-                r.steps.push(StepTime { index: s, us });
+                r.steps.push(StepTime {
+                    index: s,
+                    us: micros(t.elapsed()),
+                });
                 if expect == Reply::Observation {
                     observed = Observed::from_reply(&reply, "step", &target.ws_url)?;
-                    if reply.get("done").and_then(Value::as_bool) == Some(true) {
+                    if done(&reply) {
                         break;
                     }
                 }
@@ -130,57 +226,40 @@ pub async fn run_ws(
             Ok::<_, Failure>(observed)
         }
         .await;
-        match episode {
-            Ok(o) => {
-                r.episodes_ok += 1;
-                r.episodes_us.push(micros(te.elapsed()));
-                last = o;
-            }
-            Err(f) => {
-                r.episode_errors.push(f.kind);
-                conn = None; // dropped: the next episode reconnects
-                first_failure.get_or_insert(f);
-            }
+        if tally.ended(te, episode) {
+            conn = None; // dropped: the next episode reconnects
         }
     }
     if let Some(sock) = conn.as_mut() {
         if let Err(f) = ws::finish(sock, close, limits.close, target).await {
-            first_failure.get_or_insert(f);
+            tally.first_failure.get_or_insert(f);
         }
     }
-    settle(t0, timings, r, first_failure, last)
+    tally.finish(t0, timings)
 }
 
 /// An HTTP rollout session: each episode one `POST /reset` and K
 /// `POST /step`s (stateless in OpenEnv, see `workload`).
 pub async fn run_http(
     client: &reqwest::Client,
-    target: &crate::target::Target,
+    target: &Target,
     request_id: u64,
     spec: &RolloutSpec,
     limits: Limits,
 ) -> Outcome {
     let t0 = Instant::now();
-    let mut r = Rollout::default();
+    let mut tally = Tally::default();
     let mut dice = spec.workload.dice(request_id);
-    let mut first_failure: Option<Failure> = None;
-    let mut last = Observed::default();
     let reset_url = format!("{}/reset", target.http_base);
     let step_url = format!("{}/step", target.http_base);
     for _ in 0..spec.workload.episodes {
         let te = Instant::now();
+        let r = &mut tally.r;
         r.episodes += 1;
         let episode = async {
-            let body = spec.workload.reset_body();
+            let body = spec.reset_body.clone();
             r.bytes_sent += body.len() as u64;
-            let permit = match &spec.resets {
-                Some(s) => Some(
-                    s.acquire()
-                        .await
-                        .expect("the share's semaphore is never closed"),
-                ),
-                None => None,
-            };
+            let permit = spec.reset_permit().await;
             let t = Instant::now();
             let (reply, len) =
                 crate::http::post_counted(client, &reset_url, body, "reset", limits).await?;
@@ -191,14 +270,11 @@ pub async fn run_http(
             for s in 0..dice.steps() {
                 let think = dice.think();
                 if think > 0.0 {
-                    tokio::time::sleep(std::time::Duration::from_secs_f64(think)).await;
-                    r.think_us += micros(std::time::Duration::from_secs_f64(think));
+                    let think = Duration::from_secs_f64(think);
+                    tokio::time::sleep(think).await;
+                    r.think_us += micros(think);
                 }
-                let action = spec
-                    .workload
-                    .action(spec.wait, s, request_id)
-                    .unwrap_or_else(|| format!(r#"{{"wait_seconds":{}}}"#, spec.wait));
-                let body = format!(r#"{{"action":{action}}}"#);
+                let body = spec.step_body(s, request_id);
                 r.bytes_sent += body.len() as u64;
                 let t = Instant::now();
                 let (reply, len) =
@@ -209,41 +285,19 @@ pub async fn run_http(
                     us: micros(t.elapsed()),
                 });
                 observed = Observed::from_reply(&reply, "step", &step_url)?;
-                if reply.get("done").and_then(Value::as_bool) == Some(true) {
+                if done(&reply) {
                     break;
                 }
             }
             Ok::<_, Failure>(observed)
         }
         .await;
-        match episode {
-            Ok(o) => {
-                r.episodes_ok += 1;
-                r.episodes_us.push(micros(te.elapsed()));
-                last = o;
-            }
-            Err(f) => {
-                r.episode_errors.push(f.kind);
-                first_failure.get_or_insert(f);
-            }
-        }
+        tally.ended(te, episode);
     }
-    settle(t0, Timings::default(), r, first_failure, last)
+    tally.finish(t0, Timings::default())
 }
 
-fn settle(
-    t0: Instant,
-    mut timings: Timings,
-    r: Rollout,
-    failure: Option<Failure>,
-    last: Observed,
-) -> Outcome {
-    timings.reset_us = Rollout::mean(r.resets_us.iter().copied());
-    timings.step_us = Rollout::mean(r.steps.iter().map(|s| s.us));
-    let outcome = match failure {
-        None => Ok(last),
-        Some(f) => Err(f),
-    };
-    let timings = timings.settle(t0, outcome.is_err());
-    (timings, outcome, r)
+/// Whether a reply ends its episode (`"done": true`).
+fn done(reply: &Value) -> bool {
+    reply.get("done").and_then(Value::as_bool) == Some(true)
 }

@@ -17,7 +17,6 @@ use crate::resolve::Resolver;
 use crate::rollout::{self, RolloutSpec};
 use crate::target::Target;
 use crate::{http, upgrade, ws};
-use tokio::sync::Semaphore;
 
 /// What every session of a share has in common.
 pub(crate) struct ShareSpec {
@@ -51,6 +50,15 @@ impl ShareSpec {
         } else {
             Ok(None)
         };
+        let step = ws::step_message(a.wait_seconds);
+        let rollout = (!a.workload.is_benchmark()).then(|| {
+            RolloutSpec::new(
+                a.workload.clone(),
+                a.wait_seconds,
+                step.clone(),
+                resets_share(a),
+            )
+        });
         ShareSpec {
             mode: a.mode,
             targets: a.targets.clone(),
@@ -63,13 +71,8 @@ impl ShareSpec {
             count: a.count,
             tls,
             start: Instant::now(),
-            step: ws::step_message(a.wait_seconds),
-            rollout: (!a.workload.is_benchmark()).then(|| RolloutSpec {
-                workload: a.workload.clone(),
-                wait: a.wait_seconds,
-                bench_step: ws::step_message(a.wait_seconds),
-                resets: resets_share(a).map(|r| Arc::new(Semaphore::new(r))),
-            }),
+            step,
+            rollout,
         }
     }
 }

@@ -43,50 +43,35 @@ pub(crate) type Finished = mpsc::UnboundedSender<Vec<SessionRecord>>;
 /// before the drop returns).
 pub(crate) struct Shard {
     cancel: Option<oneshot::Sender<()>>,
-    worker: Option<Worker>,
-}
-
-enum Worker {
-    Thread(std::thread::JoinHandle<()>),
-    /// When no thread could be started: a task of the caller's runtime.
-    Task(tokio::task::JoinHandle<()>),
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Shard {
-    /// Starts sessions `index, index + stride, …` of `spec`.
+    /// Starts sessions `index, index + stride, …` of `spec`. When no thread
+    /// can be started, they are recorded as failed, saying why.
     pub fn start(spec: Arc<ShareSpec>, index: u64, stride: u64, out: Finished) -> Shard {
         let (cancel, cancelled) = oneshot::channel();
         let work = Work {
-            spec,
+            spec: spec.clone(),
             index,
             stride,
-            out,
+            out: out.clone(),
             cancelled,
         };
-        let slot = Arc::new(std::sync::Mutex::new(Some(work)));
-        let theirs = slot.clone();
-        let spawned = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("envload-sessions-{index}"))
-            .spawn(move || {
-                let work = theirs.lock().ok().and_then(|mut w| w.take());
-                if let Some(work) = work {
-                    work.run_on_own_runtime();
-                }
-            });
-        let worker = match spawned {
-            Ok(t) => Worker::Thread(t),
-            Err(_) => {
-                let work = slot.lock().ok().and_then(|mut w| w.take());
-                Worker::Task(tokio::spawn(async move {
-                    if let Some(work) = work {
-                        work.run().await
-                    }
-                }))
+            .spawn(move || work.run_on_own_runtime());
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let why = format!("cannot start a session thread: {e}");
+                let _ = out.send(failed_all(&spec, index, stride, &why));
+                None
             }
         };
         Shard {
             cancel: Some(cancel),
-            worker: Some(worker),
+            thread,
         }
     }
 }
@@ -94,12 +79,8 @@ impl Shard {
 impl Drop for Shard {
     fn drop(&mut self) {
         drop(self.cancel.take());
-        match self.worker.take() {
-            Some(Worker::Thread(t)) => {
-                let _ = t.join();
-            }
-            Some(Worker::Task(t)) => t.abort(),
-            None => {}
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
@@ -126,14 +107,15 @@ impl Work {
             }
             Err(e) => {
                 let why = format!("cannot start a session runtime: {e}");
-                let failed = self.ids().map(|i| failed(&self.spec, i, &why)).collect();
-                let _ = self.out.send(failed);
+                let _ = self
+                    .out
+                    .send(failed_all(&self.spec, self.index, self.stride, &why));
             }
         }
     }
 
     fn ids(&self) -> impl Iterator<Item = u64> {
-        (self.index..self.spec.count).step_by(self.stride.max(1) as usize)
+        ids(&self.spec, self.index, self.stride)
     }
 
     async fn run(mut self) {
@@ -185,6 +167,18 @@ impl Work {
             let _ = self.out.send(pending);
         }
     }
+}
+
+/// Sessions `index, index + stride, …` of `spec`.
+fn ids(spec: &ShareSpec, index: u64, stride: u64) -> impl Iterator<Item = u64> {
+    (index..spec.count).step_by(stride.max(1) as usize)
+}
+
+/// The records of a shard whose sessions could not run at all.
+fn failed_all(spec: &ShareSpec, index: u64, stride: u64, why: &str) -> Vec<SessionRecord> {
+    ids(spec, index, stride)
+        .map(|i| failed(spec, i, why))
+        .collect()
 }
 
 /// The record of a session that could not run at all.

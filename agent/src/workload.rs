@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use rand::distr::uniform::SampleUniform;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -30,6 +31,17 @@ impl<T: Copy> Span<T> {
     /// Always `v`.
     pub const fn fixed(v: T) -> Self {
         Span { min: v, max: v }
+    }
+}
+
+impl<T: SampleUniform + PartialOrd + Copy> Span<T> {
+    /// One draw, uniform over the span.
+    fn draw(&self, rng: &mut StdRng) -> T {
+        if self.min >= self.max {
+            self.min
+        } else {
+            rng.random_range(self.min..=self.max)
+        }
     }
 }
 
@@ -53,6 +65,18 @@ pub enum Actions {
     Template(String),
     /// One per step, in order, cycling (`--actions FILE.jsonl`).
     Lines(Vec<String>),
+}
+
+impl Actions {
+    /// The templates, in the order steps use them (cycling); none for the
+    /// benchmark action.
+    pub fn texts(&self) -> &[String] {
+        match self {
+            Actions::Benchmark => &[],
+            Actions::Template(t) => std::slice::from_ref(t),
+            Actions::Lines(lines) => lines,
+        }
+    }
 }
 
 /// A session's work.
@@ -97,11 +121,6 @@ impl Workload {
         *self == Workload::default()
     }
 
-    /// Most steps any episode takes.
-    pub fn max_steps(&self) -> u32 {
-        self.steps.max
-    }
-
     /// The draws of session `request_id`.
     pub fn dice(&self, request_id: u64) -> Dice {
         Dice {
@@ -127,12 +146,20 @@ impl Workload {
     /// The action of step `step` (0-based within its episode) of session
     /// `session`, as JSON text, or `None` for the benchmark action.
     pub fn action(&self, wait: f64, step: u32, session: u64) -> Option<String> {
-        let template = match &self.actions {
-            Actions::Benchmark => return None,
-            Actions::Template(t) => t,
-            Actions::Lines(lines) => &lines[step as usize % lines.len()],
-        };
+        let texts = self.actions.texts();
+        let template = texts.get(step as usize % texts.len().max(1))?;
         Some(render(template, wait, step, session))
+    }
+
+    /// Whether each of the action texts (in [`Actions::texts`] order) is an
+    /// MCP message; the answer is the same for every rendering, so it is
+    /// worked out once per share, not per step.
+    pub fn mcp_actions(&self) -> Vec<bool> {
+        self.actions
+            .texts()
+            .iter()
+            .map(|t| is_mcp(&render(t, 1.0, 0, 0)))
+            .collect()
     }
 }
 
@@ -144,11 +171,11 @@ pub fn render(template: &str, wait: f64, step: u32, session: u64) -> String {
         .replace("{session}", &session.to_string())
 }
 
-/// The WebSocket frame that carries `action`: an MCP call
-/// (`{"type":"mcp",…}`) as it is, anything else as a step's data.
-pub fn step_frame(action: &str) -> Utf8Bytes {
-    if is_mcp(action) {
-        action.to_string().into()
+/// The WebSocket frame that carries `action`: an MCP call (`mcp`, see
+/// [`Workload::mcp_actions`]) as it is, anything else as a step's data.
+pub fn step_frame(action: String, mcp: bool) -> Utf8Bytes {
+    if mcp {
+        action.into()
     } else {
         format!(r#"{{"type":"step","data":{action}}}"#).into()
     }
@@ -188,20 +215,12 @@ pub struct Dice {
 impl Dice {
     /// Steps of the next episode.
     pub fn steps(&mut self) -> u32 {
-        if self.steps.min >= self.steps.max {
-            self.steps.min
-        } else {
-            self.rng.random_range(self.steps.min..=self.steps.max)
-        }
+        self.steps.draw(&mut self.rng)
     }
 
     /// Seconds to think before the next step.
     pub fn think(&mut self) -> f64 {
-        if self.think.min >= self.think.max {
-            self.think.min
-        } else {
-            self.rng.random_range(self.think.min..=self.think.max)
-        }
+        self.think.draw(&mut self.rng)
     }
 }
 
@@ -248,14 +267,15 @@ mod tests {
             ]),
             ..Workload::default()
         };
+        assert_eq!(w.mcp_actions(), [false, true]);
         let a = w.action(0.5, 0, 12).unwrap();
         assert_eq!(a, r#"{"message":"turn 1 of session 12"}"#);
         assert_eq!(
-            step_frame(&a).as_str(),
+            step_frame(a, false).as_str(),
             r#"{"type":"step","data":{"message":"turn 1 of session 12"}}"#
         );
         let mcp = w.action(0.5, 1, 12).unwrap();
-        assert!(is_mcp(&mcp) && step_frame(&mcp).as_str() == mcp);
+        assert!(is_mcp(&mcp) && step_frame(mcp.clone(), true).as_str() == mcp);
         assert_eq!(
             w.action(0.5, 2, 12).unwrap(),
             r#"{"message":"turn 3 of session 12"}"#

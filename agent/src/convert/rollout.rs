@@ -72,12 +72,7 @@ pub fn workload_from_proto(p: Option<&v1::Workload>) -> Result<Workload, Convert
             ))
         }
     };
-    let texts: Vec<&String> = match &actions {
-        Actions::Benchmark => Vec::new(),
-        Actions::Template(t) => vec![t],
-        Actions::Lines(l) => l.iter().collect(),
-    };
-    for t in texts {
+    for t in actions.texts() {
         check_action(t).map_err(|e| bad("assignment.workload.action", e))?;
     }
     Ok(Workload {

@@ -169,13 +169,13 @@ impl RunArgs {
     pub fn config(&self) -> Result<RunConfig, UsageError> {
         let scenario = self.workload.scenario()?;
         let mode: Mode = self.modes.first().copied().unwrap_or(self.mode).into();
-        let mut workload = self.workload.workload(&scenario, mode)?;
-        for m in &self.modes {
-            workload = self.workload.workload(&scenario, (*m).into())?;
-        }
+        // Every mode the plan runs: --modes, else --mode; --compare adds HTTP.
+        let mut modes: Vec<Mode> = self.modes.iter().map(|m| (*m).into()).collect();
+        modes.push(mode);
         if self.compare {
-            self.workload.workload(&scenario, Mode::Http)?;
+            modes.push(Mode::Http);
         }
+        let workload = self.workload.workload(&scenario, &modes)?;
         let plan = PlanSpec {
             mode,
             modes: self.modes.iter().map(|m| (*m).into()).collect(),

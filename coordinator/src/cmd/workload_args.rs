@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use envload_agent::workload::{check_action, is_mcp, render, Actions, Span, Workload};
+use envload_agent::workload::{check_action, Actions, Span, Workload};
 use envload_agent::Mode;
 
 use crate::error::UsageError;
@@ -64,8 +64,8 @@ impl WorkloadArgs {
     }
 
     /// The workload: flags over the scenario over the benchmark's defaults,
-    /// checked for `mode`.
-    pub fn workload(&self, sc: &Scenario, mode: Mode) -> Result<Workload, UsageError> {
+    /// checked for every mode the plan runs.
+    pub fn workload(&self, sc: &Scenario, modes: &[Mode]) -> Result<Workload, UsageError> {
         let d = Workload::default();
         let scale = self.time_scale.or(sc.time_scale).unwrap_or(1.0);
         let think = self.think.or(sc.think).unwrap_or(d.think);
@@ -101,17 +101,10 @@ impl WorkloadArgs {
                 .unwrap_or(0),
             seed: self.seed.or(sc.seed).unwrap_or(0),
         };
-        if mode == Mode::Http {
-            let texts: Vec<&String> = match &w.actions {
-                Actions::Benchmark => Vec::new(),
-                Actions::Template(t) => vec![t],
-                Actions::Lines(l) => l.iter().collect(),
-            };
-            if texts.iter().any(|t| is_mcp(&render(t, 1.0, 0, 0))) {
-                return Err(UsageError(
-                    "MCP actions ({\"type\": \"mcp\"}) travel over the WebSocket session: use --mode ws".into(),
-                ));
-            }
+        if modes.contains(&Mode::Http) && w.mcp_actions().contains(&true) {
+            return Err(UsageError(
+                "MCP actions ({\"type\": \"mcp\"}) travel over the WebSocket session: use --mode ws".into(),
+            ));
         }
         Ok(w)
     }
