@@ -65,6 +65,7 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
         )
         .into());
     }
+    let rollout_phases = rollouts::load(&args.results).map_err(crate::error::UsageError)?;
     crate::output::prepare_dir(&args.out, "--out").map_err(crate::error::UsageError)?;
     if let Some(log_path) = &args.log {
         log::check_writable(log_path).map_err(crate::error::UsageError)?;
@@ -89,7 +90,7 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
     }
     let mut figures = figures::render(&rows, args.success_threshold, &cores, &args.out)
         .map_err(|e| anyhow::anyhow!("figures: {e}"))?;
-    let (rollout_figures, rollout_md) = rollouts::render(&args.results, &args.out)
+    let (rollout_figures, rollout_md) = rollouts::render(&rollout_phases, &args.out)
         .map_err(|e| anyhow::anyhow!("rollout figures: {e}"))?;
     figures.extend(rollout_figures);
     if !rollout_md.is_empty() {

@@ -406,3 +406,34 @@ fn http_episodes_are_one_reset_and_k_independent_steps() {
         "POSTs the server saw"
     );
 }
+
+#[test]
+fn a_malformed_rollout_file_is_named_before_the_report_writes_anything() {
+    let s = Server::start(&["--workers", "1"]);
+    let dir = out_dir("rollout-report-bad");
+    let d = dir.to_str().unwrap();
+    ok_run(&[
+        "run", "-u", &s.url, "-n", "2", "-w", "0", "--steps", "2", "-o", d,
+    ]);
+    let steps = dir.join("steps.csv");
+    let csv_text = std::fs::read_to_string(&steps).unwrap();
+    // The p50 of step 1 (column 8) is not a number.
+    let bad: Vec<String> = csv_text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut cols: Vec<&str> = l.split(',').collect();
+            if i == 1 {
+                cols[7] = "x";
+            }
+            cols.join(",")
+        })
+        .collect();
+    std::fs::write(&steps, bad.join("\n")).unwrap();
+    let out = out_dir("rollout-report-bad-out");
+    let res = run(&["report", d, "--out", out.to_str().unwrap()]);
+    let (_, stderr) = text(&res);
+    assert_eq!(res.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("steps.csv"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+}

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use super::canvas::{both, legend, register_font, Area, Figure};
 
 /// One phase of one folder.
-struct Phase {
+pub struct Phase {
     label: String,
     /// (step index, p50, p99) in seconds.
     by_index: Vec<(u32, f64, f64)>,
@@ -20,8 +20,9 @@ struct Phase {
     episodes: Option<(u64, u64, f64, f64, f64, f64)>,
 }
 
-/// Reads the rollout files of `dirs`.
-fn load(dirs: &[std::path::PathBuf]) -> Result<Vec<Phase>, String> {
+/// Reads and checks the rollout files of `dirs` (none for folders
+/// without them).
+pub fn load(dirs: &[std::path::PathBuf]) -> Result<Vec<Phase>, String> {
     let mut phases = Vec::new();
     for dir in dirs {
         let Some(steps) = table(&dir.join("steps.csv"))? else {
@@ -95,44 +96,48 @@ impl Row {
     }
 }
 
+/// The rows of a CSV file by column name (as `load` reads summary.csv);
+/// `None` when the file is not there.
 fn table(path: &Path) -> Result<Option<Vec<Row>>, String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    if !path.exists() {
         return Ok(None);
-    };
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .ok_or_else(|| format!("{} is empty", path.display()))?
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    Ok(Some(
-        lines
-            .map(|l| Row {
-                file: path.display().to_string(),
+    }
+    let file = path.display().to_string();
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let header = reader
+        .headers()
+        .map_err(|e| format!("{file}: {e}"))?
+        .clone();
+    reader
+        .records()
+        .map(|rec| {
+            let rec = rec.map_err(|e| format!("{file}: {e}"))?;
+            Ok(Row {
+                file: file.clone(),
                 cols: header
                     .iter()
-                    .cloned()
-                    .zip(l.split(',').map(str::to_string))
+                    .zip(rec.iter())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             })
-            .collect(),
-    ))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(Some)
 }
 
 /// Writes the figure into `out`; returns its stem (none without rollout
 /// folders) and the markdown table to add to `tables.md`.
-pub fn render(dirs: &[std::path::PathBuf], out: &Path) -> Result<(Vec<String>, String), String> {
-    let phases = load(dirs)?;
+pub fn render(phases: &[Phase], out: &Path) -> Result<(Vec<String>, String), String> {
     if phases.is_empty() {
         return Ok((Vec::new(), String::new()));
     }
     register_font()?;
-    both(out, "step_latency_by_index", &ByIndex { phases: &phases })?;
+    both(out, "step_latency_by_index", &ByIndex { phases })?;
     let mut md = String::from(
         "\n## Rollouts\n\n| run | episodes ok | episodes/s | episode p50 (s) | episode p99 (s) | bytes/s |\n|---|---|---|---|---|---|\n",
     );
-    for p in &phases {
+    for p in phases {
         if let Some((ok, all, p50, p99, eps, bps)) = p.episodes {
             md.push_str(&format!(
                 "| {} | {ok}/{all} | {eps:.2} | {p50:.3} | {p99:.3} | {bps:.0} |\n",
