@@ -5,7 +5,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use support::procs::{agent, coordinator, Proc};
+use support::procs::{agent, coordinator, run_distributed, Proc};
 use support::{col, csv_rows, out_dir, raw_lines, Server};
 
 const T: Duration = Duration::from_secs(60);
@@ -19,10 +19,10 @@ fn coordinator_and_three_agents_write_one_merged_result() {
     let s = Server::start(&["--workers", "2"]);
     let dir = out_dir("dist-e2e");
     let d = dir.to_str().unwrap();
-    let (mut c, url) = coordinator(
+    let out = run_distributed(
+        3,
+        "a",
         &[
-            "--agents",
-            "3",
             "-u",
             &s.url,
             "--requests-grid",
@@ -32,17 +32,8 @@ fn coordinator_and_three_agents_write_one_merged_result() {
             "-o",
             d,
         ],
-        &[],
+        T,
     );
-    let mut agents: Vec<Proc> = (1..=3)
-        .map(|i| agent(&url, &format!("a{i}"), &[], &[]))
-        .collect();
-    let (status, out) = c.finish(T);
-    assert!(status.success(), "{out}");
-    for a in &mut agents {
-        let (st, aout) = a.finish(Duration::from_secs(10));
-        assert!(st.success(), "agents exit 0 after Shutdown: {aout}");
-    }
     let rows = csv_rows(&dir);
     assert_eq!(rows.len(), 3);
     assert_eq!(col(&rows[0], &rows[2], "successful"), "90");

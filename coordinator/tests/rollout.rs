@@ -7,12 +7,11 @@
 use crate::support;
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use support::hostile::{Hostile, HostileServer};
-use support::procs::{agent, coordinator, Proc};
-use support::{col, csv_rows, out_dir, raw_lines, run, text, Server};
+use support::procs::run_distributed;
+use support::{col, csv_file, csv_rows, out_dir, raw_lines, run, text, Server};
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/scenarios");
 
@@ -35,19 +34,8 @@ fn counters(url: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap()
 }
 
-fn csv(dir: &Path, name: &str) -> Vec<Vec<String>> {
-    std::fs::read_to_string(dir.join(name))
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
-}
-
 fn ok_run(args: &[&str]) -> String {
-    let out = run(args);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{args:?}\n{stdout}\n{stderr}");
-    stdout
+    support::run_ok(args).0
 }
 
 #[test]
@@ -90,8 +78,8 @@ fn the_shipped_scenarios_run_against_envload_serve() {
             );
             continue;
         }
-        let steps = csv(&dir, "steps.csv");
-        let episodes = csv(&dir, "episodes.csv");
+        let steps = csv_file(&dir, "steps.csv");
+        let episodes = csv_file(&dir, "episodes.csv");
         let e = |c: &str| col(&episodes[0], &episodes[1], c).to_string();
         assert_eq!(e("episodes_failed"), "0", "{name}");
         let bytes_sent: u64 = e("bytes_sent").parse().unwrap();
@@ -257,7 +245,7 @@ fn a_drop_mid_episode_fails_that_episode_and_the_next_one_reconnects() {
         );
         assert_eq!(line["episode_errors"].as_array().unwrap().len(), 3);
     }
-    let episodes = csv(&dir, "episodes.csv");
+    let episodes = csv_file(&dir, "episodes.csv");
     assert_eq!(
         col(&episodes[0], &episodes[1], "episode_errors"),
         "UnexpectedClose:6"
@@ -297,10 +285,10 @@ fn a_scenario_runs_distributed_and_its_step_histograms_merge_exactly() {
     let dir = out_dir("rollout-dist");
     let d = dir.to_str().unwrap();
     let sc = scenario("trl-grpo");
-    let (mut c, url) = coordinator(
+    run_distributed(
+        2,
+        "r",
         &[
-            "--agents",
-            "2",
             "-u",
             &s.url,
             "--scenario",
@@ -314,18 +302,10 @@ fn a_scenario_runs_distributed_and_its_step_histograms_merge_exactly() {
             "-o",
             d,
         ],
-        &[],
+        Duration::from_secs(60),
     );
-    let mut agents: Vec<Proc> = (1..=2)
-        .map(|i| agent(&url, &format!("r{i}"), &[], &[]))
-        .collect();
-    let (status, out) = c.finish(Duration::from_secs(60));
-    assert!(status.success(), "{out}");
-    for a in &mut agents {
-        a.finish(Duration::from_secs(10));
-    }
     // The merged per-index counts equal the steps the rows report.
-    let steps = csv(&dir, "steps.csv");
+    let steps = csv_file(&dir, "steps.csv");
     let by_index: u64 = steps[1..]
         .iter()
         .map(|r| col(&steps[0], r, "count").parse::<u64>().unwrap())
@@ -335,7 +315,7 @@ fn a_scenario_runs_distributed_and_its_step_histograms_merge_exactly() {
         .map(|l| l["steps"].as_u64().unwrap())
         .sum();
     assert_eq!(by_index, from_rows);
-    let episodes = csv(&dir, "episodes.csv");
+    let episodes = csv_file(&dir, "episodes.csv");
     assert_eq!(col(&episodes[0], &episodes[1], "episodes_ok"), "20");
 }
 
@@ -395,7 +375,7 @@ fn http_episodes_are_one_reset_and_k_independent_steps() {
         "-o",
         d,
     ]);
-    let episodes = csv(&dir, "episodes.csv");
+    let episodes = csv_file(&dir, "episodes.csv");
     let e = |c: &str| col(&episodes[0], &episodes[1], c).to_string();
     assert_eq!((e("episodes_ok"), e("steps")), ("10".into(), "30".into()));
     let after = counters(&s.url);

@@ -37,12 +37,8 @@ fn run_scenario(url: &str, name: &str, extra: &[&str], tag: &str) -> std::path::
 }
 
 fn episodes_row(dir: &Path) -> (Vec<String>, Vec<String>) {
-    let text = std::fs::read_to_string(dir.join("episodes.csv")).unwrap();
-    let lines: Vec<Vec<String>> = text
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect();
-    (lines[0].clone(), lines[lines.len() - 1].clone())
+    let rows = support::csv_file(dir, "episodes.csv");
+    (rows[0].clone(), rows[rows.len() - 1].clone())
 }
 
 fn text_game(package: &str, tag: &str) {
@@ -139,15 +135,15 @@ fn mcp_tools_scenario_against_the_mcp_environment_on_openenv_0_10_0() {
 
 #[test]
 fn trl_grpo_scenario_distributed_against_the_text_game() {
-    use support::procs::{agent, coordinator, Proc};
+    use support::procs::run_distributed;
     let s = Uvicorn::start_app(&venv("openenv-core==0.3.0"), "text_game_env:app", 2, 100);
     let dir = out_dir("pyroll-dist");
     let d = dir.to_str().unwrap();
     let sc = scenario("trl-grpo");
-    let (mut c, url) = coordinator(
+    run_distributed(
+        2,
+        "py",
         &[
-            "--agents",
-            "2",
             "-u",
             &s.url,
             "--scenario",
@@ -163,16 +159,8 @@ fn trl_grpo_scenario_distributed_against_the_text_game() {
             "-o",
             d,
         ],
-        &[],
+        std::time::Duration::from_secs(120),
     );
-    let mut agents: Vec<Proc> = (1..=2)
-        .map(|i| agent(&url, &format!("py{i}"), &[], &[]))
-        .collect();
-    let (status, out) = c.finish(std::time::Duration::from_secs(120));
-    assert!(status.success(), "{out}");
-    for a in &mut agents {
-        a.finish(std::time::Duration::from_secs(10));
-    }
     let rows = csv_rows(&dir);
     assert_eq!(col(&rows[0], &rows[1], "successful"), "8");
     assert_eq!(

@@ -5,14 +5,7 @@ use crate::support;
 
 use std::collections::HashSet;
 
-use support::{col, csv_rows, out_dir, raw_lines, run, text, Server};
-
-fn run_ok(args: &[&str]) -> (String, String) {
-    let out = run(args);
-    let t = text(&out);
-    assert!(out.status.success(), "{args:?} failed:\n{}\n{}", t.0, t.1);
-    t
-}
+use support::{col, csv_rows, out_dir, raw_lines, run, run_ok, text, Server};
 
 #[test]
 fn ws_and_http_single_runs() {

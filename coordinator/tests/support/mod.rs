@@ -114,10 +114,23 @@ pub fn out_dir(name: &str) -> PathBuf {
 
 /// `summary.csv` as rows of fields (header first).
 pub fn csv_rows(dir: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(dir.join("summary.csv")).expect("summary.csv exists");
+    csv_file(dir, "summary.csv")
+}
+
+/// `dir/name`, a CSV file, as rows of fields (header first).
+pub fn csv_file(dir: &Path, name: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     text.lines()
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect()
+}
+
+/// Runs `envload args…`, which must succeed; its stdout and stderr.
+pub fn run_ok(args: &[&str]) -> (String, String) {
+    let out = run(args);
+    let t = text(&out);
+    assert!(out.status.success(), "{args:?} failed:\n{}\n{}", t.0, t.1);
+    t
 }
 
 /// `raw.jsonl` as JSON values.

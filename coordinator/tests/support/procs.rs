@@ -145,3 +145,24 @@ pub fn agent_cmd(url: &str, name: &str) -> Vec<String> {
         .map(String::from)
         .to_vec()
 }
+
+/// A whole distributed run on this host: a coordinator with `extra` flags
+/// waiting for `k` agents, and `k` agents named `{prefix}1…`; the
+/// coordinator must succeed within `limit` and the agents exit 0 after its
+/// Shutdown. Returns the coordinator's output.
+pub fn run_distributed(k: usize, prefix: &str, extra: &[&str], limit: Duration) -> String {
+    let count = k.to_string();
+    let mut args = vec!["--agents", count.as_str()];
+    args.extend_from_slice(extra);
+    let (mut c, url) = coordinator(&args, &[]);
+    let mut agents: Vec<Proc> = (1..=k)
+        .map(|i| agent(&url, &format!("{prefix}{i}"), &[], &[]))
+        .collect();
+    let (status, out) = c.finish(limit);
+    assert!(status.success(), "{out}");
+    for a in &mut agents {
+        let (st, aout) = a.finish(Duration::from_secs(10));
+        assert!(st.success(), "agents exit 0 after Shutdown: {aout}");
+    }
+    out
+}
