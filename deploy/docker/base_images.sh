@@ -54,8 +54,8 @@ if ! have python:3.11-slim; then
   echo "base_images.sh: python:3.11-slim (Debian's python3, venv at /usr/local)" >&2
   cat >"$tmp/Dockerfile" <<DOCKERFILE
 FROM debian:$suite-slim
-RUN apt-get update \\
- && apt-get install -y --no-install-recommends python3 python3-venv \\
+RUN apt-get -o Acquire::Retries=5 -o Acquire::http::Timeout=30 update \\
+ && apt-get -o Acquire::Retries=5 -o Acquire::http::Timeout=30 install -y --no-install-recommends python3 python3-venv \\
  && rm -rf /var/lib/apt/lists/* \\
  && python3 -m venv --clear /usr/local \\
  && /usr/local/bin/pip install --no-cache-dir --quiet --upgrade pip
