@@ -101,7 +101,7 @@ pub async fn search<D: PhaseDriver>(
             c.max_n
         )
     }));
-    rec.run_json.finish("complete")?;
+    rec.finish("complete")?;
     println!(
         "\n  probes (N: pass/fail): {}",
         probes

@@ -153,7 +153,7 @@ where
     };
     match result {
         Ok(RunOutcome::Complete) => ExitCode::SUCCESS,
-        Ok(RunOutcome::HostsMissing) => ExitCode::from(1),
+        Ok(RunOutcome::HostsMissing | RunOutcome::SloMissed) => ExitCode::from(1),
         Ok(RunOutcome::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("envload: error: {e:#}");

@@ -11,6 +11,7 @@ use envload_agent::workload::Workload;
 use envload_agent::{Assignment, CloseMode, Target};
 
 use crate::plan::{Phase, PlanSpec};
+use crate::report::slo::SloSpec;
 
 /// Everything a run is configured with.
 #[derive(Debug, Clone)]
@@ -31,6 +32,9 @@ pub struct RunConfig {
     pub hardware: String,
     /// `--infrastructure`, recorded in run.json; names the default folder.
     pub infrastructure: String,
+    /// Whether `--infrastructure` was given (else "local", and the report
+    /// labels the run by its folder).
+    pub infrastructure_given: bool,
     /// `--cores` of the infrastructure under test.
     pub cores: Option<u32>,
     /// `--expected-hosts`.
@@ -48,6 +52,10 @@ pub struct RunConfig {
     pub tls: TlsOptions,
     /// Per-session records kept (raw.jsonl); `--no-records` turns them off.
     pub records: bool,
+    /// `--slo`: every phase must meet it, or the exit code is 1.
+    pub slo: Option<SloSpec>,
+    /// `--summary-json`: the results as one JSON document.
+    pub summary_json: Option<PathBuf>,
     /// What each session does (`--steps`, `--think`, `--scenario`, …).
     pub workload: Workload,
 }

@@ -7,6 +7,7 @@ pub mod raw_jsonl;
 pub mod rollouts_csv;
 pub mod run_json;
 pub mod summary_csv;
+pub mod summary_json;
 
 use std::fs;
 use std::io;

@@ -74,6 +74,8 @@ pub enum RunOutcome {
     Complete,
     /// `--require-hosts` and some phase saw too few hosts.
     HostsMissing,
+    /// Every phase ran, and some missed `--slo`.
+    SloMissed,
     /// SIGINT or SIGTERM stopped it.
     Interrupted,
 }
@@ -91,6 +93,7 @@ pub async fn execute<D: PhaseDriver>(
 
     let mut rows: Vec<SummaryRow> = Vec::new();
     let mut hosts_missing = Vec::new();
+    let mut slo_missed = Vec::new();
     let of = if spec.kind() == PlanKind::Grid {
         phases.len()
     } else {
@@ -109,13 +112,29 @@ pub async fn execute<D: PhaseDriver>(
         if let Some(expected) = config.expected_hosts {
             if result.summary.unique_hosts < expected {
                 let msg = format!(
-                    "phase {} ({} N={} wait={:?}s rep={}) reached {} distinct host(s), expected {expected} (--expected-hosts)",
-                    phase.index + 1, phase.mode.as_str(), phase.n, phase.wait, phase.rep, result.summary.unique_hosts
+                    "{} reached {} distinct host(s), expected {expected} (--expected-hosts)",
+                    phase_label(phase),
+                    result.summary.unique_hosts
                 );
                 eprintln!("  WARNING: {msg}");
                 run_json.doc.warnings.push(msg.clone());
                 run_json.save()?;
                 hosts_missing.push(msg);
+            }
+        }
+        if let Some(slo) = &config.slo {
+            let missed = slo.misses(&result.summary);
+            if !missed.is_empty() {
+                let msg = format!(
+                    "{} missed --slo '{}': {}",
+                    phase_label(phase),
+                    slo.text,
+                    missed.join(", ")
+                );
+                eprintln!("  SLO MISSED: {msg}");
+                run_json.doc.warnings.push(msg.clone());
+                run_json.save()?;
+                slo_missed.push(msg);
             }
         }
         rows.push(result.summary);
@@ -125,7 +144,6 @@ pub async fn execute<D: PhaseDriver>(
         return Ok(RunOutcome::Interrupted);
     }
     driver.finish("the run is complete").await;
-    let run_json = &mut rec.run_json;
     match spec.kind() {
         PlanKind::Compare => console::comparison(&rows[0], &rows[1]),
         PlanKind::Grid => console::grid_table(&rows),
@@ -133,7 +151,7 @@ pub async fn execute<D: PhaseDriver>(
     }
     println!("\n  Results saved to: {}/", dir.display());
     if config.require_hosts && !hosts_missing.is_empty() {
-        run_json.finish("failed")?;
+        rec.finish("failed")?;
         eprintln!(
             "envload: --require-hosts: {} phase(s) reached fewer hosts than --expected-hosts:",
             hosts_missing.len()
@@ -143,8 +161,31 @@ pub async fn execute<D: PhaseDriver>(
         }
         return Ok(RunOutcome::HostsMissing);
     }
-    run_json.finish("complete")?;
+    rec.finish("complete")?;
+    if !slo_missed.is_empty() {
+        eprintln!(
+            "envload: --slo: {} of {} phase(s) missed it:",
+            slo_missed.len(),
+            phases.len()
+        );
+        for m in &slo_missed {
+            eprintln!("  {m}");
+        }
+        return Ok(RunOutcome::SloMissed);
+    }
     Ok(RunOutcome::Complete)
+}
+
+/// "phase 2 (ws N=64 wait=1.0s rep=1)", as warnings name a phase.
+fn phase_label(phase: &Phase) -> String {
+    format!(
+        "phase {} ({} N={} wait={:?}s rep={})",
+        phase.index + 1,
+        phase.mode.as_str(),
+        phase.n,
+        phase.wait,
+        phase.rep
+    )
 }
 
 fn report_phase(config: &RunConfig, r: &PhaseResult) {

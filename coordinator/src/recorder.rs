@@ -18,6 +18,7 @@ use crate::output::raw_jsonl::RawJsonl;
 use crate::output::rollouts_csv::RolloutsCsv;
 use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
 use crate::output::summary_csv::SummaryCsv;
+use crate::output::summary_json::SummaryJson;
 use crate::output::PhaseWriter;
 use crate::plan::Phase;
 use crate::result::{per_target, PhaseCpu, PhaseOutcome, PhaseResult};
@@ -50,6 +51,7 @@ pub struct Recorder {
     hists: HistogramsJsonl,
     raw: Option<RawJsonl>,
     rollouts: RolloutsCsv,
+    summary_json: Option<SummaryJson>,
     url_label: String,
     hardware: String,
     dir: PathBuf,
@@ -73,6 +75,13 @@ impl Recorder {
                 None
             },
             rollouts: RolloutsCsv::new(dir),
+            summary_json: match &ctx.config.summary_json {
+                Some(path) => Some(
+                    SummaryJson::create(path.clone(), ctx.config.slo.clone(), dir.to_path_buf())
+                        .with_context(|| format!("--summary-json {}", path.display()))?,
+                ),
+                None => None,
+            },
             url_label: ctx
                 .targets
                 .iter()
@@ -163,6 +172,9 @@ impl Recorder {
         if let Some(raw) = self.raw.as_mut() {
             writers.insert(0, raw);
         }
+        if let Some(sj) = self.summary_json.as_mut() {
+            writers.push(sj);
+        }
         for w in writers {
             w.write_phase(&result)
                 .with_context(|| format!("writing results to {}", self.dir.display()))?;
@@ -189,7 +201,7 @@ impl Recorder {
                 );
             }
             None => {
-                self.run_json.finish("interrupted")?;
+                self.finish("interrupted")?;
                 eprintln!(
                     "envload: interrupted between phases; finished phases are saved in {}",
                     self.dir.display()
@@ -199,7 +211,7 @@ impl Recorder {
         Ok(())
     }
 
-    fn mark_partial(&mut self, phase: &Phase, status: &str) -> anyhow::Result<()> {
+    fn mark_partial(&mut self, phase: &Phase, status: &'static str) -> anyhow::Result<()> {
         self.run_json.doc.phases.push(PhaseEntry {
             index: phase.index,
             mode: phase.mode.as_str().into(),
@@ -216,8 +228,17 @@ impl Recorder {
             targets: Vec::new(),
             cpu_seconds: PhaseCpu::default(),
         });
-        self.run_json.finish(status)?;
+        self.finish(status)?;
         Ok(())
+    }
+
+    /// Marks the run ended with `status` in run.json (and the summary JSON).
+    pub fn finish(&mut self, status: &'static str) -> std::io::Result<()> {
+        self.run_json.finish(status)?;
+        match self.summary_json.as_mut() {
+            Some(sj) => sj.finish(status),
+            None => Ok(()),
+        }
     }
 }
 
@@ -227,6 +248,7 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
         envload_version: env!("CARGO_PKG_VERSION").to_string(),
         command: ctx.argv.clone(),
         infrastructure: config.infrastructure.clone(),
+        infrastructure_given: config.infrastructure_given,
         hardware: config.hardware.clone(),
         cores: config.cores.or_else(|| {
             ctx.embedded

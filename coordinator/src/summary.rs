@@ -172,3 +172,38 @@ impl SummaryRow {
         (1.0 - self.error_rate) * 100.0
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A row of 10 sessions, all successful, 1 s each.
+    pub fn row() -> SummaryRow {
+        SummaryRow {
+            mode: "ws".into(),
+            url: "ws://127.0.0.1:1/ws".into(),
+            num_requests: 10,
+            batch_size: 10,
+            wait_seconds: 1.0,
+            repetition: 1,
+            timestamp: Utc::now(),
+            hardware: "cpu-basic".into(),
+            successful: 10,
+            failed: 0,
+            error_rate: 0.0,
+            total_wall_time: 1.0,
+            connect: [0.0; 3],
+            reset: [0.0; 3],
+            step: [1.0; 3],
+            total_min: 1.0,
+            total_max: 1.0,
+            total_avg: 1.0,
+            total: [1.0; 4],
+            requests_per_second: 10.0,
+            effective_concurrency: 10.0,
+            unique_pids: 1,
+            unique_sessions: 10,
+            unique_hosts: 1,
+        }
+    }
+}

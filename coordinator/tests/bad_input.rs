@@ -290,3 +290,29 @@ fn more_sessions_than_local_ports() {
     );
     assert!(!out.exists(), "nothing was started or written");
 }
+
+#[test]
+fn bad_slo_and_summary_json() {
+    expect_usage_error(&["run", "--slo", "p99<=fast"], &["'p99<=fast'", "--slo"]);
+    expect_usage_error(&["run", "--slo", "success<=0.9"], &["--slo", ">="]);
+    expect_usage_error(
+        &["run", "--slo", "connect_p90<=1"],
+        &["--slo", "connect p50, p95, p99"],
+    );
+    expect_usage_error(
+        &["run", "--summary-json", "/nonexistent-envload/s.json"],
+        &["--summary-json", "/nonexistent-envload"],
+    );
+    expect_usage_error(
+        &["run", "--summary-json", "/tmp"],
+        &["--summary-json", "folder"],
+    );
+    expect_usage_error(
+        &["ceiling", "--slo", "p99<=2", "--max-p99", "3"],
+        &["--slo", "--max-p99"],
+    );
+    expect_usage_error(
+        &["ceiling", "--slo", "step_p99<=2"],
+        &["--slo", "success and total p99"],
+    );
+}

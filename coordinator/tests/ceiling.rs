@@ -5,7 +5,7 @@ use crate::support;
 
 use support::{csv_rows, out_dir, run, text, Server};
 
-fn ceiling(url: &str, name: &str, extra: &[&str]) -> (u64, std::path::PathBuf) {
+fn ceiling(url: &str, name: &str, extra: &[&str]) -> (u64, support::OutDir) {
     let dir = out_dir(name);
     let mut args = vec![
         "ceiling",

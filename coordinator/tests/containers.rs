@@ -87,7 +87,7 @@ fn start_server(image: &str, port: u16, env: &[(&str, &str)]) -> Deployed {
     d
 }
 
-fn run_ok(args: &[&str]) -> std::path::PathBuf {
+fn run_ok(args: &[&str]) -> support::OutDir {
     let dir = out_dir(&format!(
         "docker-{}",
         args.join("-").replace(['/', ':'], "_")

@@ -24,5 +24,6 @@ mod rollout_python;
 mod run_e2e;
 mod signals;
 mod slurm;
+mod thresholds;
 mod tls;
 mod uvicorn;

@@ -128,7 +128,7 @@ fn the_experiment_log_gets_one_entry_per_folder_once() {
 
 /// A copy of the envload fixture folder whose summary.csv has `field`
 /// (a column) of data row `row` set to `value`.
-fn poisoned(name: &str, column: &str, value: &str) -> std::path::PathBuf {
+fn poisoned(name: &str, column: &str, value: &str) -> support::OutDir {
     let dir = out_dir(&format!("report-poison-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let src = fixtures().join("envload-run");
@@ -256,4 +256,70 @@ fn a_reused_folder_keeps_every_run_and_the_report_keeps_them_apart() {
         log.contains("first-run") && log.contains("second-run"),
         "{log}"
     );
+}
+
+/// Folders made without `--infrastructure` are labelled by their folder
+/// (as the reference's analysis does), not merged as one "local" series.
+#[test]
+fn folders_without_an_infrastructure_name_stay_apart() {
+    let root = out_dir("report-unnamed");
+    let mut dirs = Vec::new();
+    for (name, close) in [
+        ("envload-client-first", "client-first"),
+        ("envload-server-first", "server-first"),
+    ] {
+        let dir = root.join(name).join("2026-11-30");
+        let res = run(&[
+            "run",
+            "-n",
+            "3",
+            "-w",
+            "0",
+            "--close",
+            close,
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(res.status.success(), "{:?}", text(&res));
+        dirs.push(dir);
+    }
+    let out = root.join("report");
+    let res = run(&[
+        "report",
+        dirs[0].to_str().unwrap(),
+        dirs[1].to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{:?}", text(&res));
+    let tables = std::fs::read_to_string(out.join("tables.md")).unwrap();
+    assert!(
+        tables.contains("| envload-client-first | ws |")
+            && tables.contains("| envload-server-first | ws |")
+            && !tables.contains("| local |"),
+        "{tables}"
+    );
+    // A name given explicitly still labels the run wherever it is.
+    let named = root.join("elsewhere");
+    let res = run(&[
+        "run",
+        "-n",
+        "2",
+        "-w",
+        "0",
+        "--infrastructure",
+        "local",
+        "-o",
+        named.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{:?}", text(&res));
+    let res = run(&[
+        "report",
+        named.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(res.status.success(), "{:?}", text(&res));
+    let tables = std::fs::read_to_string(out.join("tables.md")).unwrap();
+    assert!(tables.contains("| local | ws |"), "{tables}");
 }

@@ -14,7 +14,7 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report")
 }
 
-fn report(name: &str, extra: &[&str]) -> (PathBuf, String) {
+fn report(name: &str, extra: &[&str]) -> (support::OutDir, String) {
     let out = out_dir(name);
     let _ = std::fs::remove_dir_all(&out);
     let f = fixtures();

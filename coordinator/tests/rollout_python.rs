@@ -18,7 +18,7 @@ fn scenario(name: &str) -> String {
     )
 }
 
-fn run_scenario(url: &str, name: &str, extra: &[&str], tag: &str) -> std::path::PathBuf {
+fn run_scenario(url: &str, name: &str, extra: &[&str], tag: &str) -> support::OutDir {
     let dir = out_dir(&format!("pyroll-{tag}"));
     let sc = scenario(name);
     let mut args = vec![

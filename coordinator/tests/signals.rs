@@ -83,8 +83,20 @@ fn in_a_phase_the_phase_is_marked_partial() {
 fn in_the_pause_between_phases_the_run_stops_with_what_finished() {
     let (dir, m) = (support::out_dir("sig-pause"), mark("pause"));
     let d = dir.to_str().unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let sj = dir.join("pipeline.json");
     let mut p = spawn(
-        &["run", "--requests-grid", "2,2,2,2", "-w", "0", "-o", d],
+        &[
+            "run",
+            "--requests-grid",
+            "2,2,2,2",
+            "-w",
+            "0",
+            "-o",
+            d,
+            "--summary-json",
+            sj.to_str().unwrap(),
+        ],
         &m,
     );
     // The result line is printed after the phase's files are written: the
@@ -105,6 +117,14 @@ fn in_the_pause_between_phases_the_run_stops_with_what_finished() {
         "every finished phase is kept, and only those"
     );
     assert!(rows < 4, "the run stopped: {rows} phases ran");
+    let sj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sj).unwrap()).unwrap();
+    assert_eq!(sj["status"], "interrupted");
+    assert_eq!(
+        sj["phases"].as_array().unwrap().len(),
+        rows,
+        "--summary-json keeps them too"
+    );
 }
 
 #[test]

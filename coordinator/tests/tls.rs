@@ -56,7 +56,7 @@ fn tls_server(pki: &Pki, extra: &[&str]) -> Server {
     s
 }
 
-fn load(url: &str, extra: &[&str], name: &str) -> (std::path::PathBuf, String) {
+fn load(url: &str, extra: &[&str], name: &str) -> (support::OutDir, String) {
     let dir = out_dir(name);
     let mut args = vec![
         "run",

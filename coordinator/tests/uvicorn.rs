@@ -95,7 +95,7 @@ impl Uvicorn {
     }
 }
 
-fn run_ok(args: &[&str]) -> PathBuf {
+fn run_ok(args: &[&str]) -> support::OutDir {
     let dir = out_dir(&format!("uv-{}", args.join("-").replace(['/', ':'], "_")));
     let mut all = args.to_vec();
     all.extend(["-o", dir.to_str().unwrap()]);

@@ -16,10 +16,10 @@ use crate::values::{parse_batch, parse_fraction, parse_resolution, parse_seconds
 #[derive(Debug, Clone, Args)]
 pub struct CeilingArgs {
     /// Success fraction a batch must reach.
-    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction)]
+    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction, conflicts_with = "slo")]
     pub success_threshold: f64,
     /// Total p99 (seconds) a batch must stay under [default: 2 × (wait + 0.5)].
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_seconds)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seconds, conflicts_with = "slo")]
     pub max_p99: Option<f64>,
     /// Stop bisecting when the bracket is within this fraction of the
     /// answer (and at least one session).
@@ -51,12 +51,15 @@ pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Res
         .into());
     }
     let config = plan.config()?;
-    let slo = match c.max_p99 {
-        Some(p99) => Slo {
+    let slo = match (&plan.slo, c.max_p99) {
+        (Some(spec), _) => spec
+            .as_ceiling(config.plan.wait)
+            .map_err(|e| UsageError(format!("--slo '{}': {e}", spec.text)))?,
+        (None, Some(p99)) => Slo {
             success: c.success_threshold,
             p99,
         },
-        None => Slo::at_wait(c.success_threshold, config.plan.wait),
+        (None, None) => Slo::at_wait(c.success_threshold, config.plan.wait),
     };
     // The search may stop below --max-n; only the descriptors it can get
     // bound it, so lower --max-n to them instead of refusing to start.

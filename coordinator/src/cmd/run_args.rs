@@ -13,6 +13,7 @@ use super::workload_args::WorkloadArgs;
 use crate::config::RunConfig;
 use crate::error::UsageError;
 use crate::plan::PlanSpec;
+use crate::report::slo::SloSpec;
 use crate::values::{
     parse_agents, parse_batch, parse_count, parse_message_size, parse_name, parse_reps,
     parse_requests_grid, parse_seconds, parse_wait, parse_wait_grid, Grid,
@@ -111,9 +112,10 @@ pub struct RunArgs {
     /// Hardware tier recorded in results (cpu-basic, cpu-upgrade, t4-small, …).
     #[arg(long, default_value = "cpu-basic")]
     pub hardware: String,
-    /// Infrastructure name recorded in run.json (local-uvicorn, slurm-multi, …).
-    #[arg(long, default_value = "local", value_parser = parse_name)]
-    pub infrastructure: String,
+    /// Infrastructure name recorded in run.json (local-uvicorn, slurm-multi,
+    /// …) [default: local; the report then labels the run by its folder].
+    #[arg(long, value_parser = parse_name)]
+    pub infrastructure: Option<String>,
     /// CPU cores of the infrastructure under test, recorded in run.json for
     /// the report's batch-per-core figure [default: this machine's when the
     /// embedded server is the target, else unrecorded].
@@ -145,12 +147,46 @@ pub struct RunArgs {
     /// Accept any TLS server certificate (self-signed test servers).
     #[arg(long)]
     pub insecure: bool,
+    /// Service level every phase must meet, e.g. 'success>=0.95,p99<=3s'
+    /// (clauses: success>=F or F%; [connect_|reset_|step_]pNN<=SECONDS,
+    /// total by default). A phase that misses is named and the exit code
+    /// is 1. `ceiling` searches on it (success and p99 only).
+    #[arg(long, value_parser = parse_slo)]
+    pub slo: Option<SloSpec>,
+    /// Also write the run's results as one JSON document to FILE
+    /// (rewritten after every phase).
+    #[arg(long, value_parser = parse_summary_json)]
+    pub summary_json: Option<PathBuf>,
     /// Do not collect per-session records: no raw.jsonl, less coordinator
     /// work (unique_* columns come from the agents' distinct sets).
     #[arg(long)]
     pub no_records: bool,
     #[command(flatten)]
     pub workload: WorkloadArgs,
+}
+
+fn parse_slo(s: &str) -> Result<SloSpec, String> {
+    s.parse()
+}
+
+/// A file path whose folder exists (the file itself is written as the run
+/// goes).
+fn parse_summary_json(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if path.is_dir() {
+        return Err(format!("'{s}' is a folder; give a file name"));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(format!(
+            "'{s}': folder '{}' does not exist",
+            parent.display()
+        ));
+    }
+    Ok(path)
 }
 
 /// The contents of a `--ca-cert` file, checked to hold certificates.
@@ -198,7 +234,11 @@ impl RunArgs {
                 .unwrap_or(envload_agent::plan::DEFAULT_MAX_MESSAGE),
             close: self.close.into(),
             hardware: self.hardware.clone(),
-            infrastructure: self.infrastructure.clone(),
+            infrastructure: self
+                .infrastructure
+                .clone()
+                .unwrap_or_else(|| "local".into()),
+            infrastructure_given: self.infrastructure.is_some(),
             cores: self.cores,
             expected_hosts: self.expected_hosts,
             require_hosts: self.require_hosts,
@@ -210,6 +250,8 @@ impl RunArgs {
                 insecure: self.insecure,
             },
             records: !self.no_records,
+            slo: self.slo.clone(),
+            summary_json: self.summary_json.clone(),
             workload,
         })
     }

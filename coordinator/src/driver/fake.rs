@@ -144,6 +144,7 @@ impl Setup {
             close: CloseMode::ClientFirst,
             hardware: "cpu-basic".into(),
             infrastructure: "fake".into(),
+            infrastructure_given: true,
             cores: None,
             expected_hosts: None,
             require_hosts: false,
@@ -152,6 +153,8 @@ impl Setup {
             agents: 0,
             tls: Default::default(),
             records: true,
+            slo: None,
+            summary_json: None,
             workload: Default::default(),
         };
         Setup {

@@ -43,6 +43,9 @@ pub struct RunDoc {
     pub envload_version: String,
     pub command: Vec<String>,
     pub infrastructure: String,
+    /// Whether the name was given (`--infrastructure`) rather than the
+    /// default "local": a report labels unnamed runs by their folder.
+    pub infrastructure_given: bool,
     pub hardware: String,
     /// CPU cores of the infrastructure under test (`--cores`; the machine's
     /// for the embedded server), for batch-per-core figures.

@@ -1,5 +1,6 @@
 //! Reading `summary.csv` rows of a results folder, and which infrastructure
-//! they belong to: `run.json`'s `infrastructure`, else the folder layout
+//! they belong to: `run.json`'s `infrastructure` when it was given, else the
+//! folder layout
 //! `…/<infrastructure>/<YYYY-MM-DD>/`, else the folder's name; and its
 //! core count, from `run.json`'s `cores` when recorded.
 
@@ -155,8 +156,16 @@ fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
 }
 
 fn infrastructure_of(dir: &Path, run_json: &serde_json::Value) -> String {
+    // A name given with --infrastructure labels the run; the default
+    // ("local", recorded as not given; older run.json files lack the flag)
+    // would merge distinct folders, so those are labelled by their folder.
     if let Some(i) = run_json["infrastructure"].as_str() {
-        return i.to_string();
+        let given = run_json["infrastructure_given"]
+            .as_bool()
+            .unwrap_or(i != "local");
+        if given {
+            return i.to_string();
+        }
     }
     let name = |p: &Path| {
         p.file_name()

@@ -105,11 +105,37 @@ pub fn run(args: &[&str]) -> Output {
         .expect("envload runs")
 }
 
-/// A fresh empty directory for one test's results.
-pub fn out_dir(name: &str) -> PathBuf {
+/// A fresh empty directory path for one test's results, removed when the
+/// test passes (kept, for a look, when it fails).
+pub fn out_dir(name: &str) -> OutDir {
     let dir = std::env::temp_dir().join(format!("envload-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    dir
+    OutDir(dir)
+}
+
+/// A test's results directory: a path while the test runs, gone after it
+/// unless the test panicked.
+pub struct OutDir(PathBuf);
+
+impl std::ops::Deref for OutDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for OutDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// `summary.csv` as rows of fields (header first).
