@@ -12,7 +12,9 @@ use proto::v1;
 
 use crate::failure::{ErrorType, Failure};
 use crate::observation::Observed;
-use crate::plan::{Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE};
+use crate::plan::{
+    Arrival, Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE,
+};
 use crate::record::{SessionRecord, Timings};
 use crate::stats::{Latency, PhaseStats};
 use crate::target::Target;
@@ -72,6 +74,7 @@ pub fn stats_to_proto(s: &PhaseStats) -> v1::Stats {
         reset: Some(latency_to_proto(&s.reset)),
         step: Some(latency_to_proto(&s.step)),
         total: Some(latency_to_proto(&s.total)),
+        start_lag: (s.start_lag.count() > 0).then(|| latency_to_proto(&s.start_lag)),
         errors: s
             .errors
             .iter()
@@ -96,6 +99,7 @@ pub fn merge_stats(s: &mut PhaseStats, p: &v1::Stats) -> Result<(), ConvertError
     merge_latency(&mut s.reset, p.reset.as_ref())?;
     merge_latency(&mut s.step, p.step.as_ref())?;
     merge_latency(&mut s.total, p.total.as_ref())?;
+    merge_latency(&mut s.start_lag, p.start_lag.as_ref())?;
     s.sessions += p.sessions;
     s.successful += p.successful;
     s.failed += p.failed;
@@ -138,6 +142,9 @@ pub fn record_to_proto(r: &SessionRecord) -> v1::SessionRecord {
         target_index: r.target_index as u32,
         ended_after_us: u64::try_from(r.ended_after.as_micros()).unwrap_or(u64::MAX),
         rollout: r.rollout.as_deref().map(rollout::record_to_proto),
+        start_lag_us: r
+            .start_lag
+            .map(|l| u64::try_from(l.as_micros()).unwrap_or(u64::MAX)),
     }
 }
 
@@ -183,6 +190,7 @@ pub fn record_from_proto(
             .map(rollout::record_from_proto)
             .transpose()?
             .map(Box::new),
+        start_lag: p.start_lag_us.map(Duration::from_micros),
     })
 }
 
@@ -209,6 +217,11 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
         close_timeout_seconds: a.close_timeout.as_secs_f64(),
         max_message_bytes: a.max_message as u64,
         workload: rollout::workload_to_proto(&a.workload),
+        arrival: a.arrival.scheduled().then_some(v1::Arrival {
+            spread_seconds: a.arrival.spread.as_secs_f64(),
+            open: a.arrival.open,
+            max_in_flight: a.arrival.max_in_flight,
+        }),
     }
 }
 
@@ -284,6 +297,15 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
             insecure: p.insecure,
         },
         workload: rollout::workload_from_proto(p.workload.as_ref())?,
+        arrival: match &p.arrival {
+            None => Arrival::default(),
+            Some(a) => Arrival {
+                spread: Duration::try_from_secs_f64(a.spread_seconds)
+                    .map_err(|_| bad("assignment.arrival.spread_seconds", a.spread_seconds))?,
+                open: a.open,
+                max_in_flight: a.max_in_flight,
+            },
+        },
     })
 }
 
@@ -332,6 +354,11 @@ mod tests {
                 insecure: true,
             },
             workload: Default::default(),
+            arrival: Arrival {
+                spread: Duration::from_millis(2500),
+                open: true,
+                max_in_flight: 7,
+            },
         };
         let p = assignment_to_proto(3, &a, true);
         let back = assignment_from_proto(&p).unwrap();
@@ -339,6 +366,7 @@ mod tests {
             (back.first_request_id, back.count, back.close, back.mode),
             (40, 30, CloseMode::ServerFirst, Mode::Http)
         );
+        assert_eq!(back.arrival, a.arrival);
         assert_eq!(back.limits(), a.limits());
         let old = assignment_from_proto(&v1::Assignment {
             close_timeout_seconds: 0.0,

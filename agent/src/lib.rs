@@ -31,7 +31,7 @@ pub mod workload;
 pub mod ws;
 
 pub use failure::{ErrorType, Failure};
-pub use plan::{Assignment, CloseMode, Mode};
+pub use plan::{Arrival, Assignment, CloseMode, Mode};
 pub use record::SessionRecord;
 pub use runner::{run_share, run_share_with, ShareResult};
 pub use stats::{Latency, PhaseStats};

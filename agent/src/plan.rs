@@ -50,6 +50,37 @@ pub struct Limits {
     pub max_message: usize,
 }
 
+/// When the sessions of a phase start: all at once (the reference's way),
+/// spread evenly over a ramp (`--ramp-up`), or on a fixed schedule whatever
+/// the server does (`--rate`/`--duration`, the open model). The schedule is
+/// phase-wide — session `k` of the phase starts `spread × k / N` after the
+/// start — so agents running shares of one phase keep one schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Arrival {
+    /// The starts span this (zero: all at once).
+    pub spread: Duration,
+    /// Open model: a session's total latency counts from its scheduled
+    /// start, so time spent waiting to start (client lag, the in-flight
+    /// bound) is not omitted (coordinated omission corrected, as wrk2 does).
+    pub open: bool,
+    /// Most sessions in flight across the phase (0: no bound); a session
+    /// due while the bound is reached waits for one to end.
+    pub max_in_flight: u64,
+}
+
+impl Arrival {
+    /// Whether sessions start on a schedule.
+    pub fn scheduled(&self) -> bool {
+        !self.spread.is_zero()
+    }
+
+    /// When session `id` of a phase of `n` starts, after the phase start.
+    pub fn offset(&self, id: u64, n: u64) -> Duration {
+        let ns = self.spread.as_nanos() * u128::from(id) / u128::from(n.max(1));
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+}
+
 /// One agent's share of one phase.
 #[derive(Debug, Clone)]
 pub struct Assignment {
@@ -80,6 +111,8 @@ pub struct Assignment {
     /// What each session does once connected (default: the benchmark's
     /// one step).
     pub workload: crate::workload::Workload,
+    /// When its sessions start.
+    pub arrival: Arrival,
 }
 
 impl Assignment {

@@ -65,6 +65,9 @@ pub struct SessionRecord {
     /// What a rollout session did beyond the benchmark's one step (`None`
     /// for the benchmark session).
     pub rollout: Option<Box<Rollout>>,
+    /// Scheduled arrivals only: from the session's scheduled start to its
+    /// actual one (timer lateness, the in-flight bound).
+    pub start_lag: Option<Duration>,
 }
 
 /// One answered step: its index within its episode (0-based) and latency.

@@ -9,9 +9,10 @@ use std::time::Instant;
 use chrono::Utc;
 use futures_util::FutureExt;
 use rustls::ClientConfig;
+use tokio::sync::Semaphore;
 
 use crate::failure::{ErrorType, Failure};
-use crate::plan::{Assignment, CloseMode, Limits, Mode};
+use crate::plan::{Arrival, Assignment, CloseMode, Limits, Mode};
 use crate::record::SessionRecord;
 use crate::resolve::Resolver;
 use crate::rollout::{self, RolloutSpec};
@@ -38,6 +39,10 @@ pub(crate) struct ShareSpec {
     pub step: tokio_tungstenite::tungstenite::Utf8Bytes,
     /// A rollout workload (`None`: the benchmark's one-step session).
     pub rollout: Option<RolloutSpec>,
+    /// When sessions start.
+    pub arrival: Arrival,
+    /// This share's part of the phase's in-flight bound.
+    pub in_flight: Option<Semaphore>,
 }
 
 impl ShareSpec {
@@ -56,7 +61,7 @@ impl ShareSpec {
                 a.workload.clone(),
                 a.wait_seconds,
                 step.clone(),
-                resets_share(a),
+                share_of(a.workload.max_resets_in_flight, a),
             )
         });
         ShareSpec {
@@ -73,14 +78,26 @@ impl ShareSpec {
             start: Instant::now(),
             step,
             rollout,
+            arrival: a.arrival,
+            in_flight: share_of(a.arrival.max_in_flight, a).map(Semaphore::new),
         }
+    }
+
+    /// When session `i` of the share is due (`None`: at once).
+    pub fn due(&self, i: u64) -> Option<Instant> {
+        self.arrival.scheduled().then(|| {
+            self.start
+                + self
+                    .arrival
+                    .offset(self.first_request_id + i, self.batch_size)
+        })
     }
 }
 
-/// This agent's part of `--max-resets-in-flight` R: R in proportion to its
-/// share of the phase, at least one.
-fn resets_share(a: &Assignment) -> Option<usize> {
-    let r = a.workload.max_resets_in_flight;
+/// This agent's part of a phase-wide bound R (`--max-resets-in-flight`,
+/// `--max-in-flight`): R in proportion to its share of the phase, at least
+/// one; `None` for no bound (0).
+fn share_of(r: u64, a: &Assignment) -> Option<usize> {
     (r > 0).then(|| {
         let share = u128::from(r) * u128::from(a.count) / u128::from(a.batch_size.max(1));
         usize::try_from(share).unwrap_or(usize::MAX).max(1)
@@ -112,8 +129,31 @@ impl ShardTools {
     }
 }
 
-/// Runs the share's session number `i` (0-based within the share).
+/// Runs the share's session number `i` (0-based within the share): at its
+/// time when arrivals are scheduled, once the in-flight bound lets it.
 pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord {
+    let due = spec.due(i);
+    if let Some(at) = due {
+        tokio::time::sleep_until(at.into()).await;
+    }
+    // Closed only with the share, so acquiring cannot fail.
+    let _slot = match &spec.in_flight {
+        Some(s) => s.acquire().await.ok(),
+        None => None,
+    };
+    let start_lag = due.map(|at| at.elapsed());
+    let mut record = run_now(spec, tools, i).await;
+    if let Some(lag) = start_lag {
+        if spec.arrival.open {
+            let lag_us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+            record.timings.total_us = record.timings.total_us.saturating_add(lag_us);
+        }
+        record.start_lag = Some(lag);
+    }
+    record
+}
+
+async fn run_now(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord {
     let request_id = spec.first_request_id + i;
     let target_index = (request_id % spec.targets.len() as u64) as usize;
     let target = &spec.targets[target_index];
@@ -184,5 +224,6 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
         failure,
         ended_after: spec.start.elapsed(),
         rollout,
+        start_lag: None,
     }
 }

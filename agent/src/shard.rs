@@ -197,5 +197,6 @@ fn failed(spec: &ShareSpec, i: u64, why: &str) -> SessionRecord {
         failure: Some(Failure::new(ErrorType::ConnectionError, why)),
         ended_after: spec.start.elapsed(),
         rollout: None,
+        start_lag: None,
     }
 }

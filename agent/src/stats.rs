@@ -169,6 +169,8 @@ pub struct PhaseStats {
     pub errors: BTreeMap<ErrorType, u64>,
     /// Rollout workloads only: episodes, steps by index, bytes.
     pub rollout: Option<Box<RolloutStats>>,
+    /// Scheduled arrivals only: scheduled start to actual, every session.
+    pub start_lag: Latency,
 }
 
 /// The part of a phase's statistics only rollout sessions have. Counters
@@ -287,6 +289,10 @@ impl PhaseStats {
                 .get_or_insert_with(Default::default)
                 .record(r, rec.failure.is_none());
         }
+        if let Some(lag) = rec.start_lag {
+            self.start_lag
+                .record(u64::try_from(lag.as_micros()).unwrap_or(u64::MAX));
+        }
     }
 }
 
@@ -299,6 +305,7 @@ impl AddAssign<&PhaseStats> for PhaseStats {
         self.reset += &other.reset;
         self.step += &other.step;
         self.total += &other.total;
+        self.start_lag += &other.start_lag;
         for (k, v) in &other.errors {
             *self.errors.entry(*k).or_default() += v;
         }

@@ -22,6 +22,7 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         hardware: "cpu-basic".into(),
         tls: Default::default(),
         workload: Default::default(),
+        arrival: Default::default(),
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

@@ -1,9 +1,12 @@
 //! What a server process has served, for tests that check a load
 //! generator's promises from the other end (`GET /envload/counters`):
 //! resets and the most ever in flight at once, steps, MCP calls, pings sent
-//! and pongs received. Per worker process.
+//! and pongs received, and when WebSocket sessions opened (per 100 ms from
+//! the first, for tests of arrival schedules). Per worker process.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -18,7 +21,20 @@ pub struct Counters {
     pings_sent: AtomicU64,
     pongs_received: AtomicU64,
     sessions: AtomicU64,
+    opened: Mutex<Opened>,
 }
+
+/// Sessions opened per [`SLOT`] since the first one.
+#[derive(Debug, Default)]
+struct Opened {
+    first: Option<Instant>,
+    per_slot: Vec<u64>,
+}
+
+/// The width of one slot of `ws_sessions_per_100ms`.
+const SLOT: Duration = Duration::from_millis(100);
+/// Slots kept (an hour); sessions opened later count in the last one.
+const SLOTS: usize = 36_000;
 
 /// A reset in progress; counted out when dropped.
 pub struct ResetGuard<'a>(&'a Counters);
@@ -57,6 +73,14 @@ impl Counters {
     /// A WebSocket session opened.
     pub fn session(&self) {
         self.sessions.fetch_add(1, Relaxed);
+        let now = Instant::now();
+        let mut o = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        let first = *o.first.get_or_insert(now);
+        let slot = ((now - first).as_nanos() / SLOT.as_nanos()).min(SLOTS as u128 - 1) as usize;
+        if o.per_slot.len() <= slot {
+            o.per_slot.resize(slot + 1, 0);
+        }
+        o.per_slot[slot] += 1;
     }
 
     /// All of them, as the endpoint returns them.
@@ -70,6 +94,7 @@ impl Counters {
             "mcp_calls": self.mcp_calls.load(Relaxed),
             "pings_sent": self.pings_sent.load(Relaxed),
             "pongs_received": self.pongs_received.load(Relaxed),
+            "ws_sessions_per_100ms": self.opened.lock().unwrap_or_else(|p| p.into_inner()).per_slot.clone(),
         })
     }
 }

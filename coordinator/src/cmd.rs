@@ -4,6 +4,7 @@
 //! outcome to the exit code.
 
 pub mod agent;
+pub mod arrival_args;
 pub mod ceiling;
 pub mod coordinator;
 pub mod experiment;

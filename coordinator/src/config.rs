@@ -56,11 +56,23 @@ pub struct RunConfig {
     pub slo: Option<SloSpec>,
     /// `--summary-json`: the results as one JSON document.
     pub summary_json: Option<PathBuf>,
+    /// When sessions start (`--ramp-up`, `--rate`/`--duration`).
+    pub arrival: envload_agent::Arrival,
     /// What each session does (`--steps`, `--think`, `--scenario`, …).
     pub workload: Workload,
 }
 
 impl RunConfig {
+    /// Most sessions open at once in any phase: the largest N, or the open
+    /// model's in-flight bound when lower.
+    pub fn max_concurrent(&self) -> u64 {
+        let n = self.plan.max_n();
+        match self.arrival.max_in_flight {
+            0 => n,
+            m => n.min(m),
+        }
+    }
+
     /// The phase-wide assignment against `targets`: the whole id range;
     /// drivers split it.
     pub fn template(&self, phase: &Phase, targets: &[Target]) -> Assignment {
@@ -78,6 +90,7 @@ impl RunConfig {
             hardware: self.hardware.clone(),
             tls: self.tls.clone(),
             workload: self.workload.clone(),
+            arrival: self.arrival,
         }
     }
 }

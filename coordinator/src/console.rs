@@ -53,6 +53,26 @@ pub fn phase_line(s: &SummaryRow, errors: &BTreeMap<ErrorType, u64>, first_error
 }
 
 /// A rollout phase's episodes, steps by index and bytes.
+/// The start lag of a phase with scheduled arrivals (`--ramp-up`, `--rate`).
+pub fn arrival_line(a: &envload_agent::Arrival, lag: &envload_agent::Latency) {
+    let how = if a.open {
+        let bound = match a.max_in_flight {
+            0 => String::new(),
+            m => format!(", at most {m} in flight"),
+        };
+        format!("open model{bound}; total latency counts from the scheduled start")
+    } else {
+        "ramp".to_string()
+    };
+    println!(
+        "     arrivals: starts spread over {:.2} s ({how}); start lag p50/p99/max {:.3}/{:.3}/{:.3} s",
+        a.spread.as_secs_f64(),
+        lag.quantile_s(0.5),
+        lag.quantile_s(0.99),
+        lag.max_s()
+    );
+}
+
 pub fn rollout_lines(ro: &RolloutStats, wall: f64) {
     let per_s = |v: f64| if wall > 0.0 { v / wall } else { 0.0 };
     println!(

@@ -198,6 +198,9 @@ fn report_phase(config: &RunConfig, r: &PhaseResult) {
         console::phase_summary(&r.summary);
     }
     console::phase_line(&r.summary, &r.outcome.stats.errors, first_error.as_deref());
+    if config.arrival.scheduled() {
+        console::arrival_line(&config.arrival, &r.outcome.stats.start_lag);
+    }
     if let Some(ro) = r.outcome.stats.rollout.as_deref() {
         console::rollout_lines(ro, r.outcome.wall.as_secs_f64());
     }

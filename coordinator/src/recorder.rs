@@ -227,6 +227,7 @@ impl Recorder {
             agents: Vec::new(),
             targets: Vec::new(),
             cpu_seconds: PhaseCpu::default(),
+            start_lag: None,
         });
         self.finish(status)?;
         Ok(())
@@ -266,6 +267,13 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
             // A rollout workload, as the agents ran it (think times scaled).
             if !config.workload.is_benchmark() {
                 plan["workload"] = workload_doc(&config.workload);
+            }
+            let a = &config.arrival;
+            if a.scheduled() {
+                plan["arrival"] = json!({
+                    "spread_seconds": a.spread.as_secs_f64(), "open": a.open,
+                    "max_in_flight": a.max_in_flight,
+                });
             }
             plan
         },

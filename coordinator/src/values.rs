@@ -29,6 +29,16 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses `--rate`: sessions per second, finite, in (0, 1000000].
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1e6 => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a rate in sessions per second in (0, 1000000]"
+        )),
+    }
+}
+
 /// Parses a wait in seconds: finite, ≥ 0 and at most [`MAX_WAIT`].
 pub fn parse_wait(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {

@@ -316,3 +316,26 @@ fn bad_slo_and_summary_json() {
         &["--slo", "success and total p99"],
     );
 }
+
+#[test]
+fn bad_arrival_flags() {
+    expect_usage_error(&["run", "--ramp-up", "0"], &["'0'", "--ramp-up"]);
+    expect_usage_error(&["run", "--rate", "5"], &["--duration"]);
+    expect_usage_error(
+        &["run", "--rate", "-1", "--duration", "1"],
+        &["'-1'", "--rate"],
+    );
+    expect_usage_error(
+        &["run", "--rate", "5", "--duration", "1", "-n", "3"],
+        &["--rate", "--requests"],
+    );
+    expect_usage_error(&["run", "--max-in-flight", "3"], &["--rate"]);
+    expect_usage_error(
+        &["run", "--ramp-up", "1", "--rate", "5", "--duration", "1"],
+        &["--ramp-up", "--rate"],
+    );
+    expect_usage_error(
+        &["run", "--rate", "1000000", "--duration", "604800"],
+        &["sessions, more than a phase holds"],
+    );
+}

@@ -7,6 +7,7 @@
 mod support;
 
 mod architecture;
+mod arrival;
 mod bad_input;
 mod ceiling;
 mod conformance;

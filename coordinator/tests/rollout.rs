@@ -6,32 +6,16 @@
 
 use crate::support;
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use support::hostile::{Hostile, HostileServer};
 use support::procs::run_distributed;
-use support::{col, csv_file, csv_rows, out_dir, raw_lines, run, text, Server};
+use support::{col, counters, csv_file, csv_rows, out_dir, raw_lines, run, text, Server};
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/scenarios");
 
 fn scenario(name: &str) -> String {
     format!("{SCENARIOS}/{name}.toml")
-}
-
-/// `GET /envload/counters` of a one-worker server.
-fn counters(url: &str) -> serde_json::Value {
-    let addr = url.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET /envload/counters HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    let body = reply.split("\r\n\r\n").nth(1).unwrap();
-    serde_json::from_str(body).unwrap()
 }
 
 fn ok_run(args: &[&str]) -> String {

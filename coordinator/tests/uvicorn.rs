@@ -160,6 +160,7 @@ fn check_package(package: &str) {
             hardware: "cpu".into(),
             tls: Default::default(),
             workload: Default::default(),
+            arrival: Default::default(),
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

@@ -13,7 +13,7 @@ pub fn run(args: RunArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Resu
     let config = args.config()?;
     run_locally(
         &config,
-        config.plan.max_n(),
+        config.max_concurrent(),
         argv,
         shutdown,
         async |driver, ctx| execute(driver, ctx).await,

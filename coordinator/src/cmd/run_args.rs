@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use envload_agent::{CloseMode, Mode, Target};
 
+use super::arrival_args::ArrivalArgs;
 use super::workload_args::WorkloadArgs;
 use crate::config::RunConfig;
 use crate::error::UsageError;
@@ -163,6 +164,8 @@ pub struct RunArgs {
     pub no_records: bool,
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    #[command(flatten)]
+    pub arrival: ArrivalArgs,
 }
 
 fn parse_slo(s: &str) -> Result<SloSpec, String> {
@@ -215,7 +218,10 @@ impl RunArgs {
         let plan = PlanSpec {
             mode,
             modes: self.modes.iter().map(|m| (*m).into()).collect(),
-            n: self.requests.or(scenario.requests).unwrap_or(10),
+            n: match self.arrival.sessions()? {
+                Some(n) => n,
+                None => self.requests.or(scenario.requests).unwrap_or(10),
+            },
             wait: self.wait.or(scenario.wait).unwrap_or(1.0),
             requests_grid: self.requests_grid.clone().map(|g| g.0),
             wait_grid: self.wait_grid.clone().map(|g| g.0),
@@ -223,6 +229,7 @@ impl RunArgs {
             compare: self.compare,
         };
         plan.validate().map_err(UsageError)?;
+        let arrival = self.arrival.arrival(plan.n);
         Ok(RunConfig {
             plan,
             targets: self.url.iter().chain(&self.urls).cloned().collect(),
@@ -252,6 +259,7 @@ impl RunArgs {
             records: !self.no_records,
             slo: self.slo.clone(),
             summary_json: self.summary_json.clone(),
+            arrival,
             workload,
         })
     }

@@ -79,6 +79,7 @@ impl PhaseDriver for Fake {
                 failure: (!ok).then(|| Failure::new(ErrorType::CapacityReached, "full")),
                 ended_after: self.latency,
                 rollout: None,
+                start_lag: None,
             };
             stats.record(&rec);
             records.push(rec);
@@ -155,6 +156,7 @@ impl Setup {
             records: true,
             slo: None,
             summary_json: None,
+            arrival: Default::default(),
             workload: Default::default(),
         };
         Setup {

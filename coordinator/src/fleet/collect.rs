@@ -255,6 +255,7 @@ fn lost_record(
         failure: Some(Failure::new(ErrorType::AgentLost, why)),
         ended_after: after,
         rollout: None,
+        start_lag: None,
     }
 }
 
@@ -280,6 +281,7 @@ mod tests {
             hardware: "cpu".into(),
             tls: Default::default(),
             workload: Default::default(),
+            arrival: Default::default(),
         }
     }
 
@@ -300,6 +302,7 @@ mod tests {
             failure: None,
             ended_after: Duration::from_millis(1),
             rollout: None,
+            start_lag: None,
         }
     }
 

@@ -52,6 +52,11 @@ pub const ROLLOUT_KEYS: [&str; 11] = [
     "episode_latencies",
 ];
 
+/// The key added last on the rows of scheduled arrivals (`--ramp-up`,
+/// `--rate`): seconds from the session's scheduled start to its actual one.
+/// In the open model `total_latency` includes it.
+pub const START_LAG_KEY: &str = "start_lag";
+
 /// Appends to `<dir>/raw.jsonl`.
 pub struct RawJsonl {
     file: BufWriter<File>,
@@ -123,6 +128,10 @@ fn push_line(out: &mut String, r: &SessionRecord) {
     }
     if let Some(ro) = r.rollout.as_deref() {
         push_rollout(out, ro);
+    }
+    if let Some(lag) = r.start_lag {
+        let _ = write!(out, ", \"{START_LAG_KEY}\": ");
+        push_float(out, lag.as_secs_f64());
     }
     out.push_str("}\n");
 }
@@ -267,6 +276,7 @@ mod tests {
             failure: None,
             ended_after: Default::default(),
             rollout: None,
+            start_lag: None,
         };
         ok.observed.waited_seconds = 1e-7;
         ok.observed.pid = 4242;

@@ -35,6 +35,10 @@ pub struct PhaseEntry {
     pub targets: Vec<TargetCount>,
     /// CPU seconds spent during the phase (`envload`, `embedded_server`).
     pub cpu_seconds: PhaseCpu,
+    /// Scheduled arrivals only: scheduled start to actual, seconds
+    /// (`p50`, `p99`, `max`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_lag: Option<Value>,
 }
 
 /// The document.
@@ -142,6 +146,12 @@ impl PhaseWriter for RunJson {
             agents: r.outcome.agents.clone(),
             targets: r.targets.clone(),
             cpu_seconds: r.cpu,
+            start_lag: {
+                let l = &r.outcome.stats.start_lag;
+                (l.count() > 0).then(|| {
+                    serde_json::json!({"p50": l.quantile_s(0.5), "p99": l.quantile_s(0.99), "max": l.max_s()})
+                })
+            },
         };
         for a in &r.outcome.agents {
             if let Some(info) = self

@@ -159,6 +159,23 @@ pub fn run_ok(args: &[&str]) -> (String, String) {
     t
 }
 
+/// `GET /envload/counters` of a one-worker `envload serve` (what the
+/// server saw).
+pub fn counters(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /envload/counters HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let body = reply.split("\r\n\r\n").nth(1).unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
 /// `raw.jsonl` as JSON values.
 pub fn raw_lines(dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("raw.jsonl")).expect("raw.jsonl exists");

@@ -119,6 +119,23 @@ pub struct Assignment {
     /// absent: the benchmark's one-step session
     #[prost(message, optional, tag = "16")]
     pub workload: ::core::option::Option<Workload>,
+    /// absent: every session starts at once
+    #[prost(message, optional, tag = "17")]
+    pub arrival: ::core::option::Option<Arrival>,
+}
+/// When the sessions of a phase start (--ramp-up, --rate/--duration): the
+/// session with phase-wide id k starts spread_seconds * k / batch_size after
+/// the share's start, so shares of one phase keep one schedule.
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+pub struct Arrival {
+    #[prost(double, tag = "1")]
+    pub spread_seconds: f64,
+    /// latency counted from the scheduled start
+    #[prost(bool, tag = "2")]
+    pub open: bool,
+    /// phase-wide (0: no bound); the agent holds its share
+    #[prost(uint64, tag = "3")]
+    pub max_in_flight: u64,
 }
 /// What each session does once connected (rollout workloads).
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -227,6 +244,9 @@ pub struct Stats {
     pub reconnects: u64,
     #[prost(map = "string, uint64", tag = "17")]
     pub episode_errors: ::std::collections::HashMap<::prost::alloc::string::String, u64>,
+    /// scheduled start to actual (scheduled arrivals)
+    #[prost(message, optional, tag = "18")]
+    pub start_lag: ::core::option::Option<Latency>,
 }
 /// What finished since the last Progress (a delta, merged by the coordinator).
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -273,6 +293,9 @@ pub struct SessionRecord {
     /// rollout workloads only
     #[prost(message, optional, tag = "15")]
     pub rollout: ::core::option::Option<Rollout>,
+    /// scheduled arrivals: scheduled start to actual
+    #[prost(uint64, optional, tag = "16")]
+    pub start_lag_us: ::core::option::Option<u64>,
 }
 /// What a rollout session did (see Workload).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
