@@ -29,6 +29,7 @@ pub struct ShareResult {
 /// may use (`shard`); dropping it aborts them (their sockets close), which
 /// is how a phase is cancelled.
 pub struct Sessions {
+    spec: Arc<ShareSpec>,
     finished: mpsc::UnboundedReceiver<Vec<SessionRecord>>,
     ready: VecDeque<SessionRecord>,
     _shards: Vec<Shard>,
@@ -45,10 +46,17 @@ impl Sessions {
             .map(|k| Shard::start(spec.clone(), k, shards, out.clone()))
             .collect();
         Sessions {
+            spec,
             finished,
             ready: VecDeque::new(),
             _shards: shards,
         }
+    }
+
+    /// Sessions started so far (with scheduled arrivals, fewer than the
+    /// share until its schedule ends).
+    pub fn started(&self) -> u64 {
+        self.spec.started.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The next session to finish, or `None` when all have.

@@ -3,6 +3,7 @@
 //! that says so, and the record every session yields whatever happened.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -43,6 +44,8 @@ pub(crate) struct ShareSpec {
     pub arrival: Arrival,
     /// This share's part of the phase's in-flight bound.
     pub in_flight: Option<Semaphore>,
+    /// Sessions started so far (past their schedule and the bound).
+    pub started: AtomicU64,
 }
 
 impl ShareSpec {
@@ -80,6 +83,7 @@ impl ShareSpec {
             rollout,
             arrival: a.arrival,
             in_flight: share_of(a.arrival.max_in_flight, a).map(Semaphore::new),
+            started: AtomicU64::new(0),
         }
     }
 
@@ -142,6 +146,7 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
         None => None,
     };
     let start_lag = due.map(|at| at.elapsed());
+    spec.started.fetch_add(1, Ordering::Relaxed);
     let mut record = run_now(spec, tools, i).await;
     if let Some(lag) = start_lag {
         if spec.arrival.open {

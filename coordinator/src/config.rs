@@ -56,6 +56,10 @@ pub struct RunConfig {
     pub slo: Option<SloSpec>,
     /// `--summary-json`: the results as one JSON document.
     pub summary_json: Option<PathBuf>,
+    /// `--metrics-listen`: where live metrics are served.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `--metrics-linger`: how long they outlive the run.
+    pub metrics_linger: Duration,
     /// When sessions start (`--ramp-up`, `--rate`/`--duration`).
     pub arrival: envload_agent::Arrival,
     /// What each session does (`--steps`, `--think`, `--scenario`, …).

@@ -141,9 +141,15 @@ impl Fleet {
                     hello.cpus as usize,
                 ));
                 self.agents.insert(id, Conn { hello, tx });
+                if let Some(m) = crate::metrics::global() {
+                    m.set_agents(self.agents.len());
+                }
             }
             Event::Lost { id, reason } => {
                 if let Some(conn) = self.agents.remove(&id) {
+                    if let Some(m) = crate::metrics::global() {
+                        m.set_agents(self.agents.len());
+                    }
                     let mid_phase = collect.as_mut().is_some_and(|c| c.lost(id, &reason));
                     let what = if mid_phase {
                         "; its unfinished sessions count as AgentLost"
@@ -164,7 +170,11 @@ impl Fleet {
                 match *msg {
                     Up::Ready(_) => c.ready(id),
                     Up::Progress(p) => {
-                        if let Err(e) = p.delta.as_ref().map_or(Ok(()), |d| c.progress(id, d)) {
+                        if let Err(e) = p
+                            .delta
+                            .as_ref()
+                            .map_or(Ok(()), |d| c.progress(id, p.started, d))
+                        {
                             self.drop_agent(id, &e, Some(c));
                         }
                     }
@@ -298,8 +308,8 @@ impl PhaseDriver for Fleet {
             }
             if shown.elapsed() >= Duration::from_millis(250) {
                 shown = Instant::now();
-                let (done, failed, p99) = collect.live();
-                live.update(template.count, done, failed, p99);
+                let (started, stats) = collect.live();
+                live.update(started, stats);
             }
         }
         live.finish();

@@ -17,6 +17,7 @@ mod error;
 mod experiment;
 mod fleet;
 mod local_driver;
+mod metrics;
 mod output;
 mod phases;
 mod plan;

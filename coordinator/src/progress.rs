@@ -6,6 +6,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use envload_agent::PhaseStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::plan::Phase;
@@ -22,8 +23,11 @@ pub struct LiveProgress {
 }
 
 impl LiveProgress {
-    /// Starts showing `phase`.
+    /// Starts showing `phase` (and telling the metrics registry).
     pub fn start(phase: &Phase) -> Self {
+        if let Some(m) = crate::metrics::global() {
+            m.phase_started(phase);
+        }
         let label = format!(
             "phase {} {} N={}",
             phase.index + 1,
@@ -49,8 +53,13 @@ impl LiveProgress {
         }
     }
 
-    /// Shows the current counts.
-    pub fn update(&mut self, started: u64, done: u64, failed: u64, p99_s: f64) {
+    /// Shows the phase so far: sessions started, statistics merged.
+    pub fn update(&mut self, started: u64, stats: &PhaseStats) {
+        if let Some(m) = crate::metrics::global() {
+            m.phase_progress(started, stats);
+        }
+        let (done, failed) = (stats.sessions, stats.failed);
+        let p99_s = stats.total.quantile_s(0.99);
         match &self.bar {
             Some(bar) => {
                 bar.set_position(done);

@@ -179,6 +179,9 @@ impl Recorder {
             w.write_phase(&result)
                 .with_context(|| format!("writing results to {}", self.dir.display()))?;
         }
+        if let Some(m) = crate::metrics::global() {
+            m.phase_finished(&result);
+        }
         Ok(result)
     }
 
@@ -212,6 +215,9 @@ impl Recorder {
     }
 
     fn mark_partial(&mut self, phase: &Phase, status: &'static str) -> anyhow::Result<()> {
+        if let Some(m) = crate::metrics::global() {
+            m.phase_stopped();
+        }
         self.run_json.doc.phases.push(PhaseEntry {
             index: phase.index,
             mode: phase.mode.as_str().into(),

@@ -32,6 +32,7 @@ pub fn run_locally(
     shutdown: Shutdown,
     body: impl AsyncFnOnce(&mut LocalDriver, RunContext<'_>) -> anyhow::Result<RunOutcome>,
 ) -> anyhow::Result<RunOutcome> {
+    let metrics = crate::metrics::endpoint::for_run(config)?;
     let Prepared {
         dir,
         targets,
@@ -65,6 +66,9 @@ pub fn run_locally(
         outcome
     });
     drop(embedded);
+    if let Some(m) = &metrics {
+        m.linger(config.metrics_linger, &shutdown);
+    }
     outcome
 }
 

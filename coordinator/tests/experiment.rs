@@ -11,26 +11,29 @@ use std::path::{Path, PathBuf};
 
 use support::{col, csv_rows, envload, out_dir, run, text};
 
-fn matrix(name: &str, body: &str) -> (PathBuf, PathBuf) {
+/// Writes `body` as a matrix in a fresh folder; returns (matrix, results
+/// root, the folder — removed when dropped).
+fn matrix(name: &str, body: &str) -> (PathBuf, PathBuf, support::OutDir) {
     let dir = out_dir(name);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("matrix.toml");
     std::fs::write(&path, body).unwrap();
-    (path, dir.join("results"))
+    let results = dir.join("results");
+    (path, results, dir)
 }
 
 /// A matrix with one `deploy = "command"` infrastructure `id` on a free
 /// loopback port (`$PORT` in `start`), batch sizes `requests`, and `more`
-/// lines; returns (matrix, results root, port).
+/// lines; returns (matrix, results root, port, folder guard).
 fn command_matrix(
     name: &str,
     id: &str,
     start: &str,
     requests: &str,
     more: &str,
-) -> (PathBuf, PathBuf, u16) {
+) -> (PathBuf, PathBuf, u16, support::OutDir) {
     let port = support::free_port();
-    let (m, results) = matrix(
+    let (m, results, dir) = matrix(
         name,
         &format!(
             "[grid]\nrequests = {requests}\nwaits = [0.3]\ntimeout = 30.0\n\
@@ -38,7 +41,7 @@ fn command_matrix(
              url = \"http://127.0.0.1:{port}\"\nenv = {{ PORT = \"{port}\" }}\n{more}"
         ),
     );
-    (m, results, port)
+    (m, results, port, dir)
 }
 
 fn experiment(m: &Path, results: &Path, id: &str) -> std::process::Output {
@@ -63,7 +66,7 @@ fn run_json(dir: &Path) -> serde_json::Value {
 
 #[test]
 fn an_embedded_plan_lands_where_the_report_reads_it_and_never_overwrites() {
-    let (m, results) = matrix(
+    let (m, results, _dir) = matrix(
         "experiment-embedded",
         "[grid]\nmodes = [\"ws\", \"http\"]\nrequests = [4, 8]\nwaits = [0.05]\ntimeout = 30.0\n\
          [[infrastructure]]\nid = \"laptop\"\ndeploy = \"embedded\"\n",
@@ -119,7 +122,7 @@ fn a_command_deployment_is_started_measured_and_stopped() {
         "exec '{}' serve --host 127.0.0.1 --port $PORT --max-concurrent-envs 4",
         envload()
     );
-    let (m, results, port) = command_matrix(
+    let (m, results, port, _dir) = command_matrix(
         "experiment-command",
         "capped",
         &start,
@@ -145,7 +148,7 @@ fn a_command_deployment_is_started_measured_and_stopped() {
 
 #[test]
 fn a_start_command_that_dies_is_reported_with_its_log() {
-    let (m, results, _) = command_matrix(
+    let (m, results, _, _dir) = command_matrix(
         "experiment-dies",
         "broken",
         "echo boom-from-start >&2; exit 3",
@@ -163,7 +166,7 @@ fn a_start_command_that_dies_is_reported_with_its_log() {
 
 #[test]
 fn a_broken_matrix_is_named() {
-    let (m, results) = matrix(
+    let (m, results, _dir) = matrix(
         "experiment-bad",
         "[grid]\nrequests = [0]\n[[infrastructure]]\nid = \"zero\"\ndeploy = \"embedded\"\n",
     );
@@ -230,7 +233,7 @@ fn every_infrastructure_of_the_shipped_matrix_is_planned() {
 
 #[test]
 fn sigterm_while_waiting_for_readiness_stops_the_started_server_too() {
-    let (m, results, _) = command_matrix(
+    let (m, results, _, _dir) = command_matrix(
         "experiment-sigterm",
         "slow",
         "echo $$ > started.pid; exec sleep 300",
@@ -286,7 +289,7 @@ fn sigterm_while_waiting_for_readiness_stops_the_started_server_too() {
 
 #[test]
 fn a_matrix_entry_may_name_a_rollout_scenario() {
-    let (m, results) = matrix(
+    let (m, results, _dir) = matrix(
         "experiment-scenario",
         "[grid]\nrequests = [4]\nwaits = [0.02]\ntimeout = 30.0\n\
          [[infrastructure]]\nid = \"pool\"\ndeploy = \"embedded\"\nscenario = \"pool.toml\"\n",
@@ -310,7 +313,7 @@ fn a_matrix_entry_may_name_a_rollout_scenario() {
     let last: Vec<&str> = episodes.lines().last().unwrap().split(',').collect();
     assert_eq!((last[5], last[6]), ("8", "8"), "4 sessions x 2 episodes");
     // A scenario that does not load is named with the matrix and the entry.
-    let (bad, results) = matrix(
+    let (bad, results, _dir) = matrix(
         "experiment-scenario-bad",
         "[[infrastructure]]\nid = \"pool\"\ndeploy = \"embedded\"\nscenario = \"missing.toml\"\n",
     );

@@ -18,6 +18,7 @@ mod haproxy;
 mod hostile;
 mod k8s;
 mod output_contract;
+mod prometheus;
 mod report;
 mod report_figures;
 mod rollout;

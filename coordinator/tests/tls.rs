@@ -14,6 +14,8 @@ struct Pki {
     ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
+    /// The files' folder, removed with the Pki.
+    _dir: support::OutDir,
 }
 
 fn make_pki(name: &str) -> Pki {
@@ -36,6 +38,7 @@ fn make_pki(name: &str) -> Pki {
         ca: dir.join("ca.pem"),
         cert: dir.join("cert.pem"),
         key: dir.join("key.pem"),
+        _dir: dir,
     };
     std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
     std::fs::write(&pki.cert, leaf.pem()).unwrap();
@@ -182,6 +185,7 @@ fn a_self_signed_openssl_certificate_given_with_ca_cert_is_trusted() {
         ca: cert.clone(),
         cert: cert.clone(),
         key,
+        _dir: dir,
     };
     let s = tls_server(&pki, &[]);
     let ca = cert.to_str().unwrap();

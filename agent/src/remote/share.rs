@@ -31,6 +31,7 @@ pub struct Share {
     hosts: HashSet<String>,
     hashes: HashSet<String>,
     wall: Duration,
+    started_sent: u64,
 }
 
 impl Share {
@@ -47,6 +48,7 @@ impl Share {
             hosts: HashSet::new(),
             hashes: HashSet::new(),
             wall: Duration::ZERO,
+            started_sent: 0,
         }
     }
 
@@ -92,15 +94,18 @@ impl Share {
         })))
     }
 
-    /// The progress delta since the last one (None when nothing finished).
+    /// The progress delta since the last one, with the sessions started so
+    /// far (None when nothing finished or started since).
     pub fn take_progress(&mut self) -> Option<v1::AgentMessage> {
-        if self.delta.sessions == 0 {
+        let started = self.sessions.as_ref().map_or(0, Sessions::started);
+        if self.delta.sessions == 0 && started == self.started_sent {
             return None;
         }
+        self.started_sent = started;
         let delta = std::mem::take(&mut self.delta);
         Some(msg(v1::agent_message::Msg::Progress(v1::Progress {
             phase: self.phase,
-            started: self.assignment.count,
+            started,
             delta: Some(stats_to_proto(&delta)),
         })))
     }

@@ -78,6 +78,7 @@ pub fn run(
         .clone()
         .unwrap_or_else(|| default_dir(&run.infrastructure));
     let dir = prepare_dir(&dir, "--output-dir").map_err(UsageError)?;
+    let metrics = crate::metrics::endpoint::for_run(&run)?;
 
     let config = FleetConfig {
         token: args.token.clone().filter(|t| !t.is_empty()),
@@ -89,7 +90,8 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
+    let after = shutdown.clone();
+    let outcome = rt.block_on(async {
         let (mut fleet, service) = Fleet::new(config);
         let server = GrpcServer::start(listen, service)
             .await
@@ -130,5 +132,9 @@ pub fn run(
         let outcome = execute(&mut fleet, ctx).await;
         server.stop().await;
         outcome
-    })
+    });
+    if let Some(m) = &metrics {
+        m.linger(run.metrics_linger, &after);
+    }
+    outcome
 }

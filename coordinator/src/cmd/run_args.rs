@@ -3,6 +3,7 @@
 //! [`RunConfig`]. `run` keeps the reference client's flags and meanings
 //! (`tests/test_scaling.py`) so users switch without relearning.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -158,6 +159,14 @@ pub struct RunArgs {
     /// (rewritten after every phase).
     #[arg(long, value_parser = parse_summary_json)]
     pub summary_json: Option<PathBuf>,
+    /// Serve live metrics in Prometheus' text format at
+    /// http://ADDR/metrics while the run goes (HOST:PORT; port 0 picks one).
+    #[arg(long, value_parser = parse_listen)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Keep serving metrics this many seconds after the run ends, so a last
+    /// scrape sees the final values.
+    #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_wait, requires = "metrics_listen")]
+    pub metrics_linger: f64,
     /// Do not collect per-session records: no raw.jsonl, less coordinator
     /// work (unique_* columns come from the agents' distinct sets).
     #[arg(long)]
@@ -166,6 +175,14 @@ pub struct RunArgs {
     pub workload: WorkloadArgs,
     #[command(flatten)]
     pub arrival: ArrivalArgs,
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("'{s}' is not HOST:PORT"))
 }
 
 fn parse_slo(s: &str) -> Result<SloSpec, String> {
@@ -259,6 +276,8 @@ impl RunArgs {
             records: !self.no_records,
             slo: self.slo.clone(),
             summary_json: self.summary_json.clone(),
+            metrics_listen: self.metrics_listen,
+            metrics_linger: Duration::from_secs_f64(self.metrics_linger),
             arrival,
             workload,
         })

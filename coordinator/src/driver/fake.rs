@@ -156,6 +156,8 @@ impl Setup {
             records: true,
             slo: None,
             summary_json: None,
+            metrics_listen: None,
+            metrics_linger: Default::default(),
             arrival: Default::default(),
             workload: Default::default(),
         };

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use envload_agent::convert::{merge_latency, merge_stats, record_from_proto};
-use envload_agent::{Assignment, ErrorType, Failure, Latency, PhaseStats, SessionRecord};
+use envload_agent::convert::{record_from_proto, stats_from_proto};
+use envload_agent::{Assignment, ErrorType, Failure, PhaseStats, SessionRecord};
 use envload_proto::v1;
 
 use crate::result::{AgentPhase, PhaseOutcome};
@@ -22,6 +22,8 @@ struct Part {
     records: Vec<SessionRecord>,
     done: Option<v1::PhaseDone>,
     lost: Option<(String, Duration)>,
+    /// Sessions started, as the agent last reported.
+    started: u64,
 }
 
 /// The phase in flight.
@@ -29,9 +31,9 @@ pub struct Collector {
     parts: BTreeMap<u64, Part>,
     send_records: bool,
     started: Option<(Instant, DateTime<Utc>)>,
-    /// Total latency of every delta so far, for the live p99 (merging all
-    /// parts' histograms four times a second would cost far more).
-    live_total: Latency,
+    /// Every delta so far, merged as they come, for the live view (merging
+    /// all parts' histograms four times a second would cost far more).
+    live: PhaseStats,
 }
 
 impl Collector {
@@ -41,7 +43,7 @@ impl Collector {
             parts: BTreeMap::new(),
             send_records,
             started: None,
-            live_total: Latency::default(),
+            live: PhaseStats::default(),
         }
     }
 
@@ -56,6 +58,7 @@ impl Collector {
             records: Vec::new(),
             done: None,
             lost: None,
+            started: 0,
         };
         self.parts.insert(id, part);
     }
@@ -100,12 +103,17 @@ impl Collector {
         self.started = Some((Instant::now(), Utc::now()));
     }
 
-    /// A progress delta from `id`, merged straight from its wire form.
-    pub fn progress(&mut self, id: u64, delta: &v1::Stats) -> Result<(), String> {
+    /// A progress report from `id`: its sessions started so far and the
+    /// statistics delta, decoded once and added to its part and the live
+    /// view.
+    pub fn progress(&mut self, id: u64, started: u64, delta: &v1::Stats) -> Result<(), String> {
         match self.parts.get_mut(&id).filter(|p| p.lost.is_none()) {
             Some(p) => {
-                merge_stats(&mut p.stats, delta).map_err(|e| e.to_string())?;
-                merge_latency(&mut self.live_total, delta.total.as_ref()).map_err(|e| e.to_string())
+                let delta = stats_from_proto(delta).map_err(|e| e.to_string())?;
+                p.stats += &delta;
+                p.started = p.started.max(started);
+                self.live += &delta;
+                Ok(())
             }
             None => Ok(()),
         }
@@ -150,11 +158,18 @@ impl Collector {
     }
 
     /// Sessions finished so far, failed so far, and the merged p99 (live view).
-    pub fn live(&self) -> (u64, u64, f64) {
-        let (done, failed) = self.parts.values().fold((0, 0), |(d, f), p| {
-            (d + p.stats.sessions, f + p.stats.failed)
-        });
-        (done, failed, self.live_total.quantile_s(0.99))
+    pub fn live(&self) -> (u64, &PhaseStats) {
+        // A lost agent's sessions all started as far as anyone can tell
+        // (they end as AgentLost).
+        let started = self
+            .parts
+            .values()
+            .map(|p| match p.lost {
+                Some(_) => p.assignment.count,
+                None => p.started,
+            })
+            .sum();
+        (started, &self.live)
     }
 
     /// Merges everything into the phase's outcome.
@@ -312,7 +327,7 @@ mod tests {
         for r in &recs {
             delta.record(r);
         }
-        c.progress(id, &stats_to_proto(&delta)).unwrap();
+        c.progress(id, 0, &stats_to_proto(&delta)).unwrap();
         // Agents send records only when the coordinator asked for them.
         if c.send_records {
             let wire: Vec<v1::SessionRecord> = recs.iter().map(record_to_proto).collect();

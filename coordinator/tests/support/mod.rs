@@ -162,18 +162,26 @@ pub fn run_ok(args: &[&str]) -> (String, String) {
 /// `GET /envload/counters` of a one-worker `envload serve` (what the
 /// server saw).
 pub fn counters(url: &str) -> serde_json::Value {
+    serde_json::from_str(&http_get(url, "/envload/counters")).unwrap()
+}
+
+/// The body of `GET path` from `url` (`http://HOST:PORT`), plain HTTP/1.1
+/// on loopback.
+pub fn http_get(url: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET /envload/counters HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut reply = String::new();
     s.read_to_string(&mut reply).unwrap();
-    let body = reply.split("\r\n\r\n").nth(1).unwrap();
-    serde_json::from_str(body).unwrap()
+    reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
 }
 
 /// `raw.jsonl` as JSON values.
