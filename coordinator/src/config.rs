@@ -60,10 +60,22 @@ pub struct RunConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// `--metrics-linger`: how long they outlive the run.
     pub metrics_linger: Duration,
+    /// What is known of the server under test (`--server-*`).
+    pub server: ServerInfo,
     /// When sessions start (`--ramp-up`, `--rate`/`--duration`).
     pub arrival: envload_agent::Arrival,
     /// What each session does (`--steps`, `--think`, `--scenario`, …).
     pub workload: Workload,
+}
+
+/// How the server under test was started and sized, as far as envload
+/// knows: its own embedded server, the matrix's deployment, or the
+/// `--server-*` flags. Recorded in run.json for the experiment log.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ServerInfo {
+    pub start: Option<String>,
+    pub workers: Option<u32>,
+    pub max_concurrent_envs: Option<u64>,
 }
 
 impl RunConfig {

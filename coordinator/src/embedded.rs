@@ -15,6 +15,9 @@ use anyhow::{bail, Context};
 
 /// Session limit of the embedded server: high enough never to refuse.
 pub const EMBEDDED_MAX_SESSIONS: usize = 1 << 20;
+/// How the embedded server is started, as run.json records it.
+pub const START: &str =
+    "envload serve --host 127.0.0.1 --port 0 --workers 1 --max-concurrent-envs 1048576 (embedded)";
 
 /// How long the server may take to print its listening line.
 const START_WITHIN: Duration = Duration::from_secs(30);

@@ -284,6 +284,14 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
             plan
         },
         targets: ctx.targets.iter().map(|t| t.url.clone()).collect(),
+        server: match &ctx.embedded {
+            Some(_) => crate::config::ServerInfo {
+                start: Some(crate::embedded::START.to_string()),
+                workers: Some(1),
+                max_concurrent_envs: Some(crate::embedded::EMBEDDED_MAX_SESSIONS as u64),
+            },
+            None => config.server.clone(),
+        },
         embedded_server: ctx.embedded.clone(),
         agents: driver.agents(),
         started_at: timestamp(&Utc::now()),

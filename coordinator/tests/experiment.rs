@@ -139,6 +139,10 @@ fn a_command_deployment_is_started_measured_and_stopped() {
     assert_eq!(col(&rows[0], &rows[2], "successful"), "4");
     assert_eq!(col(&rows[0], &rows[2], "failed"), "4");
     assert_eq!(run_json(&dir)["cores"].as_u64(), Some(1));
+    // What the experiment log's Configuration and Command will say.
+    let server = &run_json(&dir)["server"];
+    assert_eq!(server["start"], format!("PORT={port} {start}"));
+    assert_eq!(server["max_concurrent_envs"], serde_json::Value::Null);
     assert!(dir.join("deploy.log").exists());
     assert!(
         TcpStream::connect(("127.0.0.1", port)).is_err(),

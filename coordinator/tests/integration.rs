@@ -14,6 +14,7 @@ mod conformance;
 mod containers;
 mod distributed;
 mod experiment;
+mod experiment_log;
 mod haproxy;
 mod hostile;
 mod k8s;

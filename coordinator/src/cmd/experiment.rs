@@ -125,6 +125,24 @@ fn run_argv(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Vec<String> {
     if let Some(url) = &infra.url {
         argv.extend(["--url".into(), url.clone()]);
     }
+    // What the log's Configuration and Command record of the server.
+    if let Some(start) = &infra.start {
+        let env: Vec<String> = infra.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let line = if env.is_empty() {
+            start.clone()
+        } else {
+            format!("{} {start}", env.join(" "))
+        };
+        argv.extend(["--server-start".into(), line]);
+    }
+    for (var, flag) in [
+        ("WORKERS", "--server-workers"),
+        ("MAX_CONCURRENT_ENVS", "--server-max-concurrent-envs"),
+    ] {
+        if let Some(v) = infra.env.get(var) {
+            argv.extend([flag.into(), v.clone()]);
+        }
+    }
     argv.extend(["--modes".into(), plan.modes.join(",")]);
     argv.extend([
         "--requests-grid".into(),

@@ -167,6 +167,16 @@ pub struct RunArgs {
     /// scrape sees the final values.
     #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_wait, requires = "metrics_listen")]
     pub metrics_linger: f64,
+    /// How the server under test was started (a command line), recorded in
+    /// run.json and the experiment log's Command block.
+    #[arg(long)]
+    pub server_start: Option<String>,
+    /// The server's worker processes, recorded in run.json and the log.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_count)]
+    pub server_workers: Option<u32>,
+    /// The server's MAX_CONCURRENT_ENVS, recorded in run.json and the log.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_batch)]
+    pub server_max_concurrent_envs: Option<u64>,
     /// Do not collect per-session records: no raw.jsonl, less coordinator
     /// work (unique_* columns come from the agents' distinct sets).
     #[arg(long)]
@@ -276,6 +286,11 @@ impl RunArgs {
             records: !self.no_records,
             slo: self.slo.clone(),
             summary_json: self.summary_json.clone(),
+            server: crate::config::ServerInfo {
+                start: self.server_start.clone(),
+                workers: self.server_workers,
+                max_concurrent_envs: self.server_max_concurrent_envs,
+            },
             metrics_listen: self.metrics_listen,
             metrics_linger: Duration::from_secs_f64(self.metrics_linger),
             arrival,

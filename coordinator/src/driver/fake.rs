@@ -156,6 +156,7 @@ impl Setup {
             records: true,
             slo: None,
             summary_json: None,
+            server: Default::default(),
             metrics_listen: None,
             metrics_linger: Default::default(),
             arrival: Default::default(),

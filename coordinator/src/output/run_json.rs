@@ -56,6 +56,8 @@ pub struct RunDoc {
     pub cores: Option<u32>,
     pub plan: Value,
     pub targets: Vec<String>,
+    /// How the server under test was started and sized, where known.
+    pub server: crate::config::ServerInfo,
     /// URL of the embedded benchmark server when envload started one.
     pub embedded_server: Option<String>,
     pub agents: Vec<AgentInfo>,

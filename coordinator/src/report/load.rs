@@ -12,6 +12,10 @@ pub struct Row {
     pub infrastructure: String,
     /// Cores of the infrastructure, when its run.json recorded them.
     pub cores: Option<u32>,
+    /// The `hardware` column (empty when the file has none).
+    pub hardware: String,
+    /// The `unique_pids` column (0 when the file has none).
+    pub unique_pids: u64,
     pub mode: String,
     pub n: u64,
     pub wait: f64,
@@ -109,6 +113,8 @@ fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
         "requests_per_second",
     ];
     let c: Vec<usize> = cols.into_iter().map(idx).collect::<Result<_, _>>()?;
+    let hardware = idx("hardware").ok();
+    let unique_pids = idx("unique_pids").ok();
     let mut rows = Vec::new();
     for (line, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| format!("{}: {e}", csv_path.display()))?;
@@ -141,6 +147,14 @@ fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
         rows.push(Row {
             infrastructure: String::new(),
             cores: None,
+            hardware: hardware
+                .and_then(|i| rec.get(i))
+                .unwrap_or_default()
+                .to_string(),
+            unique_pids: unique_pids
+                .and_then(|i| rec.get(i))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
             mode,
             n,
             wait: seconds(2)?,

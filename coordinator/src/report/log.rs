@@ -1,22 +1,30 @@
-//! `envload report --log EXPERIMENT_LOG.md`: one "Run:" entry per results
-//! folder (Configuration, Command, Results Summary, Scaling Behavior, Links,
-//! Observations — seeded with where the latency SLO is first missed and the
-//! failures run.json counted), and that infrastructure's row of the Overview table
-//! (status, last run, max batch WS/HTTP). An entry carries a marker naming
-//! its folder and start time, so reporting the same results twice adds
-//! nothing.
+//! `envload report --log EXPERIMENT_LOG.md` keeps the experiment log the
+//! way its keepers do: the reported infrastructure's row of the Overview
+//! table updated in place (`overview`), and one entry per run folder in the
+//! log's own format (`entry`, worded by `notes`) inserted right after the
+//! `<!-- EXPERIMENT RUNS START -->` marker, newest first; everything else
+//! stays byte for byte. The run's figures go beside the log, to
+//! `reports/figures/{infrastructure}-{date}/` in its folder, and every link
+//! is relative to that folder. An entry carries a hidden marker naming its
+//! folder and start, so reporting the same results again changes nothing.
+//! Without a log, one is made from the log's skeleton.
 
-use std::fmt::Write;
-use std::path::Path;
+pub mod entry;
+pub mod notes;
+pub mod overview;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
 use super::load::Row;
 use super::tables::{max_batch, points_by};
-use crate::output::numfmt::float;
 
-const OVERVIEW_HEADER: &str =
-    "| Infrastructure | Status | Last run | Max batch (WS) | Max batch (HTTP) |";
+/// A new log: title, empty Overview table, the run-entry template, marker.
+const SKELETON: &str = include_str!("log/skeleton.md");
+/// New entries go right after this line.
+const RUNS_MARKER: &str = "<!-- EXPERIMENT RUNS START -->";
 
 /// Proves the log can be written (an existing file opened for appending, or
 /// a new one creatable beside it) without changing it.
@@ -51,243 +59,221 @@ pub fn append(
     rows: &[Row],
     threshold: f64,
 ) -> Result<bool, String> {
-    let started = run["started_at"].as_str().unwrap_or("").to_string();
-    let marker = format!("<!-- envload-run: {} {started} -->", dir.display());
-    let mut text = std::fs::read_to_string(log).unwrap_or_else(|_| {
-        format!("# Experiment Log\n\n## Overview\n\n{OVERVIEW_HEADER}\n|---|---|---|---|---|\n")
-    });
+    let Some(first) = rows.first() else {
+        return Ok(false);
+    };
+    let text = match std::fs::read_to_string(log) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => SKELETON.to_string(),
+        Err(e) => return Err(format!("cannot read {}: {e}", log.display())),
+    };
+    let log_dir = match log.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let rel = |to: &Path| relative(&log_dir, to);
+    let started = run["started_at"].as_str().unwrap_or("");
+    let marker = format!("<!-- envload-run: {} {started} -->", rel(dir));
     if text.contains(&marker) {
         return Ok(false);
     }
-    let infra = rows
-        .first()
-        .map(|r| r.infrastructure.clone())
-        .unwrap_or_default();
-    let pts = points_by(rows);
-    let best = |mode: &str| {
-        pts.iter()
-            .filter(|((_, m, _), _)| m == mode)
-            .filter_map(|(_, by_n)| max_batch(by_n, threshold).map(|(n, _)| n))
-            .max()
+    let infra = first.infrastructure.clone();
+    let date = run_date(dir, started);
+    // A second run of the same day gets a suffix.
+    let mut suffix = String::new();
+    for k in 2.. {
+        if !text.contains(&format!("## Run: {date}-{infra}{suffix}\n")) {
+            break;
+        }
+        suffix = format!("-{k}");
+    }
+    let id = format!("{date}-{infra}{suffix}");
+    let figures_dir = log_dir
+        .join("reports")
+        .join("figures")
+        .join(format!("{infra}-{date}{suffix}"));
+    std::fs::create_dir_all(&figures_dir)
+        .map_err(|e| format!("cannot create {}: {e}", figures_dir.display()))?;
+    let cores: BTreeMap<String, u32> = rows
+        .iter()
+        .filter_map(|r| Some((r.infrastructure.clone(), r.cores?)))
+        .collect();
+    super::figures::render(rows, threshold, &cores, &figures_dir)
+        .map_err(|e| format!("figures for {}: {e}", log.display()))?;
+    let mut links = Vec::new();
+    for (label, file) in [("Raw data", "raw.jsonl"), ("Summary CSV", "summary.csv")] {
+        if dir.join(file).exists() {
+            links.push(format!("- {label}: [{file}]({})", rel(&dir.join(file))));
+        }
+    }
+    links.push(format!("- Figures: [figures/]({}/)", rel(&figures_dir)));
+    if dir.join("run.json").exists() {
+        links.push(format!(
+            "- Run metadata: [run.json]({})",
+            rel(&dir.join("run.json"))
+        ));
+    }
+    let body = entry::render(&entry::Entry {
+        heading: id,
+        marker,
+        run,
+        rows,
+        threshold,
+        links,
+    });
+    let row = overview::OverviewRow {
+        infrastructure: infra,
+        status: entry::status(run),
+        last_run: date,
+        max_ws: best(rows, "ws", threshold),
+        max_http: best(rows, "http", threshold),
     };
-    let show = |v: Option<u64>| v.map_or("–".to_string(), |n| n.to_string());
-    let day = started.get(..10).unwrap_or("unknown").to_string();
-    let row = format!(
-        "| {infra} | {} | {day} | {} | {} |",
-        status(run),
-        show(best("ws")),
-        show(best("http"))
-    );
-    text = upsert_overview(&text, &infra, &row);
-    text.push_str(&entry(dir, run, &infra, &marker, &pts, threshold));
+    let text = overview::upsert(&text, &row).unwrap_or(text);
+    let text = insert_entry(&text, &body);
     std::fs::write(log, text).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
     Ok(true)
 }
 
-fn status(run: &Value) -> String {
-    match run["status"].as_str() {
-        Some("complete") | None => "done".into(),
-        Some(s) => s.into(),
+/// `text` with `body` right after the runs marker (at the end, under a new
+/// marker, when the log has none).
+fn insert_entry(text: &str, body: &str) -> String {
+    match text.find(RUNS_MARKER) {
+        Some(at) => {
+            let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+            let mut out = String::with_capacity(text.len() + body.len() + 8);
+            out.push_str(&text[..line_end]);
+            if line_end == text.len() && !text.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push('\n');
+            out.push_str(body);
+            out.push_str("\n---\n");
+            out.push_str(&text[line_end..]);
+            out
+        }
+        None => {
+            let sep = if text.ends_with('\n') { "" } else { "\n" };
+            format!("{text}{sep}\n---\n\n{RUNS_MARKER}\n\n{body}\n---\n")
+        }
     }
 }
 
-/// Replaces (or adds) `infra`'s row of the Overview table.
-fn upsert_overview(text: &str, infra: &str, row: &str) -> String {
-    let prefix = format!("| {infra} |");
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    if let Some(i) = lines.iter().position(|l| l.starts_with(&prefix)) {
-        lines[i] = row.to_string();
-    } else if let Some(h) = lines.iter().position(|l| l == OVERVIEW_HEADER) {
-        let mut end = h + 2;
-        while end < lines.len() && lines[end].starts_with('|') {
-            end += 1;
+/// The run's day: its start, else a date-named folder, else "undated".
+fn run_date(dir: &Path, started: &str) -> String {
+    if let Some(d) = started.get(..10) {
+        return d.to_string();
+    }
+    let leaf = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match leaf.get(..10) {
+        Some(d) if d.chars().filter(|c| *c == '-').count() == 2 => d.to_string(),
+        _ => "undated".into(),
+    }
+}
+
+/// The largest batch at ≥ threshold over the waits of `mode`, with its
+/// hardware tier when the run mixed them; "-" when none.
+fn best(rows: &[Row], mode: &str, threshold: f64) -> String {
+    let tiers: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.hardware.as_str()).collect();
+    let mut top: Option<(u64, String)> = None;
+    for tier in &tiers {
+        let of_tier: Vec<Row> = rows
+            .iter()
+            .filter(|r| r.hardware == *tier)
+            .cloned()
+            .collect();
+        for ((_, m, _), by_n) in points_by(&of_tier) {
+            if m != mode {
+                continue;
+            }
+            if let Some((n, _)) = max_batch(&by_n, threshold) {
+                if top.as_ref().is_none_or(|(b, _)| n > *b) {
+                    top = Some((n, tier.to_string()));
+                }
+            }
         }
-        lines.insert(end, row.to_string());
+    }
+    match top {
+        Some((n, tier)) if tiers.len() > 1 => format!("{n} ({tier})"),
+        Some((n, _)) => n.to_string(),
+        None => "-".into(),
+    }
+}
+
+/// `to` as a link from `from_dir`: a relative path with `/`, found from
+/// both paths made absolute (symlinks resolved where they exist).
+fn relative(from_dir: &Path, to: &Path) -> String {
+    let abs = |p: &Path| -> PathBuf {
+        if let Ok(c) = p.canonicalize() {
+            return c;
+        }
+        // Not there yet: its parent resolved, then the rest.
+        let joined = std::env::current_dir().unwrap_or_default().join(p);
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let (from, to) = (abs(from_dir), abs(to));
+    let f: Vec<Component> = from.components().collect();
+    let t: Vec<Component> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
     } else {
-        lines.push(String::new());
-        lines.push("## Overview".into());
-        lines.push(String::new());
-        lines.push(OVERVIEW_HEADER.into());
-        lines.push("|---|---|---|---|---|".into());
-        lines.push(row.to_string());
+        parts.join("/")
     }
-    lines.join("\n") + "\n"
 }
 
-fn entry(
-    dir: &Path,
-    run: &Value,
-    infra: &str,
-    marker: &str,
-    pts: &std::collections::BTreeMap<
-        super::tables::Key,
-        std::collections::BTreeMap<u64, super::tables::Point>,
-    >,
-    threshold: f64,
-) -> String {
-    let mut e = String::new();
-    let started = run["started_at"]
-        .as_str()
-        .unwrap_or("start time not recorded");
-    let _ = writeln!(e, "\n---\n\n## Run: {infra} — {started}\n{marker}\n");
-    let _ = writeln!(e, "### Configuration\n");
-    let _ = writeln!(e, "- Infrastructure: {infra}");
-    let _ = writeln!(e, "- Hardware: {}", run["hardware"].as_str().unwrap_or("–"));
-    let _ = writeln!(
-        e,
-        "- Cores: {}",
-        run["cores"]
-            .as_u64()
-            .map_or("not recorded".to_string(), |c| c.to_string())
-    );
-    let targets: Vec<&str> = run["targets"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let _ = writeln!(
-        e,
-        "- Targets: {}",
-        if targets.is_empty() {
-            "–".into()
-        } else {
-            targets.join(", ")
-        }
-    );
-    let agents: Vec<String> = run["agents"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    format!(
-                        "{} ({}, {} cpus)",
-                        x["name"].as_str().unwrap_or("?"),
-                        x["host"].as_str().unwrap_or("?"),
-                        x["cpus"]
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let _ = writeln!(
-        e,
-        "- Agents: {}",
-        if agents.is_empty() {
-            "–".into()
-        } else {
-            agents.join(", ")
-        }
-    );
-    let _ = writeln!(
-        e,
-        "- envload: {}",
-        run["envload_version"]
-            .as_str()
-            .unwrap_or("not recorded (reference tool?)")
-    );
-    let command: Vec<&str> = run["command"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let _ = writeln!(
-        e,
-        "\n### Command\n\n```sh\n{}\n```\n",
-        if command.is_empty() {
-            "(not recorded)".into()
-        } else {
-            command.join(" ")
-        }
-    );
-    let _ = writeln!(e, "### Results Summary\n");
-    let _ = writeln!(e, "| Mode | Wait (s) | Max batch (≥{:.0}%) | Total p99 at max (s) | Success at max | RPS at max | Max batch within p99 SLO |", threshold * 100.0);
-    let _ = writeln!(e, "|---|---|---|---|---|---|---|");
-    for ((_, mode, w), by_n) in pts {
-        let wait = *w as f64 / 1e6;
-        let within = super::tables::slo_max(by_n, threshold, wait)
-            .0
-            .map_or("–".to_string(), |(n, _)| n.to_string());
-        match max_batch(by_n, threshold) {
-            Some((n, p)) => {
-                let _ = writeln!(
-                    e,
-                    "| {mode} | {} | {n} | {:.3} | {:.1}% | {:.1} | {within} |",
-                    float(wait),
-                    p.total_p99,
-                    p.success * 100.0,
-                    p.rps
-                );
-            }
-            None => {
-                let _ = writeln!(e, "| {mode} | {} | – | – | – | – | {within} |", float(wait));
-            }
-        }
-    }
-    let _ = writeln!(e, "\n### Scaling Behavior\n");
-    let _ = writeln!(
-        e,
-        "| Mode | Wait (s) | Batch | Success | Total p99 (s) | RPS |"
-    );
-    let _ = writeln!(e, "|---|---|---|---|---|---|");
-    for ((_, mode, w), by_n) in pts {
-        for (n, p) in by_n {
-            let _ = writeln!(
-                e,
-                "| {mode} | {} | {n} | {:.1}% | {:.3} | {:.1} |",
-                float(*w as f64 / 1e6),
-                p.success * 100.0,
-                p.total_p99,
-                p.rps
-            );
-        }
-    }
-    let _ = writeln!(e, "\n### Links\n");
-    for f in ["summary.csv", "raw.jsonl", "run.json", "histograms.jsonl"] {
-        if dir.join(f).exists() {
-            let _ = writeln!(e, "- [{f}]({})", dir.join(f).display());
-        }
-    }
-    let _ = writeln!(e, "\n### Observations\n");
-    for line in observations(run, pts, threshold) {
-        let _ = writeln!(e, "- {line}");
-    }
-    let _ = writeln!(e, "- (add observations here)");
-    e
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// What the data says without interpretation: where the latency SLO is
-/// first missed, and which failures the run saw (from run.json).
-fn observations(
-    run: &Value,
-    pts: &std::collections::BTreeMap<
-        super::tables::Key,
-        std::collections::BTreeMap<u64, super::tables::Point>,
-    >,
-    threshold: f64,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for ((_, mode, w), by_n) in pts {
-        let wait = *w as f64 / 1e6;
-        if let (best, Some(over)) = super::tables::slo_max(by_n, threshold, wait) {
-            let p = &by_n[&over];
-            out.push(format!(
-                "{mode}, wait {} s: SLO (success ≥ {:.0}%, total p99 ≤ {} s) first missed at N={over} (success {:.1}%, p99 {:.3} s); largest N within it: {}",
-                float(wait),
-                threshold * 100.0,
-                float(super::slo::default_p99(wait)),
-                p.success * 100.0,
-                p.total_p99,
-                best.map_or("none".to_string(), |(n, _)| n.to_string())
-            ));
-        }
+    #[test]
+    fn entries_go_right_under_the_marker_newest_first() {
+        let log = "# L\n\n<!-- EXPERIMENT RUNS START -->\n\n## Run: old\n";
+        let once = insert_entry(log, "## Run: new\n");
+        assert_eq!(
+            once,
+            "# L\n\n<!-- EXPERIMENT RUNS START -->\n\n## Run: new\n\n---\n\n## Run: old\n"
+        );
+        assert!(insert_entry("# L", "## Run: a\n")
+            .ends_with("<!-- EXPERIMENT RUNS START -->\n\n## Run: a\n\n---\n"));
     }
-    let mut errors: std::collections::BTreeMap<String, u64> = Default::default();
-    for phase in run["phases"].as_array().into_iter().flatten() {
-        for (kind, n) in phase["errors"].as_object().into_iter().flatten() {
-            *errors.entry(kind.clone()).or_default() += n.as_u64().unwrap_or(0);
-        }
+
+    #[test]
+    fn links_are_relative_to_the_logs_folder() {
+        let root = std::env::temp_dir().join(format!("envload-rel-{}", std::process::id()));
+        let (logs, res) = (
+            root.join("experiments/logs"),
+            root.join("experiments/results/x/2026-01-09"),
+        );
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::create_dir_all(&res).unwrap();
+        assert_eq!(
+            relative(&logs, &res.join("raw.jsonl")),
+            "../results/x/2026-01-09/raw.jsonl"
+        );
+        assert_eq!(
+            relative(&logs, &logs.join("../reports/figures/a")),
+            "../reports/figures/a"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
-    if !errors.is_empty() {
-        let list: Vec<String> = errors.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
-        out.push(format!("Failures over the run: {}", list.join(", ")));
-    }
-    out
 }

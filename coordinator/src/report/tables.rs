@@ -21,12 +21,12 @@ pub type Key = (String, String, u64);
 /// Means over repetitions at one (infrastructure, mode, wait, N).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Point {
-    reps: u32,
+    pub reps: u32,
     /// Mean success fraction.
     pub success: f64,
-    connect_p50: f64,
-    reset_p50: f64,
-    step_p50: f64,
+    pub connect_p50: f64,
+    pub reset_p50: f64,
+    pub step_p50: f64,
     /// Mean total p99, seconds.
     pub total_p99: f64,
     /// Mean requests per second.
