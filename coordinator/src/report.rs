@@ -103,6 +103,11 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("index.html: {e}"))?;
     std::fs::write(args.out.join("index.html"), page).context("writing index.html")?;
     if let Some(log_path) = &args.log {
+        // Oldest first, so the newest run ends up on top of the log.
+        runs.sort_by(|a, b| {
+            let at = |r: &load::RunRows| r.run["started_at"].as_str().unwrap_or("").to_string();
+            at(&a.1).cmp(&at(&b.1))
+        });
         for (dir, run) in &runs {
             let added = log::append(log_path, dir, &run.run, &run.rows, args.success_threshold)
                 .map_err(|e| anyhow::anyhow!(e))?;

@@ -311,3 +311,28 @@ fn without_a_log_one_is_made_from_the_skeleton() {
         "{text}"
     );
 }
+
+#[test]
+fn runs_reported_together_land_newest_first() {
+    let root = out_dir("experiment-log-order");
+    let (log, mut dirs) = layout(
+        &root,
+        &["hf-spaces-upgrade-2026-11-30", "slurm-single-2026-11-30"],
+    );
+    dirs.swap(0, 1);
+    report(&root, &log, &dirs);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let runs: Vec<&str> = text[text.find(MARKER).unwrap()..]
+        .lines()
+        .filter(|l| l.starts_with("## Run: "))
+        .collect();
+    assert_eq!(
+        runs[..3],
+        [
+            "## Run: 2026-11-30-hf-spaces-upgrade",
+            "## Run: 2026-11-30-slurm-single",
+            "## Run: 2026-01-09-local-uvicorn"
+        ],
+        "started 12:00, then 10:00, then the seed's entries"
+    );
+}

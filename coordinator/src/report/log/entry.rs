@@ -11,7 +11,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::super::load::Row;
-use super::super::tables::{max_batch, points_by, slo_max};
+use super::super::tables::{max_batch, points_by, slo_max, Point};
 use super::notes::{percent, rate, scaling_note, seconds, series_observations, wait};
 
 /// What an entry is made of.
@@ -176,10 +176,25 @@ fn command_block(run: &Value, out: &mut String) {
     );
 }
 
+/// The (mode, wait) series of `rows`, WebSocket first as the log lists
+/// them, then by wait.
+fn series(rows: &[Row]) -> Vec<(String, f64, BTreeMap<u64, Point>)> {
+    let mut v: Vec<(String, f64, BTreeMap<u64, Point>)> = points_by(rows)
+        .into_iter()
+        .map(|((_, mode, w), by_n)| (mode, w as f64 / 1e6, by_n))
+        .collect();
+    v.sort_by(|a, b| {
+        (a.0 != "ws", a.1)
+            .partial_cmp(&(b.0 != "ws", b.1))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    v
+}
+
 /// Results Summary and Scaling Behavior of one hardware tier's rows;
 /// `tier` suffixes the headings when the run mixed tiers.
 fn results(rows: &[Row], threshold: f64, tier: Option<&str>, out: &mut String) {
-    let pts = points_by(rows);
+    let pts = series(rows);
     let suffix = |more: Option<String>| match (tier, more) {
         (None, None) => String::new(),
         (Some(t), None) => format!(" ({t})"),
@@ -196,8 +211,8 @@ fn results(rows: &[Row], threshold: f64, tier: Option<&str>, out: &mut String) {
         out,
         "|------|--------|------------------|-------------|-----------|-----|------|"
     );
-    for ((_, mode, w), by_n) in &pts {
-        let w = *w as f64 / 1e6;
+    for (mode, w, by_n) in &pts {
+        let w = *w;
         let within = slo_max(by_n, threshold, w)
             .0
             .map_or("-".to_string(), |(n, _)| n.to_string());
@@ -213,8 +228,8 @@ fn results(rows: &[Row], threshold: f64, tier: Option<&str>, out: &mut String) {
         let _ = writeln!(out, "| {mode} | {} | {cells} | {within} |", wait(w));
     }
     let many = pts.len() > 1;
-    for ((_, mode, w), by_n) in &pts {
-        let w = *w as f64 / 1e6;
+    for (mode, w, by_n) in &pts {
+        let w = *w;
         let series = many.then(|| format!("{mode}, wait_s {}", wait(w)));
         let _ = writeln!(out, "\n### Scaling Behavior{}", suffix(series));
         let _ = writeln!(out, "| Batch Size | Success Rate | p99 Latency | Notes |");
@@ -239,8 +254,8 @@ fn observations(e: &Entry, out: &mut String) {
     let _ = writeln!(out, "\n### Observations");
     let by_tier = tiers(e.rows);
     for (tier, rows) in &by_tier {
-        for ((_, mode, w), by_n) in points_by(rows) {
-            for line in series_observations(&mode, &by_n, e.threshold, w as f64 / 1e6) {
+        for (mode, w, by_n) in series(rows) {
+            for line in series_observations(&mode, &by_n, e.threshold, w) {
                 let at = if by_tier.len() > 1 {
                     format!(" ({tier})")
                 } else {

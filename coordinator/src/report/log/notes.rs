@@ -59,27 +59,22 @@ pub fn scaling_note(by_n: &BTreeMap<u64, Point>, n: u64, threshold: f64, w: f64)
     let slo = Slo::at_wait(threshold, w);
     let best = max_batch(by_n, threshold).map(|(b, _)| b);
     let largest = by_n.keys().next_back().copied();
-    let over_p99 = |s: String| {
-        if slo.success_met(p.success) && p.total_p99 > slo.p99 {
-            format!("{s}; p99 over {} SLO", seconds(slo.p99))
-        } else {
-            s
-        }
-    };
     if p.success <= 0.0 {
         return "Complete failure".into();
     }
     if slo.success_met(p.success) {
-        let note = if best == Some(n) && largest != Some(n) {
-            "Max reliable batch"
-        } else if n == 1 && by_n.len() > 1 {
-            "Baseline"
-        } else if p.success >= 0.99995 {
-            "Perfect scaling"
-        } else {
-            "Reliable"
+        let slow = p.total_p99 > slo.p99;
+        let over = format!("p99 over the {} SLO", seconds(slo.p99));
+        return match () {
+            _ if best == Some(n) && largest != Some(n) && slow => {
+                format!("Max reliable batch; {over}")
+            }
+            _ if best == Some(n) && largest != Some(n) => "Max reliable batch".into(),
+            _ if slow => format!("Succeeds, {over}"),
+            _ if n == 1 && by_n.len() > 1 => "Baseline".into(),
+            _ if p.success >= 0.99995 => "Perfect scaling".into(),
+            _ => "Reliable".into(),
         };
-        return over_p99(note.into());
     }
     match best {
         Some(b) if n <= 2 * b => "Significant failures".into(),
@@ -192,6 +187,18 @@ mod tests {
                 "Above capacity",
                 "Far above capacity"
             ]
+        );
+        // Everything succeeds but waits: not "perfect".
+        let mut slow = series();
+        slow.get_mut(&512).unwrap().total_p99 = 4.0;
+        assert_eq!(
+            scaling_note(&slow, 512, 0.95, 1.0),
+            "Succeeds, p99 over the 3.00s SLO"
+        );
+        slow.get_mut(&2048).unwrap().total_p99 = 4.0;
+        assert_eq!(
+            scaling_note(&slow, 2048, 0.95, 1.0),
+            "Max reliable batch; p99 over the 3.00s SLO"
         );
         assert_eq!(
             (
