@@ -7,8 +7,7 @@
 //! the actual start) does not.
 
 use crate::support;
-
-use support::{counters, csv_rows, out_dir, raw_lines, run_ok, Server};
+use support::{counters, csv_rows, out_dir, raw_lines, run_json, run_ok, Server};
 
 /// The server's sessions opened per 100 ms, from the first.
 fn opened(url: &str) -> Vec<u64> {
@@ -20,8 +19,11 @@ fn opened(url: &str) -> Vec<u64> {
         .collect()
 }
 
-fn run_json(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+/// `envload run -u URL -w 0 -o DIR EXTRA…` (must succeed); its stdout.
+fn load(url: &str, dir: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec!["run", "-u", url, "-w", "0", "-o", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run_ok(&args).0
 }
 
 #[test]
@@ -29,21 +31,11 @@ fn a_ramp_spreads_the_starts_evenly_on_the_servers_clock() {
     for agents in ["0", "2"] {
         let s = Server::start(&["--workers", "1"]);
         let dir = out_dir(&format!("ramp-{agents}"));
-        let (stdout, _) = run_ok(&[
-            "run",
-            "-u",
+        let stdout = load(
             &s.url,
-            "-n",
-            "40",
-            "-w",
-            "0",
-            "--ramp-up",
-            "2",
-            "--agents",
-            agents,
-            "-o",
-            dir.to_str().unwrap(),
-        ]);
+            &dir,
+            &["-n", "40", "--ramp-up", "2", "--agents", agents],
+        );
         assert!(
             stdout.contains("arrivals: starts spread over 2.00 s (ramp)"),
             "{stdout}"
@@ -74,17 +66,7 @@ fn a_ramp_spreads_the_starts_evenly_on_the_servers_clock() {
     // Without a ramp they all open at once.
     let s = Server::start(&["--workers", "1"]);
     let dir = out_dir("ramp-none");
-    run_ok(&[
-        "run",
-        "-u",
-        &s.url,
-        "-n",
-        "40",
-        "-w",
-        "0",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
+    load(&s.url, &dir, &["-n", "40"]);
     assert!(opened(&s.url).len() <= 3, "{:?}", opened(&s.url));
     assert!(raw_lines(&dir).iter().all(|l| l.get("start_lag").is_none()));
 }
@@ -110,21 +92,11 @@ fn the_open_model_counts_latency_from_the_scheduled_start() {
     // due. With at most 2 in flight only 8/s can run: starts fall behind.
     let s = Server::start(&["--workers", "1", "--reset-seconds", "0.25"]);
     let dir = out_dir("open-bounded");
-    let (stdout, _) = run_ok(&[
-        "run",
-        "-u",
+    let stdout = load(
         &s.url,
-        "--rate",
-        "20",
-        "--duration",
-        "2",
-        "--max-in-flight",
-        "2",
-        "-w",
-        "0",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
+        &dir,
+        &["--rate", "20", "--duration", "2", "--max-in-flight", "2"],
+    );
     assert!(
         stdout.contains("open model, at most 2 in flight"),
         "{stdout}"
@@ -169,19 +141,7 @@ fn the_open_model_counts_latency_from_the_scheduled_start() {
 
     // Unbounded, the same rate holds its schedule: no lag, no queueing.
     let dir = out_dir("open-free");
-    run_ok(&[
-        "run",
-        "-u",
-        &s.url,
-        "--rate",
-        "20",
-        "--duration",
-        "1",
-        "-w",
-        "0",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
+    load(&s.url, &dir, &["--rate", "20", "--duration", "1"]);
     let v = corrected_and_naive(&dir);
     assert_eq!(v.len(), 20);
     assert!(v.iter().all(|p| p.0 - p.1 < 0.25 && p.0 < 0.6), "{v:?}");
@@ -191,21 +151,11 @@ fn the_open_model_counts_latency_from_the_scheduled_start() {
 fn the_open_model_splits_across_agents_on_one_schedule() {
     let s = Server::start(&["--workers", "1"]);
     let dir = out_dir("open-agents");
-    run_ok(&[
-        "run",
-        "-u",
+    load(
         &s.url,
-        "--rate",
-        "20",
-        "--duration",
-        "1.5",
-        "--agents",
-        "2",
-        "-w",
-        "0",
-        "-o",
-        dir.to_str().unwrap(),
-    ]);
+        &dir,
+        &["--rate", "20", "--duration", "1.5", "--agents", "2"],
+    );
     let slots = opened(&s.url);
     assert_eq!(slots.iter().sum::<u64>(), 30, "{slots:?}");
     assert!((14..=16).contains(&slots.len()), "{slots:?}");

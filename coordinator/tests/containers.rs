@@ -280,8 +280,7 @@ fn an_agent_in_envloads_image_joins_a_coordinator_on_the_host() {
     );
     let rows = csv_rows(&dir);
     assert_eq!(col(&rows[0], &rows[1], "successful"), "20");
-    let rj: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let rj = support::run_json(&dir);
     assert_eq!(rj["agents"][0]["name"], "in-a-container");
     assert_eq!(containers(name), "");
     docker(&["rmi", image]);

@@ -2,6 +2,7 @@
 //! coordinator, agents and a benchmark server, each its own process.
 
 use crate::support;
+use support::run_json;
 
 use std::time::{Duration, Instant};
 
@@ -9,10 +10,6 @@ use support::procs::{agent, coordinator, run_distributed, Proc};
 use support::{col, csv_rows, out_dir, raw_lines, Server};
 
 const T: Duration = Duration::from_secs(60);
-
-fn run_json(dir: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
-}
 
 #[test]
 fn coordinator_and_three_agents_write_one_merged_result() {

@@ -5,6 +5,7 @@
 //! of the shipped `experiments/config/matrix.toml` planned.
 
 use crate::support;
+use support::run_json;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -58,10 +59,6 @@ fn experiment(m: &Path, results: &Path, id: &str) -> std::process::Output {
 
 fn today() -> String {
     chrono::Utc::now().format("%Y-%m-%d").to_string()
-}
-
-fn run_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
 }
 
 #[test]

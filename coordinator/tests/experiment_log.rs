@@ -118,14 +118,46 @@ fn cells(line: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_run_is_logged_as_the_keepers_do_and_only_once() {
-    let root = out_dir("experiment-log");
-    let (log, dirs) = layout(&root, &["slurm-single-2026-11-30"]);
+/// The seed log and one fixture run laid out under a fresh folder, the run
+/// reported: (folder, log, run folders, log after, changed Overview lines,
+/// inserted entry).
+struct Logged {
+    root: support::OutDir,
+    log: PathBuf,
+    dirs: Vec<PathBuf>,
+    after: String,
+    changed: Vec<(String, String)>,
+    entry: Vec<String>,
+}
+
+fn logged(name: &str, run_name: &str) -> Logged {
+    let root = out_dir(name);
+    let (log, dirs) = layout(&root, &[run_name]);
     let seed = std::fs::read_to_string(&log).unwrap();
     report(&root, &log, &dirs);
     let after = std::fs::read_to_string(&log).unwrap();
     let (changed, entry) = diff(&seed, &after);
+    Logged {
+        root,
+        log,
+        dirs,
+        after,
+        changed,
+        entry,
+    }
+}
+
+#[test]
+fn a_run_is_logged_as_the_keepers_do_and_only_once() {
+    let Logged {
+        root,
+        log,
+        dirs,
+        after,
+        changed,
+        entry,
+    } = logged("experiment-log", "slurm-single-2026-11-30");
+    let seed = std::fs::read_to_string(fixtures().join("EXPERIMENT_LOG.md")).unwrap();
 
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert!(
@@ -252,12 +284,8 @@ fn a_run_is_logged_as_the_keepers_do_and_only_once() {
 
 #[test]
 fn a_new_infrastructure_gets_a_row_and_mixed_hardware_gets_sections() {
-    let root = out_dir("experiment-log-tiers");
-    let (log, dirs) = layout(&root, &["hf-spaces-upgrade-2026-11-30"]);
-    let seed = std::fs::read_to_string(&log).unwrap();
-    report(&root, &log, &dirs);
-    let after = std::fs::read_to_string(&log).unwrap();
-    let (changed, entry) = diff(&seed, &after);
+    let Logged { changed, entry, .. } =
+        logged("experiment-log-tiers", "hf-spaces-upgrade-2026-11-30");
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0].0, "", "a row added");
     assert_eq!(

@@ -65,8 +65,7 @@ fn case(how: Hostile, mode: &str, error_type: &str, needle: &str) {
         let msg = r["error_message"].as_str().unwrap();
         assert!(msg.contains(needle), "{how:?}: {msg:?} lacks {needle:?}");
     }
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let run = support::run_json(&dir);
     assert_eq!(run["status"], "complete", "{how:?}");
     let _ = std::fs::remove_dir_all(dir);
     eprintln!(

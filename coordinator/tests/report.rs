@@ -229,8 +229,7 @@ fn a_reused_folder_keeps_every_run_and_the_report_keeps_them_apart() {
         ]);
         assert!(res.status.success(), "{:?}", text(&res));
     }
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let doc = support::run_json(&dir);
     assert_eq!(doc["infrastructure"], "second-run");
     let prev = doc["previous_runs"].as_array().unwrap();
     assert_eq!(prev.len(), 1);

@@ -120,8 +120,7 @@ fn grid_with_reps_runs_every_phase_in_order() {
     .collect();
     assert_eq!(got, want);
     assert_eq!(raw_lines(&dir).len(), 2 * 4 + 5 * 4);
-    let runj: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let runj = support::run_json(&dir);
     assert_eq!(runj["status"], "complete");
     assert_eq!(runj["phases"].as_array().unwrap().len(), 8);
     assert!(runj["phases"]
@@ -149,8 +148,7 @@ fn embedded_server_is_the_default_target() {
         stdout.contains("started the embedded benchmark server at http://127.0.0.1:"),
         "{stdout}"
     );
-    let runj: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let runj = support::run_json(&dir);
     assert!(runj["embedded_server"]
         .as_str()
         .unwrap()
@@ -297,8 +295,7 @@ fn urls_spread_sessions_round_robin() {
         })
         .count();
     assert_eq!(on_a, 5);
-    let rj: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let rj = support::run_json(&dir);
     let per_target = rj["phases"][0]["targets"].as_array().unwrap();
     assert_eq!(per_target.len(), 2);
     assert!(
@@ -356,8 +353,7 @@ fn run_json_records_client_and_embedded_server_cpu_per_phase() {
     let dir = out_dir("cpu-seconds");
     let out = run(&["run", "-n", "200", "-w", "0", "-o", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{:?}", text(&out));
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let doc = support::run_json(&dir);
     let cpu = &doc["phases"][0]["cpu_seconds"];
     assert!(cpu["envload"].as_f64().unwrap() > 0.0, "{cpu}");
     assert!(cpu["embedded_server"].as_f64().unwrap() > 0.0, "{cpu}");

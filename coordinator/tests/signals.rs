@@ -5,8 +5,8 @@
 //! lost and the run went on to exit 0) ends the run too.
 
 use crate::support;
+use support::run_json;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::procs::Proc;
@@ -46,10 +46,6 @@ fn leftovers(mark: &str) -> Vec<u32> {
                 .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
         })
         .collect()
-}
-
-fn run_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
 }
 
 fn mark(name: &str) -> String {

@@ -164,7 +164,7 @@ fn envload_in_node_namespaces(job: &str) -> Vec<String> {
 }
 
 fn run_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results/run.json")).unwrap()).unwrap()
+    support::json_file(&dir.join("results/run.json"))
 }
 
 fn agent_hosts(rj: &serde_json::Value) -> std::collections::BTreeSet<String> {
@@ -241,8 +241,7 @@ fn envload_experiment_submits_a_slurm_infrastructure_of_the_matrix() {
     for r in &rows[1..] {
         assert_eq!(col(&rows[0], r, "failed"), "0");
     }
-    let rj: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(results.join("run.json")).unwrap()).unwrap();
+    let rj = support::run_json(&results);
     assert_eq!(rj["infrastructure"], "lab-single");
     assert_eq!(rj["cores"].as_u64(), Some(2));
     let job = stdout

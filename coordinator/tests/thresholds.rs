@@ -5,11 +5,7 @@
 
 use crate::support;
 
-use support::{csv_rows, out_dir, run, text};
-
-fn summary_json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use support::{csv_rows, json_file, out_dir, run, run_json, text};
 
 #[test]
 fn a_run_within_its_slo_exits_0_and_the_json_agrees_with_summary_csv() {
@@ -30,7 +26,7 @@ fn a_run_within_its_slo_exits_0_and_the_json_agrees_with_summary_csv() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(res.status.code(), Some(0), "{:?}", text(&res));
-    let doc = summary_json(&json);
+    let doc = json_file(&json);
     assert_eq!(doc["status"], "complete");
     assert_eq!(doc["slo"], "success>=0.95,p99<=30s,step_p50<=10");
     assert_eq!(doc["slo_passed"], true);
@@ -89,8 +85,7 @@ fn a_phase_that_misses_is_named_and_the_exit_code_is_1() {
     }
     assert!(stderr.contains("2 of 2 phase(s) missed it"), "{stderr}");
     assert_eq!(csv_rows(&dir).len(), 3, "every phase's results are kept");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let doc = run_json(&dir);
     assert_eq!(doc["status"], "complete");
     assert_eq!(doc["warnings"].as_array().unwrap().len(), 2);
 }
@@ -119,7 +114,7 @@ fn failed_sessions_miss_the_success_bound() {
     let (_, stderr) = text(&res);
     assert_eq!(res.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("success 0.0000 < 0.95"), "{stderr}");
-    let doc = summary_json(&json);
+    let doc = json_file(&json);
     let _ = std::fs::remove_file(&json);
     assert_eq!(doc["slo_passed"], false);
     assert_eq!(doc["phases"][0]["errors"]["ConnectionRefused"], 3);

@@ -256,8 +256,7 @@ fn the_shipped_local_uvicorn_matrix_entry_runs_and_stops() {
     for r in &rows[1..] {
         assert_eq!(col(&rows[0], r, "successful"), "16", "{r:?}");
     }
-    let rj: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(results.join("run.json")).unwrap()).unwrap();
+    let rj = support::run_json(&results);
     assert_eq!(rj["cores"].as_u64(), Some(2), "the entry's cores");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),

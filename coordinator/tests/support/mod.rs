@@ -159,6 +159,17 @@ pub fn run_ok(args: &[&str]) -> (String, String) {
     t
 }
 
+/// A JSON file, parsed.
+pub fn json_file(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `dir/run.json`, parsed.
+pub fn run_json(dir: &Path) -> serde_json::Value {
+    json_file(&dir.join("run.json"))
+}
+
 /// `GET /envload/counters` of a one-worker `envload serve` (what the
 /// server saw).
 pub fn counters(url: &str) -> serde_json::Value {
