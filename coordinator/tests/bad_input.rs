@@ -335,6 +335,10 @@ fn bad_arrival_flags() {
         &["--ramp-up", "--rate"],
     );
     expect_usage_error(
+        &["ceiling", "--rate", "5", "--duration", "1"],
+        &["ceiling searches N itself", "--rate"],
+    );
+    expect_usage_error(
         &["run", "--rate", "1000000", "--duration", "604800"],
         &["sessions, more than a phase holds"],
     );

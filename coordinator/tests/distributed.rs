@@ -243,14 +243,19 @@ fn another_protocol_version_is_a_failed_precondition_naming_both() {
         &["--agents", "1", "-u", &s.url, "-o", dir.to_str().unwrap()],
         &[],
     );
-    let mut a = agent(&url, "old", &["--protocol-version", "99"], &[]);
+    // An agent of the build before arrival schedules and workloads.
+    let mut a = agent(&url, "old", &["--protocol-version", "1"], &[]);
     let (status, out) = a.finish(Duration::from_secs(20));
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(
         out.contains("FailedPrecondition") || out.contains("precondition"),
         "{out}"
     );
-    assert!(out.contains("v99") && out.contains("v1"), "{out}");
+    let now = format!(
+        "this coordinator speaks v{}",
+        envload_proto::PROTOCOL_VERSION
+    );
+    assert!(out.contains("protocol v1 ") && out.contains(&now), "{out}");
 }
 
 #[test]

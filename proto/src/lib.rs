@@ -15,4 +15,7 @@ pub mod v1 {
 }
 
 /// Version of the agent ⇄ coordinator protocol; both sides must agree.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: an assignment carries a rollout workload and an arrival schedule, and
+/// progress the sessions really started — an agent of version 1 would
+/// silently run every session at once as the benchmark's one step.
+pub const PROTOCOL_VERSION: u32 = 2;

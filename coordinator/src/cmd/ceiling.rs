@@ -43,6 +43,13 @@ pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Res
         )
         .into());
     }
+    if plan.arrival.rate.is_some() {
+        return Err(UsageError(
+            "ceiling searches N itself: drop --rate and --duration (the open model fixes N; --ramp-up spreads a probe's starts)"
+                .into(),
+        )
+        .into());
+    }
     if plan.modes.len() > 1 {
         return Err(UsageError(
             "ceiling searches one mode at a time: give --mode ws or --mode http, not --modes"
