@@ -335,6 +335,20 @@ fn bad_arrival_flags() {
         &["--ramp-up", "--rate"],
     );
     expect_usage_error(
+        &[
+            "run",
+            "--rate",
+            "5",
+            "--duration",
+            "1",
+            "--max-in-flight",
+            "2",
+            "--agents",
+            "3",
+        ],
+        &["--max-in-flight 2 is below --agents 3"],
+    );
+    expect_usage_error(
         &["ceiling", "--rate", "5", "--duration", "1"],
         &["ceiling searches N itself", "--rate"],
     );

@@ -257,6 +257,12 @@ impl RunArgs {
         };
         plan.validate().map_err(UsageError)?;
         let arrival = self.arrival.arrival(plan.n);
+        if arrival.max_in_flight > 0 && arrival.max_in_flight < u64::from(self.agents) {
+            return Err(UsageError(format!(
+                "--max-in-flight {} is below --agents {}: each agent needs at least one session in flight",
+                arrival.max_in_flight, self.agents
+            )));
+        }
         Ok(RunConfig {
             plan,
             targets: self.url.iter().chain(&self.urls).cloned().collect(),
