@@ -83,7 +83,7 @@ fn bad_timeout() {
 fn absurd_values_across_every_subcommand() {
     let out = support::out_dir("bad-input-table");
     let o = out.to_str().unwrap();
-    let matrix = out.with_extension("toml");
+    let matrix = support::out_file("bad-input-table", "toml");
     let table: &[(&[&str], &[&str])] = &[
         (
             &["run", "-t", "1e20", "-o", o],

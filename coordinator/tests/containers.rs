@@ -73,7 +73,8 @@ fn start_server(image: &str, port: u16, env: &[(&str, &str)]) -> Deployed {
         vars.insert(k.to_string(), v.to_string());
     }
     let script = repo().join("deploy/docker/run_docker.sh");
-    let log = out_dir(&format!("docker-{port}")).with_extension("log");
+    // Removed when this returns (the server writes on to the unlinked file).
+    let log = support::out_file(&format!("docker-{port}"), "log");
     let mut d = Deployed::start(&format!("exec '{}'", script.display()), &vars, &log)
         .unwrap_or_else(|e| panic!("{e}"));
     d.wait_ready(

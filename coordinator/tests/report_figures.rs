@@ -154,7 +154,7 @@ fn a_bad_core_count_is_named() {
 fn figures_need_no_system_font_and_a_bad_envload_font_is_named() {
     // The built-in font draws text (the PNG checks above run with no
     // ENVLOAD_FONT); a path that is not a font is refused by name.
-    let not_a_font = out_dir("report-figures-font").with_extension("ttf");
+    let not_a_font = support::out_file("report-figures-font", "ttf");
     std::fs::write(&not_a_font, b"not a font").unwrap();
     let res = std::process::Command::new(support::envload())
         .args(["report", fixtures().join("envload-run").to_str().unwrap()])
@@ -162,7 +162,7 @@ fn figures_need_no_system_font_and_a_bad_envload_font_is_named() {
             "--out",
             out_dir("report-figures-font-out").to_str().unwrap(),
         ])
-        .env("ENVLOAD_FONT", &not_a_font)
+        .env("ENVLOAD_FONT", &*not_a_font)
         .output()
         .unwrap();
     assert_eq!(res.status.code(), Some(1));

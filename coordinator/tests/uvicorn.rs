@@ -51,6 +51,7 @@ pub fn venv(package: &str) -> PathBuf {
 /// for, the group stopped when dropped).
 pub struct Uvicorn {
     _server: Deployed,
+    _log: support::OutDir,
     pub url: String,
 }
 
@@ -74,7 +75,7 @@ impl Uvicorn {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let script = repo().join("deploy/local/run_uvicorn.sh");
-        let log = out_dir(&format!("uvicorn-{port}")).with_extension("log");
+        let log = support::out_file(&format!("uvicorn-{port}"), "log");
         let mut server = Deployed::start(&format!("exec '{}'", script.display()), &env, &log)
             .unwrap_or_else(|e| panic!("{e}"));
         let url = format!("http://127.0.0.1:{port}");
@@ -90,6 +91,7 @@ impl Uvicorn {
         std::thread::sleep(Duration::from_secs(2));
         Uvicorn {
             _server: server,
+            _log: log,
             url,
         }
     }

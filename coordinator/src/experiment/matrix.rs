@@ -251,11 +251,14 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Matrix, String> {
-        let dir = std::env::temp_dir().join(format!("envload-matrix-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("m{}.toml", text.len()));
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("envload-matrix-{}-{n}.toml", std::process::id()));
         std::fs::write(&path, text).unwrap();
-        Matrix::load(&path)
+        let m = Matrix::load(&path);
+        let _ = std::fs::remove_file(&path);
+        m
     }
 
     #[test]

@@ -113,8 +113,17 @@ pub fn out_dir(name: &str) -> OutDir {
     OutDir(dir)
 }
 
-/// A test's results directory: a path while the test runs, gone after it
-/// unless the test panicked.
+/// A fresh file path for one test (`envload-test-{name}-{pid}.{ext}`),
+/// removed as [`out_dir`]'s folders are.
+pub fn out_file(name: &str, ext: &str) -> OutDir {
+    let path =
+        std::env::temp_dir().join(format!("envload-test-{name}-{}.{ext}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    OutDir(path)
+}
+
+/// A test's results directory (or file): a path while the test runs, gone
+/// after it unless the test panicked.
 pub struct OutDir(PathBuf);
 
 impl std::ops::Deref for OutDir {
@@ -133,7 +142,7 @@ impl AsRef<Path> for OutDir {
 impl Drop for OutDir {
     fn drop(&mut self) {
         if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::fs::remove_dir_all(&self.0).or_else(|_| std::fs::remove_file(&self.0));
         }
     }
 }
