@@ -16,9 +16,13 @@
 # OPENENV_PACKAGE (openenv-core==0.3.0), IMAGE (envload-openenv-server),
 # NAME (envload-openenv-PORT), DOCKER (docker, else podman), NO_BUILD=1,
 # NETWORK (publish: the port published with -p, what most users run; host:
-# the host's network, no proxy in the path — Docker's userland proxy closed
-# every step of 4096 concurrent HTTP sessions here, 2048 passed; uvicorn on
-# the host network held 4096).
+# the host's network, no proxy in the path). Docker's userland proxy
+# (docker-proxy, one per published port) holds 3 descriptors per connection
+# under dockerd's RLIMIT_NOFILE and dies when it runs out, after which the
+# port refuses everything until the container is recreated: measured here
+# at 20000 descriptors, 4096 concurrent HTTP sessions (~2 connections each)
+# reached it; 2048 passed and uvicorn on the host network held 4096. Raise
+# dockerd's LimitNOFILE or use NETWORK=host for large batches.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 docker="${DOCKER:-$(command -v docker || command -v podman || echo docker)}"
