@@ -18,6 +18,7 @@ fn generated_code_matches_the_proto() {
         .compile_fds(fds)
         .expect("code generation succeeds");
     let generated = std::fs::read_to_string(out.join("envload.v1.rs")).unwrap();
+    let _ = std::fs::remove_dir_all(&out);
     let committed_path = root.join("src/generated/envload.v1.rs");
     if std::env::var_os("ENVLOAD_BLESS").is_some() {
         std::fs::write(&committed_path, &generated).unwrap();
