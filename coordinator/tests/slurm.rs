@@ -39,9 +39,10 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-fn work_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("envload-slurm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+/// A fresh folder the lab's nodes share (/tmp is one file system here),
+/// removed when the test passes.
+fn work_dir(name: &str) -> support::OutDir {
+    let d = support::out_dir(&format!("slurm-{name}"));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
