@@ -217,6 +217,7 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
         close_timeout_seconds: a.close_timeout.as_secs_f64(),
         max_message_bytes: a.max_message as u64,
         workload: rollout::workload_to_proto(&a.workload),
+        loopback_sources: u32::from(a.loopback_sources),
         arrival: a.arrival.scheduled().then_some(v1::Arrival {
             spread_seconds: a.arrival.spread.as_secs_f64(),
             open: a.arrival.open,
@@ -297,6 +298,11 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
             insecure: p.insecure,
         },
         workload: rollout::workload_from_proto(p.workload.as_ref())?,
+        loopback_sources: match p.loopback_sources {
+            0 => crate::source::LOOPBACK_SOURCES,
+            n @ 1..=32 => n as u8,
+            n => return Err(bad("assignment.loopback_sources", n)),
+        },
         arrival: match &p.arrival {
             None => Arrival::default(),
             Some(a) => Arrival {
@@ -359,6 +365,7 @@ mod tests {
                 open: true,
                 max_in_flight: 7,
             },
+            loopback_sources: 1,
         };
         let p = assignment_to_proto(3, &a, true);
         let back = assignment_from_proto(&p).unwrap();
@@ -367,6 +374,7 @@ mod tests {
             (40, 30, CloseMode::ServerFirst, Mode::Http)
         );
         assert_eq!(back.arrival, a.arrival);
+        assert_eq!(back.loopback_sources, 1);
         assert_eq!(back.limits(), a.limits());
         let old = assignment_from_proto(&v1::Assignment {
             close_timeout_seconds: 0.0,

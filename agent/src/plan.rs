@@ -113,6 +113,9 @@ pub struct Assignment {
     pub workload: crate::workload::Workload,
     /// When its sessions start.
     pub arrival: Arrival,
+    /// How many 127.0.0.x addresses sessions to an IPv4 loopback target
+    /// come from (1..=32; `--loopback-sources`).
+    pub loopback_sources: u8,
 }
 
 impl Assignment {

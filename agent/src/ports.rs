@@ -64,6 +64,17 @@ impl Kernel {
 /// the port in TIME_WAIT for 60 s, reusable for a new connection only with
 /// `tcp_tw_reuse` 1 (2, the default, covers loopback only).
 pub fn check(targets: &[Target], n: u64, kernel: Kernel) -> Result<Option<String>, PortError> {
+    check_with(targets, n, kernel, LOOPBACK_SOURCES)
+}
+
+/// [`check`] with sessions to an IPv4 loopback target spread over
+/// `loopback_sources` addresses (`--loopback-sources`).
+pub fn check_with(
+    targets: &[Target],
+    n: u64,
+    kernel: Kernel,
+    loopback_sources: u8,
+) -> Result<Option<String>, PortError> {
     let mut per_addr: Vec<(SocketAddr, u64)> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         let sessions = n / targets.len() as u64 + u64::from((i as u64) < n % targets.len() as u64);
@@ -77,7 +88,7 @@ pub fn check(targets: &[Target], n: u64, kernel: Kernel) -> Result<Option<String
     for (addr, sessions) in per_addr {
         let loopback_v4 = matches!(addr.ip(), IpAddr::V4(ip) if ip.is_loopback());
         let sources = if loopback_v4 {
-            u64::from(LOOPBACK_SOURCES)
+            u64::from(loopback_sources.clamp(1, LOOPBACK_SOURCES))
         } else {
             1
         };

@@ -46,6 +46,8 @@ pub(crate) struct ShareSpec {
     pub in_flight: Option<Semaphore>,
     /// Sessions started so far (past their schedule and the bound).
     pub started: AtomicU64,
+    /// Source addresses for loopback targets.
+    pub loopback_sources: u8,
 }
 
 impl ShareSpec {
@@ -84,6 +86,7 @@ impl ShareSpec {
             arrival: a.arrival,
             in_flight: share_of(a.arrival.max_in_flight, a).map(Semaphore::new),
             started: AtomicU64::new(0),
+            loopback_sources: a.loopback_sources,
         }
     }
 
@@ -185,6 +188,7 @@ async fn run_now(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord 
                     head: &tools.heads[target_index],
                     resolver: &tools.resolver,
                     tls: cfg.as_ref(),
+                    sources: spec.loopback_sources,
                 };
                 match rs {
                     None => {

@@ -18,14 +18,17 @@ use tokio::net::{TcpSocket, TcpStream};
 /// How many 127.0.0.x addresses sessions to a loopback target come from.
 pub const LOOPBACK_SOURCES: u8 = 32;
 
-/// The source address for session `request_id` to `target`, if it gets one.
-pub fn source_for(target: SocketAddr, request_id: u64) -> Option<Ipv4Addr> {
+/// The source address for session `request_id` to `target` when sessions
+/// to loopback come from `sources` addresses; `None`: the kernel's choice
+/// (other targets, or one source: 127.0.0.1 anyway). NAT rules that
+/// masquerade only 127.0.0.1 (podman's CNI port forwarding) need one.
+pub fn source_for(target: SocketAddr, request_id: u64, sources: u8) -> Option<Ipv4Addr> {
     match target.ip() {
-        IpAddr::V4(ip) if ip.is_loopback() => Some(Ipv4Addr::new(
+        IpAddr::V4(ip) if ip.is_loopback() && sources > 1 => Some(Ipv4Addr::new(
             127,
             0,
             0,
-            1 + (request_id % LOOPBACK_SOURCES as u64) as u8,
+            1 + (request_id % u64::from(sources.min(LOOPBACK_SOURCES))) as u8,
         )),
         _ => None,
     }
@@ -62,10 +65,16 @@ mod tests {
     #[test]
     fn loopback_targets_spread_other_targets_do_not() {
         let lo: SocketAddr = "127.0.0.1:8000".parse().unwrap();
-        assert_eq!(source_for(lo, 0), Some(Ipv4Addr::new(127, 0, 0, 1)));
-        assert_eq!(source_for(lo, 33), Some(Ipv4Addr::new(127, 0, 0, 2)));
-        assert_eq!(source_for("10.0.0.5:8000".parse().unwrap(), 7), None);
-        assert_eq!(source_for("[::1]:8000".parse().unwrap(), 7), None);
+        assert_eq!(source_for(lo, 0, 32), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(source_for(lo, 33, 32), Some(Ipv4Addr::new(127, 0, 0, 2)));
+        assert_eq!(source_for(lo, 5, 4), Some(Ipv4Addr::new(127, 0, 0, 2)));
+        assert_eq!(
+            source_for(lo, 33, 1),
+            None,
+            "one source: the kernel's 127.0.0.1"
+        );
+        assert_eq!(source_for("10.0.0.5:8000".parse().unwrap(), 7, 32), None);
+        assert_eq!(source_for("[::1]:8000".parse().unwrap(), 7, 32), None);
     }
 
     #[tokio::test]

@@ -105,6 +105,8 @@ pub struct Dial<'a> {
     pub resolver: &'a Resolver,
     /// The share's TLS configuration, for a TLS target.
     pub tls: Option<&'a Arc<ClientConfig>>,
+    /// Source addresses for a loopback target (`--loopback-sources`).
+    pub sources: u8,
 }
 
 /// Resolves, connects TCP and performs the WebSocket handshake within `limit`.
@@ -118,11 +120,12 @@ pub(crate) async fn connect(
         head,
         resolver,
         tls,
+        sources,
     } = dial;
     let limit = limits.request;
     let addr = format!("{}:{}", target.host, target.port);
     let attempt = async {
-        let tcp = connect_tcp(target, resolver, request_id, &addr).await?;
+        let tcp = connect_tcp(target, resolver, request_id, sources, &addr).await?;
         let mut tcp = match (target.tls, tls) {
             (true, Some(cfg)) => Conn::Tls(Box::new(tls_handshake(cfg, target, tcp).await?)),
             (true, None) => {
@@ -173,11 +176,12 @@ async fn connect_tcp(
     target: &Target,
     resolver: &Resolver,
     request_id: u64,
+    sources: u8,
     addr: &str,
 ) -> Result<TcpStream, Failure> {
     let mut last = None;
     for &sa in resolver.addrs(target).await?.iter() {
-        match connect_from(sa, source_for(sa, request_id)).await {
+        match connect_from(sa, source_for(sa, request_id, sources)).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);

@@ -23,6 +23,7 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         tls: Default::default(),
         workload: Default::default(),
         arrival: Default::default(),
+        loopback_sources: 32,
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

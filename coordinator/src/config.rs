@@ -62,6 +62,9 @@ pub struct RunConfig {
     pub metrics_linger: Duration,
     /// What is known of the server under test (`--server-*`).
     pub server: ServerInfo,
+    /// `--loopback-sources`: 127.0.0.x addresses sessions to a loopback
+    /// target come from.
+    pub loopback_sources: u8,
     /// When sessions start (`--ramp-up`, `--rate`/`--duration`).
     pub arrival: envload_agent::Arrival,
     /// What each session does (`--steps`, `--think`, `--scenario`, …).
@@ -107,6 +110,7 @@ impl RunConfig {
             tls: self.tls.clone(),
             workload: self.workload.clone(),
             arrival: self.arrival,
+            loopback_sources: self.loopback_sources,
         }
     }
 }

@@ -105,8 +105,13 @@ fn prepare(config: &RunConfig, max_n: u64) -> anyhow::Result<Prepared> {
     } else {
         &targets[..]
     };
-    if let Some(warning) = ports::check(port_targets, max_n, ports::Kernel::current())
-        .map_err(|e| UsageError(e.to_string()))?
+    if let Some(warning) = ports::check_with(
+        port_targets,
+        max_n,
+        ports::Kernel::current(),
+        config.loopback_sources,
+    )
+    .map_err(|e| UsageError(e.to_string()))?
     {
         eprintln!("envload: warning: {warning}");
     }

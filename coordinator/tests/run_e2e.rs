@@ -416,3 +416,43 @@ fn reference_abbreviations_and_a_url_without_a_scheme_are_accepted() {
     );
     assert_eq!(col(&rows[0], &rows[1], "hardware"), "cpu-test");
 }
+
+/// Sessions to a loopback target come from 127.0.0.1…32 by default (more
+/// local ports); `--loopback-sources 1` keeps them on 127.0.0.1 for NAT
+/// rules that masquerade only that address (podman's CNI port forwarding
+/// left 31 of every 32 WebSocket sessions without an answer). A listener
+/// that answers nothing records where each connection came from.
+#[test]
+fn loopback_sources_spread_sessions_or_keep_them_on_127_0_0_1() {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<BTreeSet<std::net::IpAddr>>> = Arc::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in listener.incoming().flatten() {
+            record
+                .lock()
+                .unwrap()
+                .insert(conn.peer_addr().unwrap().ip());
+            open.push(conn);
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}");
+    for (extra, distinct) in [(&[][..], 8), (&["--loopback-sources", "1"][..], 1)] {
+        seen.lock().unwrap().clear();
+        let dir = out_dir("loopback-sources");
+        let mut args = vec!["run", "-u", &url, "-n", "8", "-w", "0", "-t", "0.5", "-o"];
+        args.push(dir.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let (stdout, _) = support::run_ok(&args);
+        assert!(stdout.contains("0/8 success"), "{stdout}");
+        let ips = seen.lock().unwrap().clone();
+        assert_eq!(ips.len(), distinct, "{extra:?}: {ips:?}");
+        if distinct == 1 {
+            assert!(ips.contains(&"127.0.0.1".parse().unwrap()));
+        }
+    }
+}

@@ -163,6 +163,7 @@ fn check_package(package: &str) {
             tls: Default::default(),
             workload: Default::default(),
             arrival: Default::default(),
+            loopback_sources: 32,
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

@@ -64,4 +64,7 @@ CMD ["python3"]
 DOCKERFILE
   "$docker" build --quiet -t python:3.11-slim "$tmp" >/dev/null
 fi
-"$docker" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^(debian:$suite-slim|python:3.11-slim) "
+# By the names a Dockerfile uses (podman lists them as localhost/…).
+for image in "debian:$suite-slim" python:3.11-slim; do
+  echo "$image $("$docker" image inspect --format '{{.Size}}' "$image") bytes"
+done

@@ -14,7 +14,8 @@
 # Variables: PORT (8000, also the container's), HOST (0.0.0.0), WORKERS (2),
 # MAX_CONCURRENT_ENVS (100, per worker), APP (benchmark_env:app),
 # OPENENV_PACKAGE (openenv-core==0.3.0), IMAGE (envload-openenv-server),
-# NAME (envload-openenv-PORT), DOCKER (docker, else podman), NO_BUILD=1,
+# NAME (envload-openenv-PORT), DOCKER (docker, else podman: Debian's needs
+# its catatonit package for --init), NO_BUILD=1,
 # NETWORK (publish: the port published with -p, what most users run; host:
 # the host's network, no proxy in the path). Docker's userland proxy
 # (docker-proxy, one per published port) holds 3 descriptors per connection
@@ -53,7 +54,16 @@ if [ "${NETWORK:-publish}" = host ]; then
 else
   net=(--publish "${HOST:-0.0.0.0}:$port:$port")
 fi
-"$docker" run --detach --init --name "$name" "${net[@]}" \
+# Descriptors and processes: the host's hard limits, said explicitly.
+# Docker passes its daemon's on; podman asks for more (nofile 1048576),
+# which a host with lower hard limits refuses ("error setting rlimit"), and
+# holds its own process limit to kernel.pid_max.
+limit=()
+nofile="$(ulimit -Hn)" nproc="$(ulimit -Hu)" pid_max="$(cat /proc/sys/kernel/pid_max)"
+if [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pid_max" ]; then nproc="$pid_max"; fi
+if [ "$nofile" != unlimited ]; then limit+=(--ulimit "nofile=$nofile:$nofile"); fi
+limit+=(--ulimit "nproc=$nproc:$nproc")
+"$docker" run --detach --init --name "$name" "${net[@]}" "${limit[@]}" \
   --env "PORT=$port" --env "WORKERS=${WORKERS:-2}" \
   --env "MAX_CONCURRENT_ENVS=${MAX_CONCURRENT_ENVS:-100}" \
   --env "APP=${APP:-benchmark_env:app}" "$image" >/dev/null

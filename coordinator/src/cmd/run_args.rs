@@ -177,6 +177,13 @@ pub struct RunArgs {
     /// The server's MAX_CONCURRENT_ENVS, recorded in run.json and the log.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_batch)]
     pub server_max_concurrent_envs: Option<u64>,
+    /// Spread sessions to an IPv4 loopback target over this many source
+    /// addresses (127.0.0.1…N), each with its own local port range. 1 for
+    /// NAT rules that masquerade only 127.0.0.1 (podman's CNI port
+    /// forwarding: sessions from 127.0.0.2+ never get an answer).
+    #[arg(long, default_value = "32", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub loopback_sources: u8,
     /// Do not collect per-session records: no raw.jsonl, less coordinator
     /// work (unique_* columns come from the agents' distinct sets).
     #[arg(long)]
@@ -300,6 +307,7 @@ impl RunArgs {
             metrics_listen: self.metrics_listen,
             metrics_linger: Duration::from_secs_f64(self.metrics_linger),
             arrival,
+            loopback_sources: self.loopback_sources,
             workload,
         })
     }

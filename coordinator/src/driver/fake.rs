@@ -160,6 +160,7 @@ impl Setup {
             metrics_listen: None,
             metrics_linger: Default::default(),
             arrival: Default::default(),
+            loopback_sources: 32,
             workload: Default::default(),
         };
         Setup {

@@ -297,6 +297,7 @@ mod tests {
             tls: Default::default(),
             workload: Default::default(),
             arrival: Default::default(),
+            loopback_sources: 32,
         }
     }
 

@@ -122,6 +122,9 @@ pub struct Assignment {
     /// absent: every session starts at once
     #[prost(message, optional, tag = "17")]
     pub arrival: ::core::option::Option<Arrival>,
+    /// 127.0.0.x source addresses for loopback targets (0: 32)
+    #[prost(uint32, tag = "18")]
+    pub loopback_sources: u32,
 }
 /// When the sessions of a phase start (--ramp-up, --rate/--duration): the
 /// session with phase-wide id k starts spread_seconds * k / batch_size after
