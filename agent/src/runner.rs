@@ -70,24 +70,37 @@ impl Sessions {
     }
 }
 
+/// How often [`run_share_with`] reports progress.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
 /// Runs every session of `a` concurrently and waits for all of them.
 pub async fn run_share(a: &Assignment) -> ShareResult {
     run_share_with(a, |_, _| {}).await
 }
 
-/// [`run_share`], calling `progress` with each finished session and the
-/// statistics so far (the in-process driver's live view).
+/// [`run_share`], calling `progress` every [`PROGRESS_EVERY`] — whether or
+/// not a session ended (long steps, scheduled starts) — with the sessions
+/// started and the statistics so far (the in-process driver's live view).
 pub async fn run_share_with(
     a: &Assignment,
-    mut progress: impl FnMut(&SessionRecord, &PhaseStats),
+    mut progress: impl FnMut(u64, &PhaseStats),
 ) -> ShareResult {
     let mut sessions = Sessions::spawn(a);
     let mut records = Vec::with_capacity(a.count as usize);
     let mut stats = PhaseStats::default();
-    while let Some(rec) = sessions.next().await {
-        stats.record(&rec);
-        progress(&rec, &stats);
-        records.push(rec);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            rec = sessions.next() => match rec {
+                Some(rec) => {
+                    stats.record(&rec);
+                    records.push(rec);
+                }
+                None => break,
+            },
+            _ = tick.tick() => progress(sessions.started(), &stats),
+        }
     }
     let wall = records
         .iter()

@@ -2,10 +2,7 @@
 //! agent (the agent's own share runner, in this process), or with
 //! `--agents K` K local agent processes over gRPC.
 
-use std::time::Duration;
-
-use envload_agent::runner::Sessions;
-use envload_agent::{Assignment, PhaseStats};
+use envload_agent::{run_share_with, Assignment, ShareResult};
 
 use crate::driver::PhaseDriver;
 use crate::fleet::local::LocalFleet;
@@ -88,31 +85,13 @@ impl PhaseDriver for InProcess {
             m.set_agents(1);
         }
         let mut live = LiveProgress::start(phase);
-        let mut sessions = Sessions::spawn(template);
-        let mut records = Vec::with_capacity(template.count as usize);
-        let mut stats = PhaseStats::default();
-        // Shown every 250 ms whether or not a session ended (long steps,
-        // scheduled starts).
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                rec = sessions.next() => match rec {
-                    Some(rec) => {
-                        stats.record(&rec);
-                        records.push(rec);
-                    }
-                    None => break,
-                },
-                _ = tick.tick() => live.update(sessions.started(), &stats),
-            }
-        }
+        let share = run_share_with(template, |started, stats| live.update(started, stats)).await;
         live.finish();
-        let wall = records
-            .iter()
-            .map(|r| r.ended_after)
-            .max()
-            .unwrap_or_default();
+        let ShareResult {
+            mut records,
+            stats,
+            wall,
+        } = share;
         records.sort_by_key(|r| r.request_id);
         let uniques = Uniques::from_records(&records);
         let me = &self.agents()[0];
