@@ -15,9 +15,26 @@ use anyhow::{bail, Context};
 
 /// Session limit of the embedded server: high enough never to refuse.
 pub const EMBEDDED_MAX_SESSIONS: usize = 1 << 20;
+/// The embedded server's `envload` arguments.
+fn args() -> [String; 9] {
+    [
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--workers",
+        "1",
+        "--max-concurrent-envs",
+        &EMBEDDED_MAX_SESSIONS.to_string(),
+    ]
+    .map(str::to_string)
+}
+
 /// How the embedded server is started, as run.json records it.
-pub const START: &str =
-    "envload serve --host 127.0.0.1 --port 0 --workers 1 --max-concurrent-envs 1048576 (embedded)";
+pub fn start_command() -> String {
+    format!("envload {} (embedded)", args().join(" "))
+}
 
 /// How long the server may take to print its listening line.
 const START_WITHIN: Duration = Duration::from_secs(30);
@@ -51,16 +68,7 @@ impl Embedded {
             });
         }
         let mut child = command
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--workers",
-                "1",
-            ])
-            .args(["--max-concurrent-envs", &EMBEDDED_MAX_SESSIONS.to_string()])
+            .args(args())
             .env_remove("PORT")
             .env_remove("WORKERS")
             .env_remove("MAX_CONCURRENT_ENVS")

@@ -286,7 +286,7 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
         targets: ctx.targets.iter().map(|t| t.url.clone()).collect(),
         server: match &ctx.embedded {
             Some(_) => crate::config::ServerInfo {
-                start: Some(crate::embedded::START.to_string()),
+                start: Some(crate::embedded::start_command()),
                 workers: Some(1),
                 max_concurrent_envs: Some(crate::embedded::EMBEDDED_MAX_SESSIONS as u64),
             },
