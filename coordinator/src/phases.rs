@@ -109,6 +109,13 @@ pub async fn execute<D: PhaseDriver>(
             };
         let run_json = &mut rec.run_json;
         report_phase(config, &result);
+        // Printed, kept in run.json's warnings, and listed at the end.
+        let mut warn = |tag: &str, msg: String, list: &mut Vec<String>| {
+            eprintln!("  {tag}: {msg}");
+            run_json.doc.warnings.push(msg.clone());
+            list.push(msg);
+            run_json.save()
+        };
         if let Some(expected) = config.expected_hosts {
             if result.summary.unique_hosts < expected {
                 let msg = format!(
@@ -116,10 +123,7 @@ pub async fn execute<D: PhaseDriver>(
                     phase_label(phase),
                     result.summary.unique_hosts
                 );
-                eprintln!("  WARNING: {msg}");
-                run_json.doc.warnings.push(msg.clone());
-                run_json.save()?;
-                hosts_missing.push(msg);
+                warn("WARNING", msg, &mut hosts_missing)?;
             }
         }
         if let Some(slo) = &config.slo {
@@ -131,10 +135,7 @@ pub async fn execute<D: PhaseDriver>(
                     slo.text,
                     missed.join(", ")
                 );
-                eprintln!("  SLO MISSED: {msg}");
-                run_json.doc.warnings.push(msg.clone());
-                run_json.save()?;
-                slo_missed.push(msg);
+                warn("SLO MISSED", msg, &mut slo_missed)?;
             }
         }
         rows.push(result.summary);
