@@ -36,8 +36,14 @@ impl Slo {
 
     /// Whether the success fraction alone reaches the threshold.
     pub fn success_met(&self, success: f64) -> bool {
-        success >= self.success - TOLERANCE
+        reaches(success, self.success)
     }
+}
+
+/// Whether a success fraction reaches `min` (means over repetitions equal
+/// within [`TOLERANCE`] count).
+fn reaches(success: f64, min: f64) -> bool {
+    success >= min - TOLERANCE
 }
 
 /// The reference matrix's latency bound: total p99 ≤ 2 × (wait + 0.5 s).
@@ -175,12 +181,7 @@ impl Clause {
     fn missed(&self, row: &SummaryRow) -> Option<String> {
         let v = self.value(row);
         match *self {
-            Clause::Success(min) => (!Slo {
-                success: min,
-                p99: f64::INFINITY,
-            }
-            .success_met(v))
-            .then(|| format!("success {v:.4} < {min}")),
+            Clause::Success(min) => (!reaches(v, min)).then(|| format!("success {v:.4} < {min}")),
             Clause::Latency { stage, pct, max } => {
                 (v > max).then(|| format!("{stage} p{pct} {v:.3} s > {max} s"))
             }
