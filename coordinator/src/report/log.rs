@@ -176,22 +176,16 @@ fn run_date(dir: &Path, started: &str) -> String {
 /// The largest batch at ≥ threshold over the waits of `mode`, with its
 /// hardware tier when the run mixed them; "-" when none.
 fn best(rows: &[Row], mode: &str, threshold: f64) -> String {
-    let tiers: std::collections::BTreeSet<&str> =
-        rows.iter().map(|r| r.hardware.as_str()).collect();
-    let mut top: Option<(u64, String)> = None;
-    for tier in &tiers {
-        let of_tier: Vec<Row> = rows
-            .iter()
-            .filter(|r| r.hardware == *tier)
-            .cloned()
-            .collect();
-        for ((_, m, _), by_n) in points_by(&of_tier) {
+    let tiers = entry::tiers(rows);
+    let mut top: Option<(u64, &str)> = None;
+    for (tier, of_tier) in &tiers {
+        for ((_, m, _), by_n) in points_by(of_tier) {
             if m != mode {
                 continue;
             }
             if let Some((n, _)) = max_batch(&by_n, threshold) {
-                if top.as_ref().is_none_or(|(b, _)| n > *b) {
-                    top = Some((n, tier.to_string()));
+                if top.is_none_or(|(b, _)| n > b) {
+                    top = Some((n, tier));
                 }
             }
         }

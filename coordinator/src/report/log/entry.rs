@@ -285,7 +285,7 @@ fn observations(e: &Entry, out: &mut String) {
 }
 
 /// Rows by hardware tier, in order of appearance.
-fn tiers(rows: &[Row]) -> Vec<(String, Vec<Row>)> {
+pub(super) fn tiers(rows: &[Row]) -> Vec<(String, Vec<Row>)> {
     let mut out: Vec<(String, Vec<Row>)> = Vec::new();
     for r in rows {
         match out.iter_mut().find(|(t, _)| *t == r.hardware) {
