@@ -109,6 +109,9 @@ fn prometheus_scraping_a_coordinator_agrees_with_summary_csv() {
     let metrics = format!("127.0.0.1:{metrics_port}");
     let prom = Prometheus::start(&metrics);
     let dir = out_dir("prometheus-run");
+    // Steps of 3 s: each phase has sessions in flight for over 2 s after
+    // the agents' first progress report (0.5 s), so 1 s scrapes see them
+    // (with 1.5 s steps one CI run in six caught none).
     let (mut c, url) = coordinator(
         &[
             "--agents",
@@ -118,7 +121,7 @@ fn prometheus_scraping_a_coordinator_agrees_with_summary_csv() {
             "--requests-grid",
             "8,12",
             "-w",
-            "1.5",
+            "3",
             "--metrics-listen",
             &metrics,
             "--metrics-linger",
