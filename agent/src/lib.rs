@@ -6,30 +6,32 @@
 //! every failure, and records latencies in HDR histograms. The same code runs
 //! in-process for `envload run` and as a remote agent process.
 
-pub mod conn;
+mod conn;
 pub mod convert;
-pub mod failure;
+mod distinct;
+mod failure;
 pub mod host;
-pub mod http;
+mod http;
 pub mod limits;
-pub mod observation;
+mod observation;
 pub mod plan;
 pub mod ports;
 pub mod record;
 pub mod remote;
 mod resolve;
-pub mod rollout;
-pub mod runner;
+mod rollout;
+mod runner;
 mod session;
 mod shard;
-pub mod source;
+mod source;
 pub mod stats;
-pub mod target;
+mod target;
 pub mod tls;
 mod upgrade;
 pub mod workload;
-pub mod ws;
+mod ws;
 
+pub use distinct::Distinct;
 pub use failure::{ErrorType, Failure};
 pub use plan::{Arrival, Assignment, CloseMode, Mode};
 pub use record::SessionRecord;

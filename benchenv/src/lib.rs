@@ -9,18 +9,18 @@
 
 pub mod bind;
 pub mod capacity;
-pub mod config;
-pub mod counters;
-pub mod docs;
+mod config;
+mod counters;
+mod docs;
 pub mod env;
-pub mod http_api;
-pub mod mcp;
-pub mod reply;
-pub mod server;
+mod http_api;
+mod mcp;
+mod reply;
+mod server;
 pub mod tls;
-pub mod wire;
+mod wire;
 pub mod workers;
-pub mod ws_api;
+mod ws_api;
 
 pub use bind::bind_listener;
 pub use config::ServerConfig;

@@ -13,9 +13,10 @@ use serde_json::json;
 
 use crate::driver::PhaseDriver;
 use crate::phases::{run_phase, PhaseEnd, RunOutcome};
-use crate::plan::{Phase, GRID_PAUSE};
+use crate::plan::GRID_PAUSE;
 use crate::recorder::{Recorder, RunContext};
-pub use crate::report::slo::Slo;
+pub use envload_results::slo::Slo;
+use envload_results::Phase;
 
 /// What to search for.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +39,7 @@ pub async fn search<D: PhaseDriver>(
     search: Search,
 ) -> anyhow::Result<RunOutcome> {
     let (slo, c) = (search.slo, &search);
-    let mut rec = Recorder::create(&ctx, driver)?;
+    let mut rec = Recorder::create(&ctx, driver.agents())?;
     let log_path = ctx.dir.join("ceiling.jsonl");
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -91,16 +92,17 @@ pub async fn search<D: PhaseDriver>(
         }
     }
     if ctx.shutdown.is_requested() {
-        rec.interrupt(driver, None).await?;
+        driver.finish("the run was interrupted").await;
+        rec.interrupt(None)?;
         return Ok(RunOutcome::Interrupted);
     }
     driver.finish("the ceiling search is complete").await;
-    rec.run_json.doc.warnings.extend((hi.is_none()).then(|| {
-        format!(
+    if hi.is_none() {
+        rec.warning(&format!(
             "every probe passed up to --max-n {}: the ceiling may be higher",
             c.max_n
-        )
-    }));
+        ))?;
+    }
     rec.finish("complete")?;
     println!(
         "\n  probes (N: pass/fail): {}",

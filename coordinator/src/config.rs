@@ -10,8 +10,9 @@ use envload_agent::tls::TlsOptions;
 use envload_agent::workload::Workload;
 use envload_agent::{Assignment, CloseMode, Target};
 
-use crate::plan::{Phase, PlanSpec};
-use crate::report::slo::SloSpec;
+use crate::plan::PlanSpec;
+use envload_results::slo::SloSpec;
+use envload_results::Phase;
 
 /// Everything a run is configured with.
 #[derive(Debug, Clone)]
@@ -61,7 +62,7 @@ pub struct RunConfig {
     /// `--metrics-linger`: how long they outlive the run.
     pub metrics_linger: Duration,
     /// What is known of the server under test (`--server-*`).
-    pub server: ServerInfo,
+    pub server: envload_results::run_doc::ServerInfo,
     /// `--loopback-sources`: 127.0.0.x addresses sessions to a loopback
     /// target come from.
     pub loopback_sources: u8,
@@ -69,16 +70,6 @@ pub struct RunConfig {
     pub arrival: envload_agent::Arrival,
     /// What each session does (`--steps`, `--think`, `--scenario`, …).
     pub workload: Workload,
-}
-
-/// How the server under test was started and sized, as far as envload
-/// knows: its own embedded server, the matrix's deployment, or the
-/// `--server-*` flags. Recorded in run.json for the experiment log.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct ServerInfo {
-    pub start: Option<String>,
-    pub workers: Option<u32>,
-    pub max_concurrent_envs: Option<u64>,
 }
 
 impl RunConfig {

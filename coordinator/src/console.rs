@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use envload_agent::stats::RolloutStats;
 use envload_agent::ErrorType;
 
-use crate::plan::Phase;
-use crate::summary::SummaryRow;
+use envload_results::summary::SummaryRow;
+use envload_results::Phase;
 
 const RULE: &str = "======================================================================";
 
@@ -242,7 +242,7 @@ pub fn grid_table(rows: &[SummaryRow]) {
 }
 
 /// One line per agent: what it ran in the phase, and whether it was lost.
-pub fn agent_lines(agents: &[crate::result::AgentPhase]) {
+pub fn agent_lines(agents: &[envload_results::model::AgentPhase]) {
     for a in agents {
         let lost = a
             .lost
@@ -257,7 +257,7 @@ pub fn agent_lines(agents: &[crate::result::AgentPhase]) {
 }
 
 /// One line per target when sessions were spread over several.
-pub fn target_lines(targets: &[crate::result::TargetCount]) {
+pub fn target_lines(targets: &[envload_results::model::TargetCount]) {
     for t in targets {
         println!(
             "     target {}: {} sessions, {} ok",

@@ -7,8 +7,8 @@ use std::future::Future;
 
 use envload_agent::Assignment;
 
-use crate::plan::Phase;
-use crate::result::{AgentInfo, PhaseOutcome};
+use envload_results::model::{AgentInfo, PhaseOutcome};
+use envload_results::Phase;
 
 /// Runs phases.
 pub trait PhaseDriver {

@@ -5,6 +5,7 @@
 
 pub mod collect;
 pub mod local;
+pub mod remote;
 pub mod serve;
 pub mod service;
 pub mod split;
@@ -22,11 +23,11 @@ use tokio::sync::mpsc;
 use tonic::Status;
 
 use crate::driver::PhaseDriver;
-use crate::plan::Phase;
 use crate::progress::LiveProgress;
-use crate::result::AgentInfo;
-use crate::result::PhaseOutcome;
 use collect::Collector;
+use envload_results::model::AgentInfo;
+use envload_results::model::PhaseOutcome;
+use envload_results::Phase;
 use service::{Event, FleetService};
 use split::split;
 

@@ -16,8 +16,8 @@ use std::sync::{Mutex, OnceLock};
 
 use envload_agent::{Latency, PhaseStats};
 
-use crate::plan::Phase;
-use crate::result::PhaseResult;
+use envload_results::model::PhaseResult;
+use envload_results::Phase;
 
 /// Histogram bucket bounds, seconds: sessions last milliseconds to minutes.
 pub const BUCKETS: [f64; 20] = [

@@ -11,11 +11,12 @@ use envload_agent::Assignment;
 use crate::config::RunConfig;
 use crate::console;
 use crate::driver::PhaseDriver;
-use crate::plan::{Phase, PlanKind};
+use crate::plan::PlanKind;
 use crate::recorder::{Recorder, RunContext};
-use crate::result::PhaseResult;
 use crate::shutdown::Shutdown;
-use crate::summary::SummaryRow;
+use envload_results::model::PhaseResult;
+use envload_results::summary::SummaryRow;
+use envload_results::Phase;
 
 /// How a phase ended.
 pub enum PhaseEnd {
@@ -38,7 +39,8 @@ pub async fn run_phase<D: PhaseDriver>(
     on_start: impl FnOnce(),
 ) -> anyhow::Result<PhaseEnd> {
     if interrupted_within(shutdown, phase.pause_before).await {
-        rec.interrupt(driver, None).await?;
+        driver.finish("the run was interrupted").await;
+        rec.interrupt(None)?;
         return Ok(PhaseEnd::Interrupted);
     }
     on_start();
@@ -47,14 +49,22 @@ pub async fn run_phase<D: PhaseDriver>(
         biased;
         _ = shutdown.requested() => {
             driver.abort(phase).await;
-            rec.interrupt(driver, Some(phase)).await?;
+            driver.finish("the run was interrupted").await;
+            rec.interrupt(Some(phase))?;
             return Ok(PhaseEnd::Interrupted);
         }
         o = driver.run_phase(phase, template) => o,
     };
     match outcome {
-        Ok(o) => Ok(PhaseEnd::Done(Box::new(rec.record(driver, phase, o)?))),
-        Err(e) => Err(rec.failed(driver, phase, e).await),
+        Ok(o) => Ok(PhaseEnd::Done(Box::new(rec.record(
+            phase,
+            o,
+            driver.agents(),
+        )?))),
+        Err(e) => {
+            driver.finish("the run failed").await;
+            Err(rec.failed(phase, e))
+        }
     }
 }
 
@@ -88,7 +98,7 @@ pub async fn execute<D: PhaseDriver>(
     let (config, targets, dir) = (ctx.config, ctx.targets, ctx.dir);
     let spec = &config.plan;
     let phases = spec.phases();
-    let mut rec = Recorder::create(&ctx, driver)?;
+    let mut rec = Recorder::create(&ctx, driver.agents())?;
     announce(config, &phases);
 
     let mut rows: Vec<SummaryRow> = Vec::new();
@@ -107,14 +117,13 @@ pub async fn execute<D: PhaseDriver>(
                 PhaseEnd::Done(r) => r,
                 PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
             };
-        let run_json = &mut rec.run_json;
         report_phase(config, &result);
         // Printed, kept in run.json's warnings, and listed at the end.
         let mut warn = |tag: &str, msg: String, list: &mut Vec<String>| {
             eprintln!("  {tag}: {msg}");
-            run_json.doc.warnings.push(msg.clone());
+            let kept = rec.warning(&msg);
             list.push(msg);
-            run_json.save()
+            kept
         };
         if let Some(expected) = config.expected_hosts {
             if result.summary.unique_hosts < expected {
@@ -141,7 +150,8 @@ pub async fn execute<D: PhaseDriver>(
         rows.push(result.summary);
     }
     if ctx.shutdown.is_requested() {
-        rec.interrupt(driver, None).await?;
+        driver.finish("the run was interrupted").await;
+        rec.interrupt(None)?;
         return Ok(RunOutcome::Interrupted);
     }
     driver.finish("the run is complete").await;

@@ -5,22 +5,7 @@ use std::time::Duration;
 
 use envload_agent::Mode;
 
-/// One measured batch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Phase {
-    /// 0-based position in the plan.
-    pub index: usize,
-    /// Session protocol.
-    pub mode: Mode,
-    /// Batch size N.
-    pub n: u64,
-    /// Seconds each step waits.
-    pub wait: f64,
-    /// 1-based repetition.
-    pub rep: u32,
-    /// Pause before the phase starts.
-    pub pause_before: Duration,
-}
+use envload_results::Phase;
 
 /// How the phases were asked for (decides the console's closing table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use envload_agent::PhaseStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::plan::Phase;
+use envload_results::Phase;
 
 /// How often plain (non-terminal) progress lines are printed.
 const PLAIN_EVERY: Duration = Duration::from_secs(2);

@@ -1,7 +1,8 @@
 //! Records a run: every phase's result written and flushed to every result
-//! file before the next starts, and an interrupt or a failure marked in
-//! `run.json`. It records; running phases (and reacting to signals) is
-//! `phases`'s.
+//! file before the next starts, the warnings the phase loop raises, and an
+//! interrupt or a failure marked in `run.json`. It records, and nothing
+//! else: running phases, reacting to signals, deciding what to warn about
+//! and ending the driver are `phases`'s.
 
 use std::path::PathBuf;
 
@@ -11,19 +12,19 @@ use serde_json::json;
 
 use crate::config::RunConfig;
 use crate::cpu;
-use crate::driver::PhaseDriver;
-use crate::output::histograms::HistogramsJsonl;
-use crate::output::numfmt::timestamp;
-use crate::output::raw_jsonl::RawJsonl;
-use crate::output::rollouts_csv::RolloutsCsv;
-use crate::output::run_json::{PhaseEntry, RunDoc, RunJson};
-use crate::output::summary_csv::SummaryCsv;
-use crate::output::summary_json::SummaryJson;
-use crate::output::PhaseWriter;
-use crate::plan::Phase;
-use crate::result::{per_target, PhaseCpu, PhaseOutcome, PhaseResult};
 use crate::shutdown::Shutdown;
-use crate::summary::summarize;
+use envload_results::model::{per_target, AgentInfo, PhaseCpu, PhaseOutcome, PhaseResult};
+use envload_results::numfmt::timestamp;
+use envload_results::run_doc::{ArrivalDoc, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc};
+use envload_results::summary::summarize;
+use envload_results::write::histograms::HistogramsJsonl;
+use envload_results::write::raw_jsonl::RawJsonl;
+use envload_results::write::rollouts_csv::RolloutsCsv;
+use envload_results::write::run_json::RunJson;
+use envload_results::write::summary_csv::SummaryCsv;
+use envload_results::write::summary_json::SummaryJson;
+use envload_results::write::PhaseWriter;
+use envload_results::Phase;
 
 /// Where a run writes and what it records about itself.
 pub struct RunContext<'a> {
@@ -46,7 +47,7 @@ pub struct RunContext<'a> {
 /// The result files of one run.
 pub struct Recorder {
     /// `run.json`, kept in step.
-    pub run_json: RunJson,
+    run_json: RunJson,
     csv: SummaryCsv,
     hists: HistogramsJsonl,
     raw: Option<RawJsonl>,
@@ -62,11 +63,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Opens the result files in the run's directory.
-    pub fn create<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> anyhow::Result<Self> {
+    /// Opens the result files in the run's directory; `agents` are those
+    /// that will run its sessions, as far as they are known.
+    pub fn create(ctx: &RunContext<'_>, agents: Vec<AgentInfo>) -> anyhow::Result<Self> {
         let dir = ctx.dir;
         Ok(Recorder {
-            run_json: RunJson::create(dir, run_doc(ctx, driver))?,
+            run_json: RunJson::create(dir, run_doc(ctx, agents))?,
             csv: SummaryCsv::open(dir)?,
             hists: HistogramsJsonl::open(dir)?,
             raw: if ctx.config.records {
@@ -97,13 +99,7 @@ impl Recorder {
 
     /// Records a phase that failed to run (its driver's error): marked
     /// partial, run.json `failed`; returns the error to end the run with.
-    pub async fn failed<D: PhaseDriver>(
-        &mut self,
-        driver: &mut D,
-        phase: &Phase,
-        e: anyhow::Error,
-    ) -> anyhow::Error {
-        driver.finish("the run failed").await;
+    pub fn failed(&mut self, phase: &Phase, e: anyhow::Error) -> anyhow::Error {
         if let Err(w) = self.mark_partial(phase, "failed") {
             return w;
         }
@@ -119,13 +115,14 @@ impl Recorder {
         self.cpu_at_start = (cpu::own(), self.embedded_pid.and_then(cpu::of));
     }
 
-    /// Summarises what `driver` measured for `phase` and appends it to
-    /// every result file.
-    pub fn record<D: PhaseDriver>(
+    /// Summarises what was measured for `phase` and appends it to every
+    /// result file; `agents` are the driver's now (some may have joined
+    /// since the last phase).
+    pub fn record(
         &mut self,
-        driver: &D,
         phase: &Phase,
         outcome: PhaseOutcome,
+        agents: Vec<AgentInfo>,
     ) -> anyhow::Result<PhaseResult> {
         let summary = summarize(
             phase,
@@ -152,8 +149,7 @@ impl Recorder {
             targets,
             cpu,
         };
-        // Agents may have joined since the last phase.
-        for info in driver.agents() {
+        for info in agents {
             let doc = &mut self.run_json.doc;
             if !doc
                 .agents
@@ -185,15 +181,9 @@ impl Recorder {
         Ok(result)
     }
 
-    /// Ends an interrupted run: agents told, the phase in flight (if any)
-    /// marked partial, run.json `interrupted`; finished phases stay as
-    /// written.
-    pub async fn interrupt<D: PhaseDriver>(
-        &mut self,
-        driver: &mut D,
-        in_flight: Option<&Phase>,
-    ) -> anyhow::Result<()> {
-        driver.finish("the run was interrupted").await;
+    /// Records an interrupted run: the phase in flight (if any) marked
+    /// partial, run.json `interrupted`; finished phases stay as written.
+    pub fn interrupt(&mut self, in_flight: Option<&Phase>) -> anyhow::Result<()> {
         match in_flight {
             Some(phase) => {
                 self.mark_partial(phase, "interrupted")?;
@@ -225,18 +215,16 @@ impl Recorder {
             wait_seconds: phase.wait,
             repetition: phase.rep,
             status: "partial".into(),
-            successful: 0,
-            failed: 0,
-            total_wall_time: 0.0,
-            unique_hosts: 0,
-            errors: Default::default(),
-            agents: Vec::new(),
-            targets: Vec::new(),
-            cpu_seconds: PhaseCpu::default(),
-            start_lag: None,
+            ..PhaseEntry::default()
         });
         self.finish(status)?;
         Ok(())
+    }
+
+    /// Keeps a warning the phase loop raised in run.json's `warnings`.
+    pub fn warning(&mut self, msg: &str) -> std::io::Result<()> {
+        self.run_json.doc.warnings.push(msg.to_string());
+        self.run_json.save()
     }
 
     /// Marks the run ended with `status` in run.json (and the summary JSON).
@@ -249,43 +237,43 @@ impl Recorder {
     }
 }
 
-fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
+fn run_doc(ctx: &RunContext<'_>, agents: Vec<AgentInfo>) -> RunDoc {
     let (config, spec) = (ctx.config, &ctx.config.plan);
     RunDoc {
         envload_version: env!("CARGO_PKG_VERSION").to_string(),
         command: ctx.argv.clone(),
         infrastructure: config.infrastructure.clone(),
-        infrastructure_given: config.infrastructure_given,
+        infrastructure_given: Some(config.infrastructure_given),
         hardware: config.hardware.clone(),
         cores: config.cores.or_else(|| {
             ctx.embedded
                 .as_ref()
                 .map(|_| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
         }),
-        plan: {
-            let mut plan = json!({
-                "mode": spec.mode.as_str(), "requests": spec.n, "wait": spec.wait,
-                "requests_grid": spec.requests_grid, "wait_grid": spec.wait_grid,
-                "reps": spec.reps, "compare": spec.compare, "timeout": config.timeout.as_secs_f64(),
-                "close": format!("{:?}", config.close), "expected_hosts": config.expected_hosts,
-                "require_hosts": config.require_hosts, "records": config.records,
-            });
+        plan: PlanDoc {
+            arrival: config.arrival.scheduled().then_some(ArrivalDoc {
+                max_in_flight: config.arrival.max_in_flight,
+                open: config.arrival.open,
+                spread_seconds: config.arrival.spread.as_secs_f64(),
+            }),
+            close: format!("{:?}", config.close),
+            compare: spec.compare,
+            expected_hosts: config.expected_hosts,
+            mode: spec.mode.as_str().to_string(),
+            records: config.records,
+            reps: spec.reps,
+            require_hosts: config.require_hosts,
+            requests: spec.n,
+            requests_grid: spec.requests_grid.clone(),
+            timeout: config.timeout.as_secs_f64(),
+            wait: spec.wait,
+            wait_grid: spec.wait_grid.clone(),
             // A rollout workload, as the agents ran it (think times scaled).
-            if !config.workload.is_benchmark() {
-                plan["workload"] = workload_doc(&config.workload);
-            }
-            let a = &config.arrival;
-            if a.scheduled() {
-                plan["arrival"] = json!({
-                    "spread_seconds": a.spread.as_secs_f64(), "open": a.open,
-                    "max_in_flight": a.max_in_flight,
-                });
-            }
-            plan
+            workload: (!config.workload.is_benchmark()).then(|| workload_doc(&config.workload)),
         },
         targets: ctx.targets.iter().map(|t| t.url.clone()).collect(),
         server: match &ctx.embedded {
-            Some(_) => crate::config::ServerInfo {
+            Some(_) => envload_results::run_doc::ServerInfo {
                 start: Some(crate::embedded::start_command()),
                 workers: Some(1),
                 max_concurrent_envs: Some(crate::embedded::EMBEDDED_MAX_SESSIONS as u64),
@@ -293,7 +281,7 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
             None => config.server.clone(),
         },
         embedded_server: ctx.embedded.clone(),
-        agents: driver.agents(),
+        agents,
         started_at: timestamp(&Utc::now()),
         finished_at: None,
         status: "running".into(),
@@ -304,20 +292,19 @@ fn run_doc<D: PhaseDriver>(ctx: &RunContext<'_>, driver: &D) -> RunDoc {
 }
 
 /// run.json's description of a rollout workload.
-fn workload_doc(w: &envload_agent::workload::Workload) -> serde_json::Value {
+fn workload_doc(w: &envload_agent::workload::Workload) -> WorkloadDoc {
     use envload_agent::workload::Actions;
-    let actions = match &w.actions {
-        Actions::Benchmark => json!("benchmark"),
-        Actions::Template(t) => json!({ "template": t }),
-        Actions::Lines(l) => json!({ "lines": l }),
-    };
-    json!({
-        "steps": [w.steps.min, w.steps.max],
-        "think_seconds": [w.think.min, w.think.max],
-        "episodes": w.episodes,
-        "reset": w.reset,
-        "actions": actions,
-        "max_resets_in_flight": w.max_resets_in_flight,
-        "seed": w.seed,
-    })
+    WorkloadDoc {
+        actions: match &w.actions {
+            Actions::Benchmark => json!("benchmark"),
+            Actions::Template(t) => json!({ "template": t }),
+            Actions::Lines(l) => json!({ "lines": l }),
+        },
+        episodes: w.episodes,
+        max_resets_in_flight: w.max_resets_in_flight,
+        reset: w.reset.clone(),
+        seed: w.seed,
+        steps: [w.steps.min, w.steps.max],
+        think_seconds: [w.think.min, w.think.max],
+    }
 }

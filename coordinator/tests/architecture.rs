@@ -1,11 +1,24 @@
 //! The layering rules of docs/ARCHITECTURE.md, checked on the sources: no
 //! import cycle between the modules of any crate (every `crate::a::b` or
 //! `super::x` path outside `#[cfg(test)]` is an edge to the deepest module
-//! it names; a module and its own submodules are one unit), and nothing
-//! below the command line (`cmd`) imports it.
+//! it names; a module and its own submodules are one unit), nothing
+//! below the command line (`cmd`) imports it, and the crates depend on each
+//! other one way: the report reads through the result format only, the
+//! result format knows nothing of the engine or the report, and the engine
+//! builds no plotting.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// Every crate of the workspace, by folder.
+const CRATES: [&str; 6] = [
+    "proto",
+    "agent",
+    "benchenv",
+    "results",
+    "report",
+    "coordinator",
+];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -172,7 +185,7 @@ fn cycles(g: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 #[test]
 fn no_crate_has_an_import_cycle() {
     let mut found = Vec::new();
-    for krate in ["proto", "agent", "benchenv", "coordinator"] {
+    for krate in CRATES {
         let src = repo().join(krate).join("src");
         for c in cycles(&edges(&modules(&src))) {
             found.push(format!("{krate}: {}", c.join(" <-> ")));
@@ -214,4 +227,89 @@ fn the_checker_sees_a_cycle_when_there_is_one() {
     let found = cycles(&edges(&modules(&dir)));
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(found, vec![vec!["a".to_string(), "b".to_string()]]);
+}
+
+/// The workspace crates (`envload-*`) and other crates `krate` depends on,
+/// from its Cargo.toml's `[dependencies]` (dev-dependencies are not the
+/// crate's own).
+fn dependencies(krate: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let text = std::fs::read_to_string(repo().join(krate).join("Cargo.toml")).unwrap();
+    let mut in_deps = false;
+    let (mut ours, mut theirs) = (BTreeSet::new(), BTreeSet::new());
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        let Some(name) = line
+            .split(['.', ' ', '='])
+            .next()
+            .filter(|n| in_deps && !n.is_empty())
+        else {
+            continue;
+        };
+        if name.starts_with('#') {
+            continue;
+        }
+        match name.strip_prefix("envload-") {
+            Some(ours_name) => ours.insert(ours_name.to_string()),
+            None => theirs.insert(name.to_string()),
+        };
+    }
+    (ours, theirs)
+}
+
+#[test]
+fn the_crates_depend_on_each_other_one_way() {
+    let ours = |k: &str| dependencies(k).0.into_iter().collect::<Vec<_>>();
+    assert_eq!(ours("proto"), Vec::<String>::new());
+    assert_eq!(ours("benchenv"), Vec::<String>::new());
+    assert_eq!(ours("agent"), ["proto"]);
+    assert_eq!(
+        ours("results"),
+        ["agent", "proto"],
+        "the result format knows nothing of the engine or the report"
+    );
+    assert_eq!(
+        ours("report"),
+        ["results"],
+        "the report reads through the result format only"
+    );
+    assert_eq!(
+        ours("coordinator"),
+        ["agent", "benchenv", "proto", "report", "results"]
+    );
+    for krate in CRATES {
+        assert!(repo().join(krate).join("src").is_dir(), "{krate}/src");
+    }
+}
+
+#[test]
+fn only_the_report_builds_plotting() {
+    for krate in CRATES {
+        let plots = dependencies(krate).1.contains("plotters");
+        assert_eq!(plots, krate == "report", "{krate} and plotters");
+    }
+}
+
+#[test]
+fn no_engine_module_reads_or_writes_result_files_by_hand() {
+    // run.json and summary.csv are the result format's: the engine writes
+    // them through envload-results, the report reads them through it.
+    let mut found = Vec::new();
+    for krate in ["coordinator", "report"] {
+        for (m, file) in modules(&repo().join(krate).join("src")) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for needle in ["\"run.json\"", "\"summary.csv\"", "run[\"", "doc[\""] {
+                if code.contains(needle) {
+                    found.push(format!("{krate}::{m} ({needle})"));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "result files handled outside envload-results: {found:?}"
+    );
 }

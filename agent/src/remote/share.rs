@@ -1,12 +1,12 @@
 //! The share an agent is running for the coordinator: what it has streamed
 //! and what it still owes (a progress delta, a batch of records).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use envload_proto::v1;
 
 use crate::convert::{record_to_proto, stats_to_proto};
+use crate::distinct::Distinct;
 use crate::plan::Assignment;
 use crate::record::SessionRecord;
 use crate::runner::Sessions;
@@ -27,9 +27,7 @@ pub struct Share {
     pub sessions: Option<Sessions>,
     delta: PhaseStats,
     batch: Vec<v1::SessionRecord>,
-    pids: HashSet<i64>,
-    hosts: HashSet<String>,
-    hashes: HashSet<String>,
+    distinct: Distinct,
     wall: Duration,
     started_sent: u64,
 }
@@ -44,9 +42,7 @@ impl Share {
             sessions: None,
             delta: PhaseStats::default(),
             batch: Vec::new(),
-            pids: HashSet::new(),
-            hosts: HashSet::new(),
-            hashes: HashSet::new(),
+            distinct: Distinct::default(),
             wall: Duration::ZERO,
             started_sent: 0,
         }
@@ -61,17 +57,7 @@ impl Share {
     pub fn record(&mut self, rec: &SessionRecord) {
         self.delta.record(rec);
         self.wall = self.wall.max(rec.ended_after);
-        if rec.success() {
-            if rec.observed.pid != 0 {
-                self.pids.insert(rec.observed.pid);
-            }
-            if !rec.observed.host_url.is_empty() && !self.hosts.contains(&rec.observed.host_url) {
-                self.hosts.insert(rec.observed.host_url.clone());
-            }
-            if !rec.observed.session_hash.is_empty() {
-                self.hashes.insert(rec.observed.session_hash.clone());
-            }
-        }
+        self.distinct.add(rec);
         if self.send_records {
             self.batch.push(record_to_proto(rec));
         }
@@ -115,9 +101,9 @@ impl Share {
         msg(v1::agent_message::Msg::Done(v1::PhaseDone {
             phase: self.phase,
             wall_us: u64::try_from(self.wall.as_micros()).unwrap_or(u64::MAX),
-            pids: self.pids.iter().copied().collect(),
-            hosts: self.hosts.iter().cloned().collect(),
-            unique_sessions: self.hashes.len() as u64,
+            pids: self.distinct.pids.iter().copied().collect(),
+            hosts: self.distinct.hosts.iter().cloned().collect(),
+            unique_sessions: self.distinct.hashes.len() as u64,
         }))
     }
 }

@@ -7,9 +7,10 @@ use clap::Args;
 use super::run_args::RunArgs;
 use crate::ceiling::{search, Search, Slo};
 use crate::error::UsageError;
+use crate::launch::launch;
 use crate::phases::RunOutcome;
+use crate::run_driver::Agents;
 use crate::shutdown::Shutdown;
-use crate::single_host::run_locally;
 use crate::values::{parse_batch, parse_fraction, parse_resolution, parse_seconds};
 
 /// `envload ceiling`.
@@ -92,7 +93,12 @@ pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Res
         max_n,
         resolution: c.resolution,
     };
-    run_locally(&config, max_n, argv, shutdown, async |driver, ctx| {
-        search(driver, ctx, s).await
-    })
+    launch(
+        &config,
+        Agents::Here,
+        max_n,
+        argv,
+        shutdown,
+        async |driver, ctx| search(driver, ctx, s).await,
+    )
 }

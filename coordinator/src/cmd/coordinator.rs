@@ -4,19 +4,16 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use anyhow::Context;
-
 use clap::Args;
 
 use super::run_args::RunArgs;
 use crate::error::UsageError;
-use crate::fleet::serve::GrpcServer;
-use crate::fleet::{Fleet, FleetConfig};
-use crate::output::prepare_dir;
+use crate::fleet::remote::RemoteAgents;
+use crate::fleet::FleetConfig;
+use crate::launch::launch;
 use crate::phases::{execute, RunOutcome};
-use crate::recorder::RunContext;
+use crate::run_driver::Agents;
 use crate::shutdown::Shutdown;
-use crate::single_host::default_dir;
 use crate::values::{parse_count, parse_seconds};
 
 /// `envload coordinator`.
@@ -61,80 +58,29 @@ pub fn run(
         ))
         .into());
     }
-    if run.targets.is_empty() {
-        return Err(UsageError(
-            "the coordinator needs a target: --url or --urls (agents run elsewhere)".into(),
-        )
-        .into());
-    }
     let listen: SocketAddr = args
         .listen
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| UsageError(format!("--listen '{}' is not HOST:PORT", args.listen)))?;
-    let dir = run
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| default_dir(&run.infrastructure));
-    let dir = prepare_dir(&dir, "--output-dir").map_err(UsageError)?;
-    let metrics = crate::metrics::endpoint::for_run(&run)?;
-
-    let config = FleetConfig {
-        token: args.token.clone().filter(|t| !t.is_empty()),
-        heartbeat_deadline: Duration::from_secs_f64(args.heartbeat_deadline),
-        min_agents: args.min_agents as usize,
-        send_records: run.records,
-        ..FleetConfig::default()
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let after = shutdown.clone();
-    let outcome = rt.block_on(async {
-        let (mut fleet, service) = Fleet::new(config);
-        let server = GrpcServer::start(listen, service)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let shown = if server.addr.ip().is_unspecified() {
-            format!(
-                "http://{}:{}",
-                envload_agent::host::hostname(),
-                server.addr.port()
-            )
-        } else {
-            format!("http://{}", server.addr)
-        };
-        println!(
-            "envload coordinator: listening on {}; waiting for {} agent(s)",
-            server.addr, run.agents
-        );
-        println!("  start agents with: envload agent --coordinator {shown}");
-        let wait = Duration::from_secs_f64(args.agent_wait);
-        tokio::select! {
-            biased;
-            _ = shutdown.requested() => {
-                eprintln!("envload: interrupted while waiting for agents");
-                server.stop().await;
-                return Ok(RunOutcome::Interrupted);
-            }
-            r = fleet.wait_for(run.agents as usize, wait) => r?,
-        }
-        let ctx = RunContext {
-            config: &run,
-            targets: &run.targets,
-            dir: &dir,
-            argv,
-            embedded: None,
-            embedded_pid: None,
-            shutdown,
-        };
-        let outcome = execute(&mut fleet, ctx).await;
-        server.stop().await;
-        outcome
+    let agents = Agents::Remote(RemoteAgents {
+        listen,
+        wait: Duration::from_secs_f64(args.agent_wait),
+        fleet: FleetConfig {
+            token: args.token.clone().filter(|t| !t.is_empty()),
+            heartbeat_deadline: Duration::from_secs_f64(args.heartbeat_deadline),
+            min_agents: args.min_agents as usize,
+            send_records: run.records,
+            ..FleetConfig::default()
+        },
     });
-    if let Some(m) = &metrics {
-        m.linger(run.metrics_linger, &after);
-    }
-    outcome
+    launch(
+        &run,
+        agents,
+        run.max_concurrent(),
+        argv,
+        shutdown,
+        async |driver, ctx| execute(driver, ctx).await,
+    )
 }

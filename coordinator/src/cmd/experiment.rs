@@ -49,7 +49,7 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
         .or(matrix.results.clone())
         .unwrap_or_else(|| PathBuf::from("experiments/results"));
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let dir = crate::single_host::fresh_dir(&root.join(&infra.id), &today);
+    let dir = envload_results::folder::fresh_dir(&root.join(&infra.id), &today);
     let name = infra.name.as_deref().unwrap_or(&infra.id);
     println!(
         "envload experiment: {} ({name}), deploy = {}",

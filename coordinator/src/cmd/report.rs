@@ -1,11 +1,13 @@
 //! `envload report`: result folders in, tables, figures, index.html and
-//! experiment-log entries out ([`crate::report`]).
+//! experiment-log entries out (the `envload-report` crate).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::report::{write, Options};
+use envload_report::{write, BadInput, Options};
+
+use crate::error::UsageError;
 use crate::values::parse_fraction;
 
 /// `envload report`.
@@ -54,5 +56,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         success_threshold: args.success_threshold,
         log: args.log,
         cores: args.cores,
+    })
+    .map_err(|e| match e.downcast::<BadInput>() {
+        Ok(BadInput(msg)) => UsageError(msg).into(),
+        Err(e) => e,
     })
 }

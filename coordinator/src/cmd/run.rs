@@ -4,15 +4,17 @@
 //! on loopback. Without a URL the embedded benchmark server is the target.
 
 use super::run_args::RunArgs;
+use crate::launch::launch;
 use crate::phases::{execute, RunOutcome};
+use crate::run_driver::Agents;
 use crate::shutdown::Shutdown;
-use crate::single_host::run_locally;
 
 /// Runs the plan given on the command line.
 pub fn run(args: RunArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
     let config = args.config()?;
-    run_locally(
+    launch(
         &config,
+        Agents::Here,
         config.max_concurrent(),
         argv,
         shutdown,

@@ -15,11 +15,11 @@ use super::workload_args::WorkloadArgs;
 use crate::config::RunConfig;
 use crate::error::UsageError;
 use crate::plan::PlanSpec;
-use crate::report::slo::SloSpec;
 use crate::values::{
     parse_agents, parse_batch, parse_count, parse_message_size, parse_name, parse_reps,
     parse_requests_grid, parse_seconds, parse_wait, parse_wait_grid, Grid,
 };
+use envload_results::slo::SloSpec;
 
 /// Session protocol flag values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -299,7 +299,7 @@ impl RunArgs {
             records: !self.no_records,
             slo: self.slo.clone(),
             summary_json: self.summary_json.clone(),
-            server: crate::config::ServerInfo {
+            server: envload_results::run_doc::ServerInfo {
                 start: self.server_start.clone(),
                 workers: self.server_workers,
                 max_concurrent_envs: self.server_max_concurrent_envs,

@@ -16,11 +16,12 @@ use tokio::sync::watch;
 
 use super::PhaseDriver;
 use crate::config::RunConfig;
-use crate::plan::{Phase, PlanSpec};
+use crate::plan::PlanSpec;
 use crate::recorder::RunContext;
-use crate::result::{AgentInfo, AgentPhase, PhaseOutcome};
 use crate::shutdown::Shutdown;
-use crate::summary::Uniques;
+use envload_results::model::{AgentInfo, AgentPhase, PhaseOutcome};
+use envload_results::summary::Uniques;
+use envload_results::Phase;
 
 /// The imagined server and what happened to it.
 pub struct Fake {

@@ -10,8 +10,8 @@ use envload_agent::convert::{record_from_proto, stats_from_proto};
 use envload_agent::{Assignment, ErrorType, Failure, PhaseStats, SessionRecord};
 use envload_proto::v1;
 
-use crate::result::{AgentPhase, PhaseOutcome};
-use crate::summary::Uniques;
+use envload_results::model::{AgentPhase, PhaseOutcome};
+use envload_results::summary::Uniques;
 
 struct Part {
     name: String,

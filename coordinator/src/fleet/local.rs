@@ -84,7 +84,7 @@ impl LocalFleet {
     }
 
     /// The agents attached.
-    pub fn agents(&self) -> Vec<crate::result::AgentInfo> {
+    pub fn agents(&self) -> Vec<envload_results::model::AgentInfo> {
         use crate::driver::PhaseDriver;
         self.fleet.agents()
     }

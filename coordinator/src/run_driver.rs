@@ -1,0 +1,179 @@
+//! The driver a run starts, whoever drives it: the in-process agent (the
+//! agent's own share runner, in this process), `--agents K` local agent
+//! processes over gRPC on loopback, or the remote agents of `envload
+//! coordinator` — one type, so the launch, the phase loop and the ceiling
+//! search are the same for all.
+
+use envload_agent::{run_share_with, Assignment, ShareResult};
+use envload_results::model::{AgentInfo, AgentPhase, PhaseOutcome};
+use envload_results::summary::Uniques;
+use envload_results::Phase;
+
+use crate::driver::PhaseDriver;
+use crate::fleet::local::LocalFleet;
+use crate::fleet::remote::{RemoteAgents, RemoteFleet};
+use crate::progress::LiveProgress;
+use crate::shutdown::Shutdown;
+
+/// Where the sessions run.
+#[derive(Debug, Clone)]
+pub enum Agents {
+    /// On this host: in this process (`--agents 0`) or in `--agents K`
+    /// local agent processes.
+    Here,
+    /// On the agents that join `envload coordinator` (`--agents K` of them).
+    Remote(RemoteAgents),
+}
+
+/// In-process, a local fleet, or a remote one.
+pub enum RunDriver {
+    /// `--agents 0`.
+    InProcess(InProcess),
+    /// `--agents K` on this host.
+    Local(Box<LocalFleet>),
+    /// `envload coordinator`.
+    Remote(Box<RemoteFleet>),
+}
+
+impl RunDriver {
+    /// Starts what `agents` and `count` (`--agents`) ask for; `None` when a
+    /// signal came first (what was half started is stopped).
+    pub async fn start(
+        agents: &Agents,
+        count: u32,
+        send_records: bool,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<Option<Self>> {
+        Ok(match agents {
+            Agents::Here if count == 0 => Some(RunDriver::InProcess(InProcess)),
+            // Starting local agents takes a moment; dropping the half-started
+            // fleet stops it.
+            Agents::Here => tokio::select! {
+                biased;
+                _ = shutdown.requested() => {
+                    eprintln!("envload: interrupted while starting");
+                    None
+                }
+                f = LocalFleet::start(count, send_records) => Some(RunDriver::Local(Box::new(f?))),
+            },
+            Agents::Remote(how) => {
+                let mut remote = RemoteFleet::listen(how, count).await?;
+                tokio::select! {
+                    biased;
+                    _ = shutdown.requested() => {
+                        eprintln!("envload: interrupted while waiting for agents");
+                        remote.stop().await;
+                        None
+                    }
+                    r = remote.wait_for(count, how.wait) => {
+                        r?;
+                        Some(RunDriver::Remote(Box::new(remote)))
+                    }
+                }
+            }
+        })
+    }
+
+    /// Stops the local agents or the service, if any.
+    pub async fn stop(&mut self) {
+        match self {
+            RunDriver::InProcess(_) => {}
+            RunDriver::Local(f) => f.stop().await,
+            RunDriver::Remote(f) => f.stop().await,
+        }
+    }
+}
+
+impl PhaseDriver for RunDriver {
+    async fn run_phase(
+        &mut self,
+        phase: &Phase,
+        template: &Assignment,
+    ) -> anyhow::Result<PhaseOutcome> {
+        match self {
+            RunDriver::InProcess(d) => d.run_phase(phase, template).await,
+            RunDriver::Local(f) => f.fleet().run_phase(phase, template).await,
+            RunDriver::Remote(f) => f.fleet().run_phase(phase, template).await,
+        }
+    }
+
+    async fn abort(&mut self, phase: &Phase) {
+        match self {
+            RunDriver::InProcess(d) => d.abort(phase).await,
+            RunDriver::Local(f) => f.fleet().abort(phase).await,
+            RunDriver::Remote(f) => f.fleet().abort(phase).await,
+        }
+    }
+
+    fn agents(&self) -> Vec<AgentInfo> {
+        match self {
+            RunDriver::InProcess(d) => d.agents(),
+            RunDriver::Local(f) => f.agents(),
+            RunDriver::Remote(f) => f.agents(),
+        }
+    }
+
+    async fn finish(&mut self, reason: &str) {
+        match self {
+            RunDriver::InProcess(d) => d.finish(reason).await,
+            RunDriver::Local(f) => f.fleet().finish(reason).await,
+            RunDriver::Remote(f) => f.fleet().finish(reason).await,
+        }
+    }
+}
+
+/// The in-process agent of `envload run`.
+pub struct InProcess;
+
+impl PhaseDriver for InProcess {
+    async fn run_phase(
+        &mut self,
+        phase: &Phase,
+        template: &Assignment,
+    ) -> anyhow::Result<PhaseOutcome> {
+        if let Some(m) = crate::metrics::global() {
+            m.set_agents(1);
+        }
+        let mut live = LiveProgress::start(phase);
+        let share = run_share_with(template, |started, stats| live.update(started, stats)).await;
+        live.finish();
+        let ShareResult {
+            mut records,
+            stats,
+            wall,
+        } = share;
+        records.sort_by_key(|r| r.request_id);
+        let uniques = Uniques::from_records(&records);
+        let me = &self.agents()[0];
+        let agents = vec![AgentPhase {
+            name: me.name.clone(),
+            host: me.host.clone(),
+            assigned: template.count,
+            successful: stats.successful,
+            failed: stats.failed,
+            lost: None,
+        }];
+        Ok(PhaseOutcome {
+            records,
+            stats,
+            wall,
+            uniques,
+            agents,
+        })
+    }
+
+    async fn abort(&mut self, _phase: &Phase) {}
+
+    fn agents(&self) -> Vec<AgentInfo> {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        vec![AgentInfo::new(
+            "local",
+            &envload_agent::host::hostname(),
+            cpus,
+        )]
+    }
+
+    async fn finish(&mut self, _reason: &str) {}
+}

@@ -1,0 +1,129 @@
+//! Rollout phases' own files, written only for phases whose sessions ran a
+//! rollout workload (the reference's files stay as they are):
+//!
+//! - `steps.csv`: step latency by step index within an episode (step 1, 2,
+//!   …, K): does the server slow down as episodes go on? From the merged
+//!   per-index histograms, successful sessions only.
+//! - `episodes.csv`: per phase, episodes started and completed, failed
+//!   episodes by class, episode latency, steps, message bytes each way,
+//!   reconnects, and episodes and bytes per second of the phase's wall time.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use envload_agent::stats::RolloutStats;
+use envload_agent::Latency;
+
+use super::PhaseWriter;
+use crate::files::{EPISODES_CSV, STEPS_CSV};
+use crate::model::PhaseResult;
+use crate::numfmt::float;
+
+/// `steps.csv` columns.
+pub const STEP_COLUMNS: &str =
+    "phase,mode,batch_size,wait_seconds,repetition,step_index,count,p50,p95,p99,mean,max";
+/// `episodes.csv` columns.
+pub const EPISODE_COLUMNS: &str = "phase,mode,batch_size,wait_seconds,repetition,episodes,episodes_ok,episodes_failed,episode_errors,episode_p50,episode_p95,episode_p99,steps,bytes_sent,bytes_received,reconnects,episodes_per_second,bytes_per_second";
+
+/// Appends to `steps.csv` and `episodes.csv`, created on the first rollout
+/// phase.
+pub struct RolloutsCsv {
+    dir: PathBuf,
+    files: Option<(BufWriter<File>, BufWriter<File>)>,
+}
+
+impl RolloutsCsv {
+    /// Writers for `dir` (nothing is created yet).
+    pub fn new(dir: &Path) -> Self {
+        RolloutsCsv {
+            dir: dir.to_path_buf(),
+            files: None,
+        }
+    }
+
+    fn files(&mut self) -> io::Result<&mut (BufWriter<File>, BufWriter<File>)> {
+        if self.files.is_none() {
+            let open = |name: &str, header: &str| -> io::Result<BufWriter<File>> {
+                let path = self.dir.join(name);
+                let fresh = !path.exists();
+                let mut f =
+                    BufWriter::new(OpenOptions::new().create(true).append(true).open(path)?);
+                if fresh {
+                    writeln!(f, "{header}")?;
+                }
+                Ok(f)
+            };
+            self.files = Some((
+                open(STEPS_CSV, STEP_COLUMNS)?,
+                open(EPISODES_CSV, EPISODE_COLUMNS)?,
+            ));
+        }
+        Ok(self.files.as_mut().expect("opened above"))
+    }
+}
+
+impl PhaseWriter for RolloutsCsv {
+    fn write_phase(&mut self, r: &PhaseResult) -> io::Result<()> {
+        let Some(ro) = r.outcome.stats.rollout.as_deref() else {
+            return Ok(());
+        };
+        let p = &r.phase;
+        let key = format!(
+            "{},{},{},{},{}",
+            p.index,
+            p.mode.as_str(),
+            p.n,
+            float(p.wait),
+            p.rep
+        );
+        let wall = r.outcome.wall.as_secs_f64();
+        let (steps, episodes) = self.files()?;
+        for (i, l) in ro.by_step.iter().enumerate() {
+            writeln!(steps, "{key},{},{},{}", i + 1, l.count(), latency(l))?;
+        }
+        writeln!(episodes, "{key},{}", episode_row(ro, wall))?;
+        steps.flush()?;
+        episodes.flush()
+    }
+}
+
+/// `p50,p95,p99,mean,max` in seconds.
+fn latency(l: &Latency) -> String {
+    [
+        l.quantile_s(0.5),
+        l.quantile_s(0.95),
+        l.quantile_s(0.99),
+        l.mean_s(),
+        l.max_s(),
+    ]
+    .map(float)
+    .join(",")
+}
+
+fn episode_row(ro: &RolloutStats, wall: f64) -> String {
+    let per_s = |v: u64| if wall > 0.0 { v as f64 / wall } else { 0.0 };
+    let errors = ro
+        .episode_errors
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(";");
+    let e = &ro.episode;
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        ro.episodes,
+        ro.episodes_ok,
+        ro.episodes - ro.episodes_ok,
+        errors,
+        float(e.quantile_s(0.5)),
+        float(e.quantile_s(0.95)),
+        float(e.quantile_s(0.99)),
+        ro.steps,
+        ro.bytes_sent,
+        ro.bytes_received,
+        ro.reconnects,
+        float(per_s(ro.episodes_ok)),
+        float(per_s(ro.bytes_sent + ro.bytes_received)),
+    )
+}
