@@ -7,7 +7,7 @@
 # plain `git status`) — fails here, named.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-left=$(git status --porcelain --ignored --untracked-files=all | grep -v -E '^!! target/' || true)
+left=$(git status --porcelain --ignored --untracked-files=all -- . ':(exclude)target')
 if [ -n "$left" ]; then
   echo "the test suite left the work tree changed:" >&2
   echo "$left" >&2
