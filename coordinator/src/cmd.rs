@@ -9,6 +9,7 @@ pub mod ceiling;
 pub mod coordinator;
 pub mod experiment;
 pub mod lb_config;
+pub mod matrix_run;
 pub mod report;
 pub mod run;
 pub mod run_args;

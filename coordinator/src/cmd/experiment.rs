@@ -1,15 +1,16 @@
 //! `envload experiment --matrix FILE --infrastructure ID`: runs one
 //! infrastructure's plan from the experiment matrix ([`crate::experiment`])
-//! into `<results>/<id>/<YYYY-MM-DD>/`, as an ordinary `envload run` (the
-//! command run.json records reproduces it), after bringing up what the
-//! matrix says to; Slurm infrastructures are an `sbatch --wait`.
+//! into `<results>/<id>/<YYYY-MM-DD>/`, as an ordinary `envload run` built
+//! as a run configuration (`matrix_run`; the command run.json records
+//! reproduces it), after bringing up what the matrix says to; Slurm
+//! infrastructures are an `sbatch --wait`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, Parser};
+use clap::Args;
 
-use super::{Cli, Command};
+use super::matrix_run::{run_args, run_argv};
 use crate::error::UsageError;
 use crate::experiment::deployed::Deployed;
 use crate::experiment::matrix::{Deploy, Infrastructure, Matrix, Plan};
@@ -60,21 +61,15 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
         return run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown);
     }
     let argv = run_argv(infra, &plan, &dir);
-    let run_args = match Cli::try_parse_from(&argv) {
-        Ok(Cli {
-            command: Command::Run(a),
-        }) => *a,
-        Ok(_) => unreachable!("run_argv builds a `run` command"),
-        Err(e) => {
-            return Err(UsageError(format!(
-                "--matrix {}: infrastructure '{}': its plan is not a valid `envload run`: {}",
+    let config = run_args(infra, &plan, &dir)
+        .and_then(|a| a.config().map_err(|e| e.0))
+        .map_err(|e| {
+            UsageError(format!(
+                "--matrix {}: infrastructure '{}': {e}",
                 args.matrix.display(),
-                infra.id,
-                e.render().to_string().lines().next().unwrap_or_default()
+                infra.id
             ))
-            .into())
-        }
-    };
+        })?;
     if let Some(start) = &infra.start {
         println!("  start: {start}");
     }
@@ -106,67 +101,9 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
         }
         _ => None,
     };
-    let outcome = super::run::run(run_args, argv, shutdown)?;
+    let outcome = super::run::run_config(&config, argv, shutdown)?;
     println!("envload experiment: results in {}", dir.display());
     Ok(outcome)
-}
-
-/// The `envload run` command line for `infra`'s plan.
-fn run_argv(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Vec<String> {
-    let join = |v: Vec<String>| v.join(",");
-    let mut argv: Vec<String> = vec![
-        "envload".into(),
-        "run".into(),
-        "--infrastructure".into(),
-        infra.id.clone(),
-        "--output-dir".into(),
-        dir.display().to_string(),
-    ];
-    if let Some(url) = &infra.url {
-        argv.extend(["--url".into(), url.clone()]);
-    }
-    // What the log's Configuration and Command record of the server.
-    if let Some(start) = &infra.start {
-        let env: Vec<String> = infra.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let line = if env.is_empty() {
-            start.clone()
-        } else {
-            format!("{} {start}", env.join(" "))
-        };
-        argv.extend(["--server-start".into(), line]);
-    }
-    for (var, flag) in [
-        ("WORKERS", "--server-workers"),
-        ("MAX_CONCURRENT_ENVS", "--server-max-concurrent-envs"),
-    ] {
-        if let Some(v) = infra.env.get(var) {
-            argv.extend([flag.into(), v.clone()]);
-        }
-    }
-    argv.extend(["--modes".into(), plan.modes.join(",")]);
-    argv.extend([
-        "--requests-grid".into(),
-        join(plan.requests.iter().map(u64::to_string).collect()),
-        "--wait-grid".into(),
-        join(plan.waits.iter().map(f64::to_string).collect()),
-        "--reps".into(),
-        plan.reps.to_string(),
-        "--timeout".into(),
-        plan.timeout.to_string(),
-        "--close".into(),
-        plan.close.clone(),
-    ]);
-    if let Some(c) = infra.cores {
-        argv.extend(["--cores".into(), c.to_string()]);
-    }
-    if let Some(hw) = &infra.hardware {
-        argv.extend(["--hardware".into(), hw.clone()]);
-    }
-    if let Some(s) = &infra.scenario {
-        argv.extend(["--scenario".into(), s.display().to_string()]);
-    }
-    argv.extend(infra.extra_args.iter().cloned());
-    argv
 }
 
 fn run_sbatch(

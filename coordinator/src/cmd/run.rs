@@ -4,6 +4,7 @@
 //! on loopback. Without a URL the embedded benchmark server is the target.
 
 use super::run_args::RunArgs;
+use crate::config::RunConfig;
 use crate::launch::launch;
 use crate::phases::{execute, RunOutcome};
 use crate::run_driver::Agents;
@@ -11,9 +12,17 @@ use crate::shutdown::Shutdown;
 
 /// Runs the plan given on the command line.
 pub fn run(args: RunArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
-    let config = args.config()?;
+    run_config(&args.config()?, argv, shutdown)
+}
+
+/// Runs `config` on this host (`argv` is the command recorded for it).
+pub fn run_config(
+    config: &RunConfig,
+    argv: Vec<String>,
+    shutdown: Shutdown,
+) -> anyhow::Result<RunOutcome> {
     launch(
-        &config,
+        config,
         Agents::Here,
         config.max_concurrent(),
         argv,
