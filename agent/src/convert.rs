@@ -11,6 +11,7 @@ use envload_proto as proto;
 use proto::v1;
 
 use crate::failure::{ErrorType, Failure};
+use crate::headers::HeaderTemplate;
 use crate::observation::Observed;
 use crate::plan::{
     Arrival, Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE,
@@ -223,6 +224,14 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
             open: a.arrival.open,
             max_in_flight: a.arrival.max_in_flight,
         }),
+        headers: a
+            .headers
+            .iter()
+            .map(|h| v1::Header {
+                name: h.name.clone(),
+                value: h.value.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -298,6 +307,12 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
             insecure: p.insecure,
         },
         workload: rollout::workload_from_proto(p.workload.as_ref())?,
+        headers: p
+            .headers
+            .iter()
+            .map(|h| HeaderTemplate::parse(&format!("{}: {}", h.name, h.value)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad("assignment.headers", e))?,
         loopback_sources: match p.loopback_sources {
             0 => crate::source::LOOPBACK_SOURCES,
             n @ 1..=32 => n as u8,
@@ -366,8 +381,13 @@ mod tests {
                 max_in_flight: 7,
             },
             loopback_sources: 1,
+            headers: vec![HeaderTemplate::parse("Authorization: Bearer ${TOKEN}").unwrap()],
         };
         let p = assignment_to_proto(3, &a, true);
+        assert_eq!(
+            p.headers[0].value, "Bearer ${TOKEN}",
+            "the template crosses, not the secret"
+        );
         let back = assignment_from_proto(&p).unwrap();
         assert_eq!(
             (back.first_request_id, back.count, back.close, back.mode),
@@ -375,6 +395,7 @@ mod tests {
         );
         assert_eq!(back.arrival, a.arrival);
         assert_eq!(back.loopback_sources, 1);
+        assert_eq!(back.headers, a.headers);
         assert_eq!(back.limits(), a.limits());
         let old = assignment_from_proto(&v1::Assignment {
             close_timeout_seconds: 0.0,

@@ -19,6 +19,9 @@ pub enum ErrorType {
     HttpStatus,
     /// The server refused the session: at `max_concurrent_envs`.
     CapacityReached,
+    /// The server (or a proxy before it) wants credentials it did not get
+    /// or refused them: HTTP 401 or 403 (`--header`).
+    Unauthorized,
     /// The server sent an error frame (`data.code` in the message).
     ServerError,
     /// A reply that is not the JSON the protocol promises.
@@ -46,6 +49,7 @@ impl ErrorType {
             ErrorType::TlsError => "TlsError",
             ErrorType::HttpStatus => "HttpStatus",
             ErrorType::CapacityReached => "CapacityReached",
+            ErrorType::Unauthorized => "Unauthorized",
             ErrorType::ServerError => "ServerError",
             ErrorType::MalformedResponse => "MalformedResponse",
             ErrorType::UnexpectedClose => "UnexpectedClose",
@@ -61,13 +65,14 @@ impl std::str::FromStr for ErrorType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        const ALL: [ErrorType; 13] = [
+        const ALL: [ErrorType; 14] = [
             ErrorType::ConnectionRefused,
             ErrorType::DnsError,
             ErrorType::HandshakeTimeout,
             ErrorType::TlsError,
             ErrorType::HttpStatus,
             ErrorType::CapacityReached,
+            ErrorType::Unauthorized,
             ErrorType::ServerError,
             ErrorType::MalformedResponse,
             ErrorType::UnexpectedClose,
@@ -123,6 +128,23 @@ impl Failure {
             ),
         }
     }
+}
+
+/// A 401/403: `what` was refused, and what to do about it.
+pub fn unauthorized(what: &str) -> Failure {
+    Failure::new(
+        ErrorType::Unauthorized,
+        format!("{what}: the server wants credentials it did not get or refused them; send them with --header (e.g. --header 'Authorization: Bearer ${{HF_TOKEN}}')"),
+    )
+}
+
+/// Every session of a share whose headers could not be made (`why`: the
+/// variable missing from this process's environment).
+pub fn unauthorized_without(why: String) -> Failure {
+    Failure::new(
+        ErrorType::Unauthorized,
+        format!("{why}: no session was sent without its --header"),
+    )
 }
 
 /// Cuts a server-supplied text to a length that fits a results line.

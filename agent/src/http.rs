@@ -19,7 +19,7 @@ use crate::target::Target;
 
 /// The client all HTTP sessions of one shard use: no idle limit, no proxy,
 /// Nagle off, and the share's TLS configuration for `https://` targets.
-pub fn client(tls: Option<Arc<rustls::ClientConfig>>) -> Client {
+pub fn client(tls: Option<Arc<rustls::ClientConfig>>, headers: &[(String, String)]) -> Client {
     crate::tls::init();
     // No TCP keepalive probes or user timeout (reqwest's defaults, five
     // setsockopt calls on every connection): sessions last seconds, each
@@ -32,6 +32,18 @@ pub fn client(tls: Option<Arc<rustls::ClientConfig>>) -> Client {
         .tcp_keepalive_retries(None)
         .tcp_user_timeout(None)
         .no_proxy();
+    // The user's headers go on every request (checked when given).
+    let mut defaults = header::HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(n), Ok(mut v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value),
+        ) {
+            v.set_sensitive(true);
+            defaults.append(n, v);
+        }
+    }
+    builder = builder.default_headers(defaults);
     let cfg = tls.unwrap_or_else(crate::tls::plain_only);
     builder = builder.tls_backend_preconfigured((*cfg).clone());
     builder
@@ -103,6 +115,12 @@ pub(crate) async fn post_counted(
         .map_err(|e| classify(&e, url, stage, limits))?;
     let status = resp.status();
     let bytes = read_capped(resp, url, stage, limits).await?;
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        return Err(crate::failure::unauthorized(&format!(
+            "HTTP {} from POST {url} during {stage}",
+            status.as_u16()
+        )));
+    }
     if !status.is_success() {
         return Err(Failure::new(
             ErrorType::HttpStatus,

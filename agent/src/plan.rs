@@ -116,6 +116,8 @@ pub struct Assignment {
     /// How many 127.0.0.x addresses sessions to an IPv4 loopback target
     /// come from (1..=32; `--loopback-sources`).
     pub loopback_sources: u8,
+    /// The user's headers (`--header`), expanded where sessions run.
+    pub headers: Vec<crate::headers::HeaderTemplate>,
 }
 
 impl Assignment {

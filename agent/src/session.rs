@@ -48,6 +48,9 @@ pub(crate) struct ShareSpec {
     pub started: AtomicU64,
     /// Source addresses for loopback targets.
     pub loopback_sources: u8,
+    /// The user's headers, expanded from this process's environment; a
+    /// variable it lacks fails every session, named.
+    pub headers: Result<Vec<(String, String)>, String>,
 }
 
 impl ShareSpec {
@@ -87,6 +90,7 @@ impl ShareSpec {
             in_flight: share_of(a.arrival.max_in_flight, a).map(Semaphore::new),
             started: AtomicU64::new(0),
             loopback_sources: a.loopback_sources,
+            headers: crate::headers::expand_all(&a.headers),
         }
     }
 
@@ -124,14 +128,19 @@ impl ShardTools {
     /// Tools for `spec`'s sessions; call inside the runtime that runs them
     /// (an HTTP client's connections live on it).
     pub fn new(spec: &ShareSpec) -> Self {
+        let headers = spec.headers.as_deref().unwrap_or_default();
         let client = match (&spec.tls, spec.mode) {
-            (Ok(cfg), Mode::Http) => Some(http::client(cfg.clone())),
+            (Ok(cfg), Mode::Http) => Some(http::client(cfg.clone(), headers)),
             _ => None,
         };
         ShardTools {
             client,
             resolver: Resolver::new(&spec.targets),
-            heads: spec.targets.iter().map(upgrade::request_head).collect(),
+            heads: spec
+                .targets
+                .iter()
+                .map(|t| upgrade::request_head(t, headers))
+                .collect(),
         }
     }
 }
@@ -172,6 +181,13 @@ async fn run_now(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord 
             (_, _, Err(e), _) => (
                 Default::default(),
                 Err(Failure::new(ErrorType::TlsError, e.clone())),
+                None,
+            ),
+            _ if spec.headers.is_err() => (
+                Default::default(),
+                Err(crate::failure::unauthorized_without(
+                    spec.headers.as_ref().err().cloned().unwrap_or_default(),
+                )),
                 None,
             ),
             (Mode::Http, Some(c), _, None) => {

@@ -23,17 +23,25 @@ pub const MAX_HEAD: usize = 16 * 1024;
 /// Headers parsed at most; more is a malformed reply.
 const MAX_HEADERS: usize = 32;
 
-/// The request head of `target` up to the key: the same bytes for every
-/// session of a share.
-pub fn request_head(target: &Target) -> String {
+/// The request head of `target` up to the key, with the user's `headers`:
+/// the same bytes for every session of a share.
+pub fn request_head(target: &Target, headers: &[(String, String)]) -> String {
     let rest = target.ws_url.split_once("://").map_or("", |(_, rest)| rest);
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
-    )
+    let mut head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
+    }
+    head.push_str("Sec-WebSocket-Key: ");
+    head
 }
 
 /// Performs the handshake on `stream`; returns the bytes that followed the
@@ -82,6 +90,13 @@ where
             Err(e) => return Err(malformed(target, &format!("reply is not HTTP ({e})"))),
         };
         let code = reply.code.unwrap_or_default();
+        if code == 401 || code == 403 {
+            return Err(crate::failure::unauthorized(&format!(
+                "WebSocket upgrade to {} refused with HTTP {code} {}",
+                target.ws_url,
+                reply.reason.unwrap_or_default()
+            )));
+        }
         if code != 101 {
             let body = excerpt(&String::from_utf8_lossy(&buf[end..]));
             return Err(Failure::new(
@@ -166,7 +181,13 @@ mod tests {
         });
         let target = Target::parse(&format!("ws://{addr}/env/ws")).unwrap();
         let mut c = TcpStream::connect(addr).await.unwrap();
-        let out = handshake(&mut c, &request_head(&target), &target, &addr.to_string()).await;
+        let out = handshake(
+            &mut c,
+            &request_head(&target, &[]),
+            &target,
+            &addr.to_string(),
+        )
+        .await;
         let req = server.await.unwrap();
         assert!(
             req.starts_with("GET /env/ws HTTP/1.1\r\nHost: 127.0.0.1:"),

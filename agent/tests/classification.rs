@@ -24,6 +24,7 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         workload: Default::default(),
         arrival: Default::default(),
         loopback_sources: 32,
+        headers: Vec::new(),
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

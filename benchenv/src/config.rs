@@ -26,4 +26,7 @@ pub struct ServerConfig {
     pub reset_delay: Duration,
     /// What this process served.
     pub counters: Arc<Counters>,
+    /// Every request but `/health` and `/envload/counters` must carry `Authorization: Bearer
+    /// <token>` (401 otherwise), as a private Space or an auth proxy asks.
+    pub auth_token: Option<Arc<str>>,
 }

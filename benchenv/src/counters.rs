@@ -21,6 +21,7 @@ pub struct Counters {
     pings_sent: AtomicU64,
     pongs_received: AtomicU64,
     sessions: AtomicU64,
+    unauthorized: AtomicU64,
     opened: Mutex<Opened>,
 }
 
@@ -70,6 +71,11 @@ impl Counters {
         self.pongs_received.fetch_add(1, Relaxed);
     }
 
+    /// A request refused for want of the bearer token.
+    pub fn unauthorized(&self) {
+        self.unauthorized.fetch_add(1, Relaxed);
+    }
+
     /// A WebSocket session opened.
     pub fn session(&self) {
         self.sessions.fetch_add(1, Relaxed);
@@ -94,6 +100,7 @@ impl Counters {
             "mcp_calls": self.mcp_calls.load(Relaxed),
             "pings_sent": self.pings_sent.load(Relaxed),
             "pongs_received": self.pongs_received.load(Relaxed),
+            "unauthorized": self.unauthorized.load(Relaxed),
             "ws_sessions_per_100ms": self.opened.lock().unwrap_or_else(|p| p.into_inner()).per_slot.clone(),
         })
     }

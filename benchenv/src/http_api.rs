@@ -26,6 +26,17 @@ pub async fn handle(
     config: Arc<ServerConfig>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
+    // Readiness probes and envload's own counters stay open.
+    let open = path == "/health" || path == "/envload/counters";
+    if !open && !authorized(&req, &config) {
+        config.counters.unauthorized();
+        let mut resp = json_response(StatusCode::UNAUTHORIZED, &json!({"detail": "Unauthorized"}));
+        resp.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Bearer"),
+        );
+        return Ok(resp);
+    }
     let resp = match (req.method().clone(), path.as_str()) {
         (Method::GET, "/health") => json_response(StatusCode::OK, &json!({"status": "healthy"})),
         (Method::GET, "/state") => json_response(
@@ -49,6 +60,19 @@ pub async fn handle(
         _ => json_response(StatusCode::NOT_FOUND, &json!({"detail": "Not Found"})),
     };
     Ok(resp)
+}
+
+/// Whether `req` carries the bearer token the server wants (any request
+/// does when it wants none).
+fn authorized(req: &Request<Incoming>, config: &ServerConfig) -> bool {
+    let Some(token) = &config.auth_token else {
+        return true;
+    };
+    req.headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == &**token)
 }
 
 async fn reset(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<Bytes>> {

@@ -20,6 +20,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use envload_agent::headers::redact_text;
 
 use crate::error::UsageError;
 use crate::phases::RunOutcome;
@@ -100,6 +101,32 @@ fn check_only(command: &Command) -> ExitCode {
     }
 }
 
+/// The command line as run.json records it and the experiment log shows
+/// it: every `--header` value (`headers`, as typed) redacted (`Name:
+/// <redacted>`), however the flag was spelt (`--header X`, `--header=X`,
+/// `-H X`, `-HX`, a prefix).
+pub fn redacted_argv(argv: Vec<String>, headers: &[String]) -> Vec<String> {
+    let is_header = |text: &str| headers.iter().any(|h| h == text);
+    argv.into_iter()
+        .map(|a| {
+            if is_header(&a) {
+                return redact_text(&a);
+            }
+            let flag_and_value = a
+                .strip_prefix("-H")
+                .map(|rest| ("-H", rest))
+                .or_else(|| a.starts_with("--").then(|| a.split_once('=')).flatten());
+            match flag_and_value {
+                Some((flag, value)) if is_header(value) => {
+                    let eq = if flag == "-H" { "" } else { "=" };
+                    format!("{flag}{eq}{}", redact_text(value))
+                }
+                _ => a,
+            }
+        })
+        .collect()
+}
+
 /// Parses `args` and runs the subcommand; returns the process exit code
 /// (0 success, 1 failure, 2 usage error, 130 interrupted).
 pub fn main_with<I, T>(args: I) -> ExitCode
@@ -126,6 +153,12 @@ where
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let argv = match &cli.command {
+        Command::Run(a) => redacted_argv(argv, &a.headers),
+        Command::Coordinator(a) => redacted_argv(argv, &a.plan.headers),
+        Command::Ceiling(a) => redacted_argv(argv, &a.plan.headers),
+        _ => argv,
+    };
     // Commands that run for long listen to SIGINT/SIGTERM from here to exit;
     // the quick ones keep the default action (Ctrl-C ends them at once).
     let long_running = !matches!(cli.command, Command::Report(_) | Command::LbConfig(_));

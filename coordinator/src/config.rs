@@ -70,6 +70,9 @@ pub struct RunConfig {
     pub arrival: envload_agent::Arrival,
     /// What each session does (`--steps`, `--think`, `--scenario`, …).
     pub workload: Workload,
+    /// `--header`s (and the scenario's), as templates: expanded where the
+    /// sessions run.
+    pub headers: Vec<envload_agent::headers::HeaderTemplate>,
 }
 
 impl RunConfig {
@@ -102,6 +105,7 @@ impl RunConfig {
             workload: self.workload.clone(),
             arrival: self.arrival,
             loopback_sources: self.loopback_sources,
+            headers: self.headers.clone(),
         }
     }
 }

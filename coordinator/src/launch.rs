@@ -120,9 +120,14 @@ fn prepare(config: &RunConfig, agents: &Agents, max_n: u64) -> anyhow::Result<Pr
     })
 }
 
-/// Sessions run on this host: the local agents bounded, the descriptor
-/// limit raised for their share of `max_n`, the local ports checked.
+/// Sessions run on this host: the headers' variables set, the local agents
+/// bounded, the descriptor limit raised for their share of `max_n`, the
+/// local ports checked.
 fn check_this_host(config: &RunConfig, max_n: u64) -> anyhow::Result<()> {
+    // The headers' variables come from the environment where sessions run:
+    // this one. (Remote agents expand them from their own.)
+    envload_agent::headers::expand_all(&config.headers)
+        .map_err(|e| UsageError(format!("--header: {e}")))?;
     if config.agents > MAX_LOCAL_AGENTS {
         return Err(UsageError(format!(
             "--agents {} is more local agent processes than this host should run (at most {MAX_LOCAL_AGENTS}); on many hosts use envload coordinator + envload agent",

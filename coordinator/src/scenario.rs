@@ -18,10 +18,12 @@
 //! max_resets_in_flight = 256
 //! max_message_size = "4MiB"
 //! time_scale = 0.1          # multiplies think times
+//! headers = ["Authorization: Bearer ${HF_TOKEN}"]   # as --header
 //! ```
 
 use std::path::{Path, PathBuf};
 
+use envload_agent::headers::HeaderTemplate;
 use envload_agent::workload::{check_action, Actions, Span};
 
 use crate::values::{
@@ -45,6 +47,8 @@ pub struct Scenario {
     pub max_resets_in_flight: Option<u64>,
     pub max_message: Option<usize>,
     pub time_scale: Option<f64>,
+    /// Headers every request carries (`headers = ["Name: value", …]`).
+    pub headers: Vec<HeaderTemplate>,
 }
 
 /// Reads and checks `path`.
@@ -89,6 +93,17 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             "max_message_size" => s.max_message = Some(parse_message_size(&text).map_err(bad)?),
             "time_scale" => s.time_scale = Some(parse_time_scale(&text).map_err(bad)?),
+            "headers" => {
+                let list = value.as_array().ok_or_else(|| {
+                    bad("expected a list of 'Name: value' strings".to_string())
+                })?;
+                for item in list {
+                    let text = item.as_str().ok_or_else(|| {
+                        bad("expected a list of 'Name: value' strings".to_string())
+                    })?;
+                    s.headers.push(HeaderTemplate::parse(text).map_err(bad)?);
+                }
+            }
             "reset" => s.reset = Some(json_object(value).map_err(bad)?),
             "action" => {
                 let action = json_object(value).map_err(bad)?;
@@ -100,7 +115,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             _ => {
                 return Err(format!(
-                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale)"
+                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers)"
                 ))
             }
         }
@@ -176,7 +191,7 @@ mod tests {
         let p = write(
             &dir,
             "s.toml",
-            "requests = 64\nwait = 0.05\nsteps = \"1..6\"\nthink = 0.5\nepisodes = 8\nseed = 3\nreset = { seed = 7 }\nactions = \"a.jsonl\"\nmax_resets_in_flight = 16\nmax_message_size = \"4MiB\"\ntime_scale = 0.1\n",
+            "requests = 64\nwait = 0.05\nsteps = \"1..6\"\nthink = 0.5\nepisodes = 8\nseed = 3\nreset = { seed = 7 }\nactions = \"a.jsonl\"\nmax_resets_in_flight = 16\nmax_message_size = \"4MiB\"\ntime_scale = 0.1\nheaders = [\"Authorization: Bearer ${HF_TOKEN}\", \"X-Team: rl\"]\n",
         );
         let s = load(&p).unwrap();
         assert_eq!(s.requests, Some(64));
@@ -191,6 +206,9 @@ mod tests {
             ]))
         );
         assert_eq!(s.max_message, Some(4 << 20));
+        let names: Vec<&str> = s.headers.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["Authorization", "X-Team"]);
+        assert_eq!(s.headers[0].value, "Bearer ${HF_TOKEN}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -205,6 +223,8 @@ mod tests {
             ("actions = \"missing.jsonl\"\n", "cannot read actions file"),
             ("action = '[1]'\n", "not a JSON object"),
             ("requests = 0\n", "requests:"),
+            ("headers = \"X: 1\"\n", "headers: expected a list"),
+            ("headers = [\"Bearer s3cret\"]\n", "headers: '<redacted>'"),
         ] {
             let p = write(&dir, "bad.toml", text);
             let e = load(&p).unwrap_err();

@@ -16,6 +16,7 @@ mod distributed;
 mod experiment;
 mod experiment_log;
 mod haproxy;
+mod headers;
 mod hostile;
 mod k8s;
 mod output_contract;

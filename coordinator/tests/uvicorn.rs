@@ -164,6 +164,7 @@ fn check_package(package: &str) {
             workload: Default::default(),
             arrival: Default::default(),
             loopback_sources: 32,
+            headers: Vec::new(),
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

@@ -18,4 +18,6 @@ pub mod v1 {
 /// 2: an assignment carries a rollout workload and an arrival schedule, and
 /// progress the sessions really started — an agent of version 1 would
 /// silently run every session at once as the benchmark's one step.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: an assignment carries the user's headers — an agent of version 2
+/// would silently send none.
+pub const PROTOCOL_VERSION: u32 = 3;

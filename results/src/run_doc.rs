@@ -73,6 +73,9 @@ pub struct PlanDoc {
     pub close: String,
     pub compare: bool,
     pub expected_hosts: Option<u64>,
+    /// The headers sessions sent, each `Name: <redacted>`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
     pub mode: String,
     pub records: bool,
     pub reps: u32,

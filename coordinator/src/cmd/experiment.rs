@@ -60,16 +60,16 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
     if infra.deploy == Deploy::Sbatch {
         return run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown);
     }
-    let argv = run_argv(infra, &plan, &dir);
-    let config = run_args(infra, &plan, &dir)
-        .and_then(|a| a.config().map_err(|e| e.0))
-        .map_err(|e| {
-            UsageError(format!(
-                "--matrix {}: infrastructure '{}': {e}",
-                args.matrix.display(),
-                infra.id
-            ))
-        })?;
+    let named = |e: String| {
+        UsageError(format!(
+            "--matrix {}: infrastructure '{}': {e}",
+            args.matrix.display(),
+            infra.id
+        ))
+    };
+    let flags = run_args(infra, &plan, &dir).map_err(named)?;
+    let config = flags.config().map_err(|e| named(e.0))?;
+    let argv = super::redacted_argv(run_argv(infra, &plan, &dir), &flags.headers);
     if let Some(start) = &infra.start {
         println!("  start: {start}");
     }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use envload_agent::headers::HeaderTemplate;
 use envload_agent::{CloseMode, Mode, Target};
 
 use super::arrival_args::ArrivalArgs;
@@ -188,6 +189,14 @@ pub struct RunArgs {
     /// work (unique_* columns come from the agents' distinct sets).
     #[arg(long)]
     pub no_records: bool,
+    /// A header every WebSocket upgrade and HTTP request carries, 'Name:
+    /// value' (repeatable); `${VAR}` in the value is taken from the
+    /// environment of the process that sends it (a remote agent's own), and
+    /// the value is never written or shown (`Name: <redacted>`).
+    // Kept as typed and parsed in `config`, so no parse error (clap's
+    // quote the value) can show it.
+    #[arg(short = 'H', long = "header", value_name = "'Name: value'")]
+    pub headers: Vec<String>,
     #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
@@ -309,6 +318,48 @@ impl RunArgs {
             arrival,
             loopback_sources: self.loopback_sources,
             workload,
+            headers: headers(&scenario.headers, &self.header_templates()?),
         })
+    }
+}
+
+impl RunArgs {
+    /// The `--header`s, parsed; an error never shows a value.
+    pub fn header_templates(&self) -> Result<Vec<HeaderTemplate>, UsageError> {
+        self.headers
+            .iter()
+            .map(|h| HeaderTemplate::parse(h).map_err(|e| UsageError(format!("--header: {e}"))))
+            .collect()
+    }
+}
+
+/// A scenario's headers with the flags' over them: a header given as a
+/// flag replaces the scenario's of the same name.
+fn headers(scenario: &[HeaderTemplate], flags: &[HeaderTemplate]) -> Vec<HeaderTemplate> {
+    let given = |h: &&HeaderTemplate| flags.iter().any(|f| f.name.eq_ignore_ascii_case(&h.name));
+    scenario
+        .iter()
+        .filter(|h| !given(h))
+        .chain(flags)
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_flag_replaces_the_scenarios_of_that_name() {
+        let t = |s: &str| HeaderTemplate::parse(s).unwrap();
+        let merged = headers(
+            &[t("Authorization: Bearer old"), t("X-Team: rl")],
+            &[t("authorization: Bearer new")],
+        );
+        let shown: Vec<String> = merged
+            .iter()
+            .map(|h| format!("{}: {}", h.name, h.value))
+            .collect();
+        assert_eq!(shown, ["X-Team: rl", "authorization: Bearer new"]);
     }
 }

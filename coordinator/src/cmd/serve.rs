@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// waves show at the server.
     #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_wait)]
     pub reset_seconds: f64,
+    /// Require `Authorization: Bearer <token>` on every request but
+    /// /health and /envload/counters (401 otherwise), the token read from
+    /// this file (one line), as a private Space or an auth proxy does.
+    #[arg(long)]
+    pub auth_token_file: Option<PathBuf>,
     /// Internal: run as one worker of a --workers supervisor.
     #[arg(long, hide = true)]
     pub worker: bool,
@@ -74,6 +79,25 @@ pub fn run(args: ServeArgs, shutdown: Shutdown) -> anyhow::Result<()> {
         return rt.block_on(serve_here(&args, addr, false, shutdown));
     }
     rt.block_on(supervise(&args, addr, shutdown))
+}
+
+/// The token of `--auth-token-file`: its first line, trimmed; an unreadable
+/// or empty file is bad input.
+fn auth_token(args: &ServeArgs) -> anyhow::Result<Option<std::sync::Arc<str>>> {
+    let Some(file) = &args.auth_token_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| UsageError(format!("--auth-token-file '{}': {e}", file.display())))?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err(UsageError(format!(
+            "--auth-token-file '{}' holds no token",
+            file.display()
+        ))
+        .into());
+    }
+    Ok(Some(token.into()))
 }
 
 fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
@@ -107,6 +131,7 @@ async fn serve_here(
             .then(|| std::time::Duration::from_secs_f64(args.ping_interval)),
         reset_delay: std::time::Duration::from_secs_f64(args.reset_seconds),
         counters: Default::default(),
+        auth_token: auth_token(args)?,
     };
     let scheme = if config.tls.is_some() {
         "https"
@@ -152,6 +177,10 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr, shutdown: Shutdown) -> an
     ];
     if args.inject_factory_error {
         worker_args.push("--inject-factory-error".into());
+    }
+    if let Some(file) = &args.auth_token_file {
+        auth_token(args)?; // fail here, naming the file, not in every worker
+        worker_args.extend(["--auth-token-file".into(), file.display().to_string()]);
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         tls_config(args)?; // fail here, naming the file, not in every worker

@@ -162,6 +162,7 @@ impl Setup {
             metrics_linger: Default::default(),
             arrival: Default::default(),
             loopback_sources: 32,
+            headers: Vec::new(),
             workload: Default::default(),
         };
         Setup {

@@ -298,6 +298,7 @@ mod tests {
             workload: Default::default(),
             arrival: Default::default(),
             loopback_sources: 32,
+            headers: Vec::new(),
         }
     }
 

@@ -125,6 +125,19 @@ pub struct Assignment {
     /// 127.0.0.x source addresses for loopback targets (0: 32)
     #[prost(uint32, tag = "18")]
     pub loopback_sources: u32,
+    /// the user's headers; values are templates the agent expands
+    #[prost(message, repeated, tag = "19")]
+    pub headers: ::prost::alloc::vec::Vec<Header>,
+}
+/// A header every WebSocket upgrade and HTTP request carries (--header). The
+/// value is a template: ${VAR} is expanded from the agent's own environment,
+/// so a secret set there never crosses this link.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Header {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub value: ::prost::alloc::string::String,
 }
 /// When the sessions of a phase start (--ramp-up, --rate/--duration): the
 /// session with phase-wide id k starts spread_seconds * k / batch_size after
