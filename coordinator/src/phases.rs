@@ -14,6 +14,9 @@ use crate::driver::PhaseDriver;
 use crate::plan::PlanKind;
 use crate::recorder::{Recorder, RunContext};
 use crate::shutdown::Shutdown;
+use warnings::Warnings;
+
+mod warnings;
 use envload_results::model::PhaseResult;
 use envload_results::summary::SummaryRow;
 use envload_results::Phase;
@@ -102,8 +105,7 @@ pub async fn execute<D: PhaseDriver>(
     announce(config, &phases);
 
     let mut rows: Vec<SummaryRow> = Vec::new();
-    let mut hosts_missing = Vec::new();
-    let mut slo_missed = Vec::new();
+    let mut warnings = Warnings::default();
     let of = if spec.kind() == PlanKind::Grid {
         phases.len()
     } else {
@@ -118,35 +120,7 @@ pub async fn execute<D: PhaseDriver>(
                 PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
             };
         report_phase(config, &result);
-        // Printed, kept in run.json's warnings, and listed at the end.
-        let mut warn = |tag: &str, msg: String, list: &mut Vec<String>| {
-            eprintln!("  {tag}: {msg}");
-            let kept = rec.warning(&msg);
-            list.push(msg);
-            kept
-        };
-        if let Some(expected) = config.expected_hosts {
-            if result.summary.unique_hosts < expected {
-                let msg = format!(
-                    "{} reached {} distinct host(s), expected {expected} (--expected-hosts)",
-                    phase_label(phase),
-                    result.summary.unique_hosts
-                );
-                warn("WARNING", msg, &mut hosts_missing)?;
-            }
-        }
-        if let Some(slo) = &config.slo {
-            let missed = slo.misses(&result.summary);
-            if !missed.is_empty() {
-                let msg = format!(
-                    "{} missed --slo '{}': {}",
-                    phase_label(phase),
-                    slo.text,
-                    missed.join(", ")
-                );
-                warn("SLO MISSED", msg, &mut slo_missed)?;
-            }
-        }
+        warnings.check(config, phase, &result.summary, &mut rec)?;
         rows.push(result.summary);
     }
     if ctx.shutdown.is_requested() {
@@ -161,42 +135,7 @@ pub async fn execute<D: PhaseDriver>(
         PlanKind::Single => {}
     }
     println!("\n  Results saved to: {}/", dir.display());
-    if config.require_hosts && !hosts_missing.is_empty() {
-        rec.finish("failed")?;
-        eprintln!(
-            "envload: --require-hosts: {} phase(s) reached fewer hosts than --expected-hosts:",
-            hosts_missing.len()
-        );
-        for m in &hosts_missing {
-            eprintln!("  {m}");
-        }
-        return Ok(RunOutcome::HostsMissing);
-    }
-    rec.finish("complete")?;
-    if !slo_missed.is_empty() {
-        eprintln!(
-            "envload: --slo: {} of {} phase(s) missed it:",
-            slo_missed.len(),
-            phases.len()
-        );
-        for m in &slo_missed {
-            eprintln!("  {m}");
-        }
-        return Ok(RunOutcome::SloMissed);
-    }
-    Ok(RunOutcome::Complete)
-}
-
-/// "phase 2 (ws N=64 wait=1.0s rep=1)", as warnings name a phase.
-fn phase_label(phase: &Phase) -> String {
-    format!(
-        "phase {} ({} N={} wait={:?}s rep={})",
-        phase.index + 1,
-        phase.mode.as_str(),
-        phase.n,
-        phase.wait,
-        phase.rep
-    )
+    warnings.end(config, &mut rec, phases.len())
 }
 
 fn report_phase(config: &RunConfig, r: &PhaseResult) {
