@@ -15,6 +15,7 @@ use crate::headers::HeaderTemplate;
 use crate::observation::Observed;
 use crate::plan::{
     Arrival, Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE,
+    DEFAULT_PING_TIMEOUT,
 };
 use crate::record::{SessionRecord, Timings};
 use crate::stats::{Latency, PhaseStats};
@@ -223,7 +224,11 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
             spread_seconds: a.arrival.spread.as_secs_f64(),
             open: a.arrival.open,
             max_in_flight: a.arrival.max_in_flight,
+            poisson: a.arrival.poisson.is_some(),
+            seed: a.arrival.poisson.unwrap_or_default(),
         }),
+        ping_interval_seconds: a.ping_interval.as_secs_f64(),
+        ping_timeout_seconds: a.ping_timeout.as_secs_f64(),
         headers: a
             .headers
             .iter()
@@ -307,6 +312,13 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
             insecure: p.insecure,
         },
         workload: rollout::workload_from_proto(p.workload.as_ref())?,
+        ping_interval: Duration::try_from_secs_f64(p.ping_interval_seconds)
+            .map_err(|_| bad("assignment.ping_interval_seconds", p.ping_interval_seconds))?,
+        ping_timeout: seconds(
+            "assignment.ping_timeout_seconds",
+            p.ping_timeout_seconds,
+            DEFAULT_PING_TIMEOUT,
+        )?,
         headers: p
             .headers
             .iter()
@@ -325,6 +337,7 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
                     .map_err(|_| bad("assignment.arrival.spread_seconds", a.spread_seconds))?,
                 open: a.open,
                 max_in_flight: a.max_in_flight,
+                poisson: a.poisson.then_some(a.seed),
             },
         },
     })
@@ -379,9 +392,12 @@ mod tests {
                 spread: Duration::from_millis(2500),
                 open: true,
                 max_in_flight: 7,
+                poisson: Some(9),
             },
             loopback_sources: 1,
             headers: vec![HeaderTemplate::parse("Authorization: Bearer ${TOKEN}").unwrap()],
+            ping_interval: Duration::from_millis(1500),
+            ping_timeout: Duration::from_secs(4),
         };
         let p = assignment_to_proto(3, &a, true);
         assert_eq!(
@@ -396,6 +412,10 @@ mod tests {
         assert_eq!(back.arrival, a.arrival);
         assert_eq!(back.loopback_sources, 1);
         assert_eq!(back.headers, a.headers);
+        assert_eq!(
+            (back.ping_interval, back.ping_timeout),
+            (a.ping_interval, a.ping_timeout)
+        );
         assert_eq!(back.limits(), a.limits());
         let old = assignment_from_proto(&v1::Assignment {
             close_timeout_seconds: 0.0,

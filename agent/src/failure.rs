@@ -37,6 +37,8 @@ pub enum ErrorType {
     /// Reset and step succeeded, but the server never finished the WebSocket
     /// close handshake within `--close-timeout`.
     CloseTimeout,
+    /// A keepalive ping went unanswered past `--ping-timeout`.
+    PingTimeout,
 }
 
 impl ErrorType {
@@ -57,6 +59,7 @@ impl ErrorType {
             ErrorType::ConnectionError => "ConnectionError",
             ErrorType::AgentLost => "AgentLost",
             ErrorType::CloseTimeout => "CloseTimeout",
+            ErrorType::PingTimeout => "PingTimeout",
         }
     }
 }
@@ -65,7 +68,7 @@ impl std::str::FromStr for ErrorType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        const ALL: [ErrorType; 14] = [
+        const ALL: [ErrorType; 15] = [
             ErrorType::ConnectionRefused,
             ErrorType::DnsError,
             ErrorType::HandshakeTimeout,
@@ -80,6 +83,7 @@ impl std::str::FromStr for ErrorType {
             ErrorType::ConnectionError,
             ErrorType::AgentLost,
             ErrorType::CloseTimeout,
+            ErrorType::PingTimeout,
         ];
         ALL.into_iter()
             .find(|e| e.as_str() == s)

@@ -13,6 +13,7 @@ mod failure;
 pub mod headers;
 pub mod host;
 mod http;
+mod keepalive;
 pub mod limits;
 mod observation;
 pub mod plan;

@@ -48,13 +48,19 @@ pub struct Limits {
     pub close: Duration,
     /// Largest WebSocket message or HTTP body accepted (`--max-message-size`).
     pub max_message: usize,
+    /// Client keepalive pings this often (`--ping-interval`; `None`: off).
+    pub ping_interval: Option<Duration>,
+    /// Each ping's pong due within this (`--ping-timeout`).
+    pub ping_timeout: Duration,
 }
 
 /// When the sessions of a phase start: all at once (the reference's way),
 /// spread evenly over a ramp (`--ramp-up`), or on a fixed schedule whatever
 /// the server does (`--rate`/`--duration`, the open model). The schedule is
 /// phase-wide — session `k` of the phase starts `spread × k / N` after the
-/// start — so agents running shares of one phase keep one schedule.
+/// start, or with Poisson arrivals (`--arrival poisson`) after the sum of
+/// `k` exponential gaps of mean `spread / N` drawn from the seed — so agents
+/// running shares of one phase keep one schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Arrival {
     /// The starts span this (zero: all at once).
@@ -66,6 +72,8 @@ pub struct Arrival {
     /// Most sessions in flight across the phase (0: no bound); a session
     /// due while the bound is reached waits for one to end.
     pub max_in_flight: u64,
+    /// Poisson arrivals, drawn from this seed (`None`: evenly spaced).
+    pub poisson: Option<u64>,
 }
 
 impl Arrival {
@@ -74,12 +82,44 @@ impl Arrival {
         !self.spread.is_zero()
     }
 
-    /// When session `id` of a phase of `n` starts, after the phase start.
-    pub fn offset(&self, id: u64, n: u64) -> Duration {
-        let ns = self.spread.as_nanos() * u128::from(id) / u128::from(n.max(1));
-        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    /// When sessions `first..first + count` of a phase of `n` start, after
+    /// the phase start (empty when they all start at once). Poisson gaps are
+    /// drawn in phase-wide order from the seed, so every share of the phase
+    /// draws the same schedule.
+    pub fn schedule(&self, first: u64, count: u64, n: u64) -> Vec<Duration> {
+        if !self.scheduled() {
+            return Vec::new();
+        }
+        let n = u128::from(n.max(1));
+        let Some(seed) = self.poisson else {
+            return (first..first + count)
+                .map(|id| {
+                    let ns = self.spread.as_nanos() * u128::from(id) / n;
+                    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+                })
+                .collect();
+        };
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5EED_A441_7A15_0000);
+        let mean = self.spread.as_secs_f64() / n as f64;
+        let mut at = 0.0f64;
+        let mut out = Vec::with_capacity(count as usize);
+        for id in 0..first + count {
+            if id >= first {
+                out.push(Duration::from_secs_f64(at.min(1e9)));
+            }
+            // The gap to the next arrival: exponential, u in (0, 1].
+            at += -mean * (1.0 - rng.random::<f64>()).ln();
+        }
+        out
     }
 }
+
+/// Python websockets' keepalive, which OpenEnv's client inherits: a ping
+/// every 20 s, each answered within 20 s.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// See [`DEFAULT_PING_INTERVAL`].
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One agent's share of one phase.
 #[derive(Debug, Clone)]
@@ -118,6 +158,10 @@ pub struct Assignment {
     pub loopback_sources: u8,
     /// The user's headers (`--header`), expanded where sessions run.
     pub headers: Vec<crate::headers::HeaderTemplate>,
+    /// WebSocket keepalive pings this often (zero: none; `--ping-interval`).
+    pub ping_interval: Duration,
+    /// Each ping's pong due within this (`--ping-timeout`).
+    pub ping_timeout: Duration,
 }
 
 impl Assignment {
@@ -127,6 +171,8 @@ impl Assignment {
             request: self.timeout,
             close: self.close_timeout,
             max_message: self.max_message,
+            ping_interval: (!self.ping_interval.is_zero()).then_some(self.ping_interval),
+            ping_timeout: self.ping_timeout,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::FutureExt;
@@ -48,6 +48,8 @@ pub(crate) struct ShareSpec {
     pub started: AtomicU64,
     /// Source addresses for loopback targets.
     pub loopback_sources: u8,
+    /// When each session starts after the share's start (empty: at once).
+    pub schedule: Vec<Duration>,
     /// The user's headers, expanded from this process's environment; a
     /// variable it lacks fails every session, named.
     pub headers: Result<Vec<(String, String)>, String>,
@@ -91,17 +93,16 @@ impl ShareSpec {
             started: AtomicU64::new(0),
             loopback_sources: a.loopback_sources,
             headers: crate::headers::expand_all(&a.headers),
+            schedule: a
+                .arrival
+                .schedule(a.first_request_id, a.count, a.batch_size),
         }
     }
 
     /// When session `i` of the share is due (`None`: at once).
     pub fn due(&self, i: u64) -> Option<Instant> {
-        self.arrival.scheduled().then(|| {
-            self.start
-                + self
-                    .arrival
-                    .offset(self.first_request_id + i, self.batch_size)
-        })
+        let offset = self.schedule.get(usize::try_from(i).ok()?)?;
+        Some(self.start + *offset)
     }
 }
 

@@ -55,6 +55,82 @@ impl<T: fmt::Display + PartialEq> fmt::Display for Span<T> {
     }
 }
 
+/// Longest think a distribution may draw (a day, as `--think` allows).
+pub const MAX_THINK: f64 = 86_400.0;
+
+/// How long the agent thinks before each step, drawn per step: uniform
+/// over a span (`S`, `A..B`), exponential (`exp:MEAN`), lognormal
+/// (`lognormal:MEDIAN,SIGMA`: heavy-tailed, as GRPO generation times are),
+/// or drawn from recorded values (`file:PATH`, one a line).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Think {
+    /// Uniform over the span.
+    Uniform(Span<f64>),
+    /// Exponential with this mean, seconds.
+    Exp(f64),
+    /// Lognormal: this median (seconds) and σ of the underlying normal.
+    LogNormal { median: f64, sigma: f64 },
+    /// One of these values, uniformly.
+    Samples(std::sync::Arc<[f64]>),
+}
+
+impl Default for Think {
+    fn default() -> Self {
+        Think::Uniform(Span::fixed(0.0))
+    }
+}
+
+impl Think {
+    /// Every draw multiplied by `f` (`--time-scale`).
+    pub fn scaled(&self, f: f64) -> Think {
+        match self {
+            Think::Uniform(s) => Think::Uniform(Span {
+                min: s.min * f,
+                max: s.max * f,
+            }),
+            Think::Exp(mean) => Think::Exp(mean * f),
+            Think::LogNormal { median, sigma } => Think::LogNormal {
+                median: median * f,
+                sigma: *sigma,
+            },
+            Think::Samples(v) => Think::Samples(v.iter().map(|x| x * f).collect()),
+        }
+    }
+
+    /// One draw, seconds, in `[0, MAX_THINK]`.
+    fn draw(&self, rng: &mut StdRng) -> f64 {
+        // u in (0, 1]: ln(u) is finite.
+        let mut open_unit = || 1.0 - rng.random::<f64>();
+        let t = match self {
+            Think::Uniform(s) => return s.draw(rng),
+            Think::Exp(mean) => -mean * open_unit().ln(),
+            Think::LogNormal { median, sigma } => {
+                // Box–Muller: one standard normal from two uniforms.
+                let (u1, u2) = (open_unit(), open_unit());
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                median * (sigma * z).exp()
+            }
+            Think::Samples(v) => v[rng.random_range(0..v.len())],
+        };
+        if t.is_finite() {
+            t.clamp(0.0, MAX_THINK)
+        } else {
+            MAX_THINK
+        }
+    }
+}
+
+impl fmt::Display for Think {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Think::Uniform(s) => write!(f, "{s}"),
+            Think::Exp(mean) => write!(f, "exp:{mean}"),
+            Think::LogNormal { median, sigma } => write!(f, "lognormal:{median},{sigma}"),
+            Think::Samples(v) => write!(f, "file:({} values)", v.len()),
+        }
+    }
+}
+
 /// Where step actions come from.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Actions {
@@ -85,7 +161,7 @@ pub struct Workload {
     /// Steps per episode.
     pub steps: Span<u32>,
     /// Seconds of thinking before each step.
-    pub think: Span<f64>,
+    pub think: Think,
     /// Episodes per session, back to back on one connection.
     pub episodes: u32,
     /// The reset's `data` object, as JSON text (`--reset`); `None`: `{}`.
@@ -105,7 +181,7 @@ impl Default for Workload {
     fn default() -> Self {
         Workload {
             steps: Span::fixed(1),
-            think: Span::fixed(0.0),
+            think: Think::default(),
             episodes: 1,
             reset: None,
             actions: Actions::Benchmark,
@@ -126,7 +202,7 @@ impl Workload {
         Dice {
             rng: StdRng::seed_from_u64(self.seed ^ request_id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             steps: self.steps,
-            think: self.think,
+            think: self.think.clone(),
         }
     }
 
@@ -209,7 +285,7 @@ pub fn check_action(text: &str) -> Result<(), String> {
 pub struct Dice {
     rng: StdRng,
     steps: Span<u32>,
-    think: Span<f64>,
+    think: Think,
 }
 
 impl Dice {
@@ -240,10 +316,10 @@ mod tests {
     fn draws_are_reproducible_per_session_and_within_their_spans() {
         let w = Workload {
             steps: Span { min: 3, max: 20 },
-            think: Span {
+            think: Think::Uniform(Span {
                 min: 1.0,
                 max: 20.0,
-            },
+            }),
             seed: 42,
             ..Workload::default()
         };
@@ -297,5 +373,37 @@ mod tests {
         assert!(check_action(r#"{"type":"mcp"}"#)
             .unwrap_err()
             .contains("data"));
+    }
+
+    #[test]
+    fn heavy_tailed_thinks_have_the_asked_centre_and_a_tail() {
+        let draws = |think: Think| {
+            let w = Workload {
+                think,
+                seed: 7,
+                ..Workload::default()
+            };
+            let mut d = w.dice(1);
+            let mut v: Vec<f64> = (0..20_000).map(|_| d.think()).collect();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let v = draws(Think::Exp(2.0));
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((mean - 2.0).abs() < 0.1, "exp mean {mean}");
+        let v = draws(Think::LogNormal {
+            median: 1.5,
+            sigma: 0.8,
+        });
+        let (p50, p99) = (v[v.len() / 2], v[v.len() * 99 / 100]);
+        assert!((p50 - 1.5).abs() < 0.08, "lognormal median {p50}");
+        // exp(2.326 σ) × median: the tail a uniform think never has.
+        assert!(
+            (p99 / 1.5 - (2.326f64 * 0.8).exp()).abs() < 0.6,
+            "p99 {p99}"
+        );
+        let v = draws(Think::Samples(vec![0.5, 3.0].into()));
+        assert!(v.iter().all(|t| *t == 0.5 || *t == 3.0));
+        assert_eq!(Think::Exp(2.0).scaled(0.5), Think::Exp(1.0));
     }
 }

@@ -13,6 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::conn::Conn;
 use crate::failure::{excerpt, ErrorType, Failure};
+use crate::keepalive::{self, Due, Keepalive};
 use crate::observation::Observed;
 use crate::plan::{CloseMode, Limits};
 use crate::record::{micros, Timings};
@@ -24,7 +25,56 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::sync::Arc;
 
-pub(crate) type Ws = WebSocketStream<Conn>;
+/// An open session: the stream, and its keepalive.
+pub(crate) struct Ws {
+    stream: WebSocketStream<Conn>,
+    /// Its pings and what is due.
+    pub keepalive: Keepalive,
+}
+
+impl std::ops::Deref for Ws {
+    type Target = WebSocketStream<Conn>;
+    fn deref(&self) -> &Self::Target {
+        &self.stream
+    }
+}
+
+impl std::ops::DerefMut for Ws {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.stream
+    }
+}
+
+/// The next frame, reading until `until`; keepalive pings go out (and
+/// unanswered ones fail the session) meanwhile. `Ok(None)`: `until` passed.
+async fn next_frame(
+    ws: &mut Ws,
+    until: tokio::time::Instant,
+    target: &Target,
+) -> Result<Option<Option<Result<Message, tungstenite::Error>>>, Failure> {
+    loop {
+        let wake = ws.keepalive.wake().map_or(until, |w| w.min(until));
+        match timeout_at(wake, ws.stream.next()).await {
+            Ok(Some(Ok(Message::Pong(p)))) => {
+                ws.keepalive.pong(&p);
+                return Ok(Some(Some(Ok(Message::Pong(p)))));
+            }
+            Ok(frame) => return Ok(Some(frame)),
+            Err(_) => {
+                let now = tokio::time::Instant::now();
+                if ws.keepalive.due(now, &target.ws_url)? == Due::Ping {
+                    let ping = Message::Ping(tungstenite::Bytes::from_static(keepalive::PAYLOAD));
+                    if let Err(e) = ws.stream.send(ping).await {
+                        return Err(stream_failure(e, "keepalive", target));
+                    }
+                }
+                if now >= until {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
 
 /// The reset and close messages: the same bytes for every session.
 const RESET: &str = r#"{"type":"reset","data":{}}"#;
@@ -138,7 +188,10 @@ pub(crate) async fn connect(
         };
         let rest = upgrade::handshake(&mut tcp, head, target, &addr).await?;
         let config = Some(session_config(limits.max_message));
-        Ok(WebSocketStream::from_partially_read(tcp, rest, Role::Client, config).await)
+        Ok(Ws {
+            stream: WebSocketStream::from_partially_read(tcp, rest, Role::Client, config).await,
+            keepalive: Keepalive::new(&limits),
+        })
     };
     match timeout(limit, attempt).await {
         Ok(r) => r,
@@ -243,7 +296,7 @@ pub(crate) async fn request_counted(
     }
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let next = timeout_at(deadline, ws.next()).await.map_err(|_| {
+        let next = next_frame(ws, deadline, target).await?.ok_or_else(|| {
             Failure::new(
                 ErrorType::ReadTimeout,
                 format!(
@@ -301,7 +354,7 @@ pub(crate) async fn request_counted(
 pub(crate) async fn think(ws: &mut Ws, secs: f64, target: &Target) -> Result<(), Failure> {
     let until = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
     loop {
-        let Ok(next) = timeout_at(until, ws.next()).await else {
+        let Some(next) = next_frame(ws, until, target).await? else {
             return Ok(());
         };
         match next {

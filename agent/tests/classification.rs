@@ -25,6 +25,8 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         arrival: Default::default(),
         loopback_sources: 32,
         headers: Vec::new(),
+        ping_interval: std::time::Duration::ZERO,
+        ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

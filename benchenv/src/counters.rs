@@ -20,6 +20,7 @@ pub struct Counters {
     mcp_calls: AtomicU64,
     pings_sent: AtomicU64,
     pongs_received: AtomicU64,
+    pings_received: AtomicU64,
     sessions: AtomicU64,
     unauthorized: AtomicU64,
     opened: Mutex<Opened>,
@@ -71,6 +72,11 @@ impl Counters {
         self.pongs_received.fetch_add(1, Relaxed);
     }
 
+    /// A client's keepalive ping arrived (and was answered).
+    pub fn ping_received(&self) {
+        self.pings_received.fetch_add(1, Relaxed);
+    }
+
     /// A request refused for want of the bearer token.
     pub fn unauthorized(&self) {
         self.unauthorized.fetch_add(1, Relaxed);
@@ -100,6 +106,7 @@ impl Counters {
             "mcp_calls": self.mcp_calls.load(Relaxed),
             "pings_sent": self.pings_sent.load(Relaxed),
             "pongs_received": self.pongs_received.load(Relaxed),
+            "pings_received": self.pings_received.load(Relaxed),
             "unauthorized": self.unauthorized.load(Relaxed),
             "ws_sessions_per_100ms": self.opened.lock().unwrap_or_else(|p| p.into_inner()).per_slot.clone(),
         })

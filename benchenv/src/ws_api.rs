@@ -144,10 +144,38 @@ async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
         let Some(msg) = msg else { return false };
         let reply = match msg {
             Ok(Message::Text(text)) => match parse_frame(&text) {
-                Ok(m) => match handle(&mut env, m, config).await {
-                    Some(reply) => reply,
-                    None => return true, // close: the server closes, 1000
-                },
+                Ok(m) => {
+                    // The socket is read while the request is served (a slow
+                    // step, a reset's construction), so the client's
+                    // keepalive pings are answered meanwhile, as Python
+                    // websockets' reader task answers them.
+                    let work = handle(&mut env, m, config);
+                    tokio::pin!(work);
+                    let reply = loop {
+                        tokio::select! {
+                            biased;
+                            r = &mut work => break r,
+                            m = ws.next() => match m {
+                                Some(Ok(Message::Ping(_))) => {
+                                    config.counters.ping_received();
+                                    let _ = ws.flush().await;
+                                }
+                                Some(Ok(Message::Pong(_))) => {
+                                    config.counters.pong();
+                                    awaiting_pong = false;
+                                }
+                                // A message sent before the reply (OpenEnv
+                                // clients wait for it) or the end of the
+                                // session: the client is gone for us.
+                                _ => return false,
+                            }
+                        }
+                    };
+                    match reply {
+                        Some(reply) => reply,
+                        None => return true, // close: the server closes, 1000
+                    }
+                }
                 Err(e) => wire_error(&e),
             },
             Ok(Message::Binary(_)) => {
@@ -159,6 +187,12 @@ async fn run_env(ws: &mut Ws, config: &ServerConfig) -> bool {
             Ok(Message::Pong(_)) => {
                 config.counters.pong();
                 awaiting_pong = false;
+                continue;
+            }
+            Ok(Message::Ping(_)) => {
+                // tungstenite queued the pong; it leaves now.
+                config.counters.ping_received();
+                let _ = ws.flush().await;
                 continue;
             }
             // The close reply goes out on the next read, which then ends.

@@ -73,6 +73,10 @@ pub struct RunConfig {
     /// `--header`s (and the scenario's), as templates: expanded where the
     /// sessions run.
     pub headers: Vec<envload_agent::headers::HeaderTemplate>,
+    /// `--ping-interval` (zero: no keepalive pings).
+    pub ping_interval: Duration,
+    /// `--ping-timeout`.
+    pub ping_timeout: Duration,
 }
 
 impl RunConfig {
@@ -106,6 +110,8 @@ impl RunConfig {
             arrival: self.arrival,
             loopback_sources: self.loopback_sources,
             headers: self.headers.clone(),
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
         }
     }
 }

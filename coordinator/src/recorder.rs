@@ -15,7 +15,7 @@ use crate::cpu;
 use crate::shutdown::Shutdown;
 use envload_results::model::{per_target, AgentInfo, PhaseCpu, PhaseOutcome, PhaseResult};
 use envload_results::numfmt::timestamp;
-use envload_results::run_doc::{ArrivalDoc, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc};
+use envload_results::run_doc::{ArrivalDoc, Gaps, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc};
 use envload_results::summary::summarize;
 use envload_results::write::histograms::HistogramsJsonl;
 use envload_results::write::raw_jsonl::RawJsonl;
@@ -57,6 +57,8 @@ pub struct Recorder {
     hardware: String,
     dir: PathBuf,
     embedded_pid: Option<u32>,
+    /// When a phase's sessions start (for the gaps run.json records).
+    arrival: envload_agent::Arrival,
     /// CPU of this process and of the embedded server when the phase in
     /// flight started.
     cpu_at_start: (std::time::Duration, Option<std::time::Duration>),
@@ -93,6 +95,7 @@ impl Recorder {
             hardware: ctx.config.hardware.clone(),
             dir: dir.to_path_buf(),
             embedded_pid: ctx.embedded_pid,
+            arrival: ctx.config.arrival,
             cpu_at_start: Default::default(),
         })
     }
@@ -142,7 +145,15 @@ impl Recorder {
                 .zip(server0)
                 .map(|(now, then)| now.saturating_sub(then).as_secs_f64()),
         };
+        let schedule = self.arrival.schedule(0, phase.n, phase.n);
+        let inter_arrival = Gaps::of(
+            schedule
+                .windows(2)
+                .map(|w| (w[1] - w[0]).as_secs_f64())
+                .collect(),
+        );
         let result = PhaseResult {
+            inter_arrival,
             phase: phase.clone(),
             outcome,
             summary,
@@ -254,6 +265,7 @@ fn run_doc(ctx: &RunContext<'_>, agents: Vec<AgentInfo>) -> RunDoc {
             arrival: config.arrival.scheduled().then_some(ArrivalDoc {
                 max_in_flight: config.arrival.max_in_flight,
                 open: config.arrival.open,
+                poisson: config.arrival.poisson.is_some(),
                 spread_seconds: config.arrival.spread.as_secs_f64(),
             }),
             close: format!("{:?}", config.close),
@@ -261,6 +273,8 @@ fn run_doc(ctx: &RunContext<'_>, agents: Vec<AgentInfo>) -> RunDoc {
             expected_hosts: config.expected_hosts,
             headers: config.headers.iter().map(|h| h.redacted()).collect(),
             mode: spec.mode.as_str().to_string(),
+            ping_interval: config.ping_interval.as_secs_f64(),
+            ping_timeout: config.ping_timeout.as_secs_f64(),
             records: config.records,
             reps: spec.reps,
             require_hosts: config.require_hosts,
@@ -294,7 +308,7 @@ fn run_doc(ctx: &RunContext<'_>, agents: Vec<AgentInfo>) -> RunDoc {
 
 /// run.json's description of a rollout workload.
 fn workload_doc(w: &envload_agent::workload::Workload) -> WorkloadDoc {
-    use envload_agent::workload::Actions;
+    use envload_agent::workload::{Actions, Think};
     WorkloadDoc {
         actions: match &w.actions {
             Actions::Benchmark => json!("benchmark"),
@@ -306,6 +320,13 @@ fn workload_doc(w: &envload_agent::workload::Workload) -> WorkloadDoc {
         reset: w.reset.clone(),
         seed: w.seed,
         steps: [w.steps.min, w.steps.max],
-        think_seconds: [w.think.min, w.think.max],
+        think: match &w.think {
+            Think::Uniform(_) => None,
+            other => Some(other.to_string()),
+        },
+        think_seconds: match &w.think {
+            Think::Uniform(s) => Some([s.min, s.max]),
+            _ => None,
+        },
     }
 }

@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use envload_agent::headers::HeaderTemplate;
-use envload_agent::workload::{check_action, Actions, Span};
+use envload_agent::workload::{check_action, Actions, Span, Think};
 
 use crate::values::{
     parse_batch, parse_episodes, parse_message_size, parse_seconds, parse_steps, parse_think,
@@ -39,7 +39,7 @@ pub struct Scenario {
     pub wait: Option<f64>,
     pub timeout: Option<f64>,
     pub steps: Option<Span<u32>>,
-    pub think: Option<Span<f64>>,
+    pub think: Option<Think>,
     pub episodes: Option<u32>,
     pub seed: Option<u64>,
     pub reset: Option<String>,
@@ -75,7 +75,14 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             "wait" => s.wait = Some(parse_wait(&text).map_err(bad)?),
             "timeout" => s.timeout = Some(parse_seconds(&text).map_err(bad)?),
             "steps" => s.steps = Some(parse_steps(&text).map_err(bad)?),
-            "think" => s.think = Some(parse_think(&text).map_err(bad)?),
+            "think" => {
+                // A file of think times is found beside the scenario.
+                let text = match text.strip_prefix("file:") {
+                    Some(f) => format!("file:{}", resolve(path, f).display()),
+                    None => text,
+                };
+                s.think = Some(parse_think(&text).map_err(bad)?)
+            }
             "episodes" => s.episodes = Some(parse_episodes(&text).map_err(bad)?),
             "seed" => {
                 s.seed = Some(
@@ -196,7 +203,7 @@ mod tests {
         let s = load(&p).unwrap();
         assert_eq!(s.requests, Some(64));
         assert_eq!(s.steps, Some(Span { min: 1, max: 6 }));
-        assert_eq!(s.think, Some(Span::fixed(0.5)));
+        assert_eq!(s.think, Some(Think::Uniform(Span::fixed(0.5))));
         assert_eq!(s.reset.as_deref(), Some(r#"{"seed":7}"#));
         assert_eq!(
             s.actions,

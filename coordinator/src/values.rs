@@ -3,7 +3,7 @@
 //! size. Each error quotes the value and says the allowed range; clap (or
 //! the matrix loader) adds the flag or field.
 
-use envload_agent::workload::Span;
+use envload_agent::workload::{Span, Think};
 
 /// Longest duration any flag accepts (a week): more is a typo, and would
 /// overflow the timers.
@@ -91,9 +91,50 @@ pub fn parse_steps(s: &str) -> Result<Span<u32>, String> {
     span(s, |v| integer_in(v, 1, MAX_STEPS, "a step count"))
 }
 
-/// Parses `--think`: `S` or `A..B` seconds, each a wait (0..=a day), A ≤ B.
-pub fn parse_think(s: &str) -> Result<Span<f64>, String> {
-    span(s, parse_wait)
+/// Parses `--think`: `S` or `A..B` seconds (uniform, each a wait: 0..=a
+/// day, A ≤ B), `exp:MEAN`, `lognormal:MEDIAN,SIGMA` (σ in (0, 5]), or
+/// `file:PATH` (one value a line, drawn uniformly).
+pub fn parse_think(s: &str) -> Result<Think, String> {
+    let positive = |v: &str| {
+        parse_wait(v).and_then(|t| {
+            (t > 0.0)
+                .then_some(t)
+                .ok_or_else(|| format!("'{v}' is not a positive number of seconds"))
+        })
+    };
+    if let Some(mean) = s.strip_prefix("exp:") {
+        return positive(mean).map(Think::Exp);
+    }
+    if let Some(rest) = s.strip_prefix("lognormal:") {
+        let (median, sigma) = rest.split_once(',').ok_or_else(|| {
+            format!("'{s}' is not lognormal:MEDIAN,SIGMA (e.g. lognormal:1.5,0.8)")
+        })?;
+        let sigma = sigma
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| *x > 0.0 && *x <= 5.0)
+            .ok_or_else(|| format!("'{sigma}' is not a sigma in (0, 5]"))?;
+        return Ok(Think::LogNormal {
+            median: positive(median)?,
+            sigma,
+        });
+    }
+    if let Some(path) = s.strip_prefix("file:") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read think-time file '{path}': {e}"))?;
+        let values = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| parse_wait(l.trim()).map_err(|e| format!("'{path}' line {}: {e}", i + 1)))
+            .collect::<Result<Vec<f64>, String>>()?;
+        if values.is_empty() {
+            return Err(format!("think-time file '{path}' holds no value"));
+        }
+        return Ok(Think::Samples(values.into()));
+    }
+    span(s, parse_wait).map(Think::Uniform)
 }
 
 /// Parses `--episodes`: 1..=[`MAX_STEPS`].

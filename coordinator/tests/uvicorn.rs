@@ -165,6 +165,8 @@ fn check_package(package: &str) {
             arrival: Default::default(),
             loopback_sources: 32,
             headers: Vec::new(),
+            ping_interval: std::time::Duration::ZERO,
+            ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

@@ -56,6 +56,8 @@ pub struct PhaseResult {
     pub targets: Vec<TargetCount>,
     /// CPU spent while the phase ran.
     pub cpu: PhaseCpu,
+    /// Scheduled arrivals only: the gaps between the scheduled starts.
+    pub inter_arrival: Option<crate::run_doc::Gaps>,
 }
 
 /// CPU seconds spent while a phase ran: this envload process (the load

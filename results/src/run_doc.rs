@@ -77,6 +77,9 @@ pub struct PlanDoc {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<String>,
     pub mode: String,
+    /// WebSocket keepalive pings, seconds (0: none).
+    pub ping_interval: f64,
+    pub ping_timeout: f64,
     pub records: bool,
     pub reps: u32,
     pub requests: u64,
@@ -96,6 +99,9 @@ pub struct PlanDoc {
 pub struct ArrivalDoc {
     pub max_in_flight: u64,
     pub open: bool,
+    /// Poisson arrivals (`--arrival poisson`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub poisson: bool,
     pub spread_seconds: f64,
 }
 
@@ -111,8 +117,13 @@ pub struct WorkloadDoc {
     pub seed: u64,
     /// Steps per episode, `[min, max]`.
     pub steps: [u32; 2],
-    /// Think seconds before each step, `[min, max]`.
-    pub think_seconds: [f64; 2],
+    /// A think distribution other than uniform (`exp:2`,
+    /// `lognormal:1.5,0.8`, `file:(120 values)`), scaled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think: Option<String>,
+    /// Think seconds before each step, `[min, max]`, when uniform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think_seconds: Option<[f64; 2]>,
 }
 
 /// One phase's entry.
@@ -138,9 +149,38 @@ pub struct PhaseEntry {
     pub targets: Vec<TargetCount>,
     /// CPU seconds spent during the phase (`envload`, `embedded_server`).
     pub cpu_seconds: PhaseCpu,
+    /// Scheduled arrivals only: the gaps between consecutive scheduled
+    /// starts, seconds (Poisson arrivals: as drawn).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inter_arrival: Option<Gaps>,
     /// Scheduled arrivals only: scheduled start to actual, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_lag: Option<StartLag>,
+}
+
+/// A distribution of gaps, seconds (keys in the file's order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Gaps {
+    pub mean: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+impl Gaps {
+    /// Of `gaps` (none: `None`); percentiles by nearest rank.
+    pub fn of(mut gaps: Vec<f64>) -> Option<Gaps> {
+        if gaps.is_empty() {
+            return None;
+        }
+        gaps.sort_by(f64::total_cmp);
+        let at = |q: f64| gaps[((gaps.len() as f64 * q).ceil() as usize).clamp(1, gaps.len()) - 1];
+        Some(Gaps {
+            mean: gaps.iter().sum::<f64>() / gaps.len() as f64,
+            p50: at(0.5),
+            p99: at(0.99),
+        })
+    }
 }
 
 /// Scheduled start to actual start, seconds (keys in the file's order).

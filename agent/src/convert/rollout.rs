@@ -11,7 +11,7 @@ use super::{bad, latency_to_proto, merge_latency, ConvertError};
 use crate::failure::ErrorType;
 use crate::record::{Rollout, StepTime};
 use crate::stats::{Latency, PhaseStats};
-use crate::workload::{check_action, Actions, Span, Workload};
+use crate::workload::{check_action, Actions, Span, Think, Workload};
 
 /// The workload of an assignment; `None` for the benchmark session.
 pub fn workload_to_proto(w: &Workload) -> Option<v1::Workload> {
@@ -23,17 +23,67 @@ pub fn workload_to_proto(w: &Workload) -> Option<v1::Workload> {
         Actions::Template(t) => (t.clone(), Vec::new()),
         Actions::Lines(l) => (String::new(), l.clone()),
     };
+    let mut think_span = Span::fixed(0.0);
+    let (mut think_a, mut think_b, mut think_samples) = (0.0, 0.0, Vec::new());
+    let think_dist = match &w.think {
+        Think::Uniform(s) => {
+            think_span = *s;
+            ""
+        }
+        Think::Exp(mean) => {
+            think_a = *mean;
+            "exp"
+        }
+        Think::LogNormal { median, sigma } => {
+            (think_a, think_b) = (*median, *sigma);
+            "lognormal"
+        }
+        Think::Samples(v) => {
+            think_samples = v.to_vec();
+            "samples"
+        }
+    };
     Some(v1::Workload {
         steps_min: w.steps.min,
         steps_max: w.steps.max,
-        think_min_seconds: w.think.min,
-        think_max_seconds: w.think.max,
+        think_min_seconds: think_span.min,
+        think_max_seconds: think_span.max,
+        think_dist: think_dist.into(),
+        think_a,
+        think_b,
+        think_samples,
         episodes: w.episodes,
         reset_json: w.reset.clone().unwrap_or_default(),
         action_template: template,
         action_lines: lines,
         max_resets_in_flight: w.max_resets_in_flight,
         seed: w.seed,
+    })
+}
+
+/// The think distribution of a workload, checked.
+fn think_from_proto(p: &v1::Workload) -> Result<Think, ConvertError> {
+    let ok = |t: f64| t.is_finite() && t >= 0.0;
+    let bad_think = || {
+        bad(
+            "assignment.workload.think",
+            format!("{} {} {}", p.think_dist, p.think_a, p.think_b),
+        )
+    };
+    Ok(match p.think_dist.as_str() {
+        "" => Think::Uniform(Span {
+            min: p.think_min_seconds,
+            max: p.think_max_seconds,
+        }),
+        "exp" if ok(p.think_a) && p.think_a > 0.0 => Think::Exp(p.think_a),
+        "lognormal" if ok(p.think_a) && p.think_a > 0.0 && ok(p.think_b) => Think::LogNormal {
+            median: p.think_a,
+            sigma: p.think_b,
+        },
+        "samples" if !p.think_samples.is_empty() && p.think_samples.iter().all(|t| ok(*t)) => {
+            Think::Samples(p.think_samples.clone().into())
+        }
+        _ => return Err(bad_think()),
     })
 }
 
@@ -80,10 +130,7 @@ pub fn workload_from_proto(p: Option<&v1::Workload>) -> Result<Workload, Convert
             min: p.steps_min,
             max: p.steps_max,
         },
-        think: Span {
-            min: p.think_min_seconds,
-            max: p.think_max_seconds,
-        },
+        think: think_from_proto(p)?,
         episodes: p.episodes,
         reset: (!p.reset_json.is_empty()).then(|| p.reset_json.clone()),
         actions,
@@ -206,10 +253,10 @@ mod tests {
     fn workloads_cross_the_wire_unchanged() {
         let w = Workload {
             steps: Span { min: 3, max: 20 },
-            think: Span {
+            think: Think::Uniform(Span {
                 min: 1.0,
                 max: 20.0,
-            },
+            }),
             episodes: 8,
             reset: Some(r#"{"seed":7}"#.into()),
             actions: Actions::Lines(vec![r#"{"message":"hi {step}"}"#.into()]),
@@ -218,6 +265,18 @@ mod tests {
         };
         let p = workload_to_proto(&w).unwrap();
         assert_eq!(workload_from_proto(Some(&p)).unwrap(), w);
+        for think in [
+            Think::Exp(2.5),
+            Think::LogNormal {
+                median: 1.5,
+                sigma: 0.8,
+            },
+            Think::Samples(vec![0.25, 4.0].into()),
+        ] {
+            let w = Workload { think, ..w.clone() };
+            let p = workload_to_proto(&w).unwrap();
+            assert_eq!(workload_from_proto(Some(&p)).unwrap(), w);
+        }
         assert_eq!(workload_to_proto(&Workload::default()), None);
         assert_eq!(workload_from_proto(None).unwrap(), Workload::default());
         let bad_steps = v1::Workload { steps_min: 0, ..p };

@@ -34,6 +34,21 @@ pub struct ArrivalArgs {
     /// that wait counts in its latency.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_batch, requires = "rate")]
     pub max_in_flight: Option<u64>,
+    /// The open model's arrivals: evenly spaced (session k at k/R), or a
+    /// Poisson process of rate R (exponential gaps, drawn from --seed) as
+    /// independent clients arrive.
+    #[arg(long, value_enum, default_value = "uniform", requires = "rate")]
+    pub arrival: ArrivalKind,
+}
+
+/// `--arrival` values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArrivalKind {
+    /// Evenly spaced.
+    #[default]
+    Uniform,
+    /// Exponential gaps.
+    Poisson,
 }
 
 impl ArrivalArgs {
@@ -51,19 +66,23 @@ impl ArrivalArgs {
         Ok(Some((n as u64).max(1)))
     }
 
-    /// The schedule of a phase of `n` sessions.
-    pub fn arrival(&self, n: u64) -> Arrival {
+    /// The schedule of a phase of `n` sessions (Poisson gaps drawn from
+    /// `seed`).
+    pub fn arrival(&self, n: u64, seed: u64) -> Arrival {
         match (self.ramp_up, self.rate) {
             (Some(s), _) => Arrival {
                 spread: Duration::from_secs_f64(s),
                 open: false,
                 max_in_flight: 0,
+                poisson: None,
             },
-            // Session k at k / R: the n starts span n / R.
+            // Session k at k / R (on average, with Poisson gaps): the n
+            // starts span n / R.
             (None, Some(rate)) => Arrival {
                 spread: Duration::from_secs_f64(n as f64 / rate),
                 open: true,
                 max_in_flight: self.max_in_flight.unwrap_or(0),
+                poisson: (self.arrival == ArrivalKind::Poisson).then_some(seed),
             },
             (None, None) => Arrival::default(),
         }

@@ -197,6 +197,14 @@ pub struct RunArgs {
     // quote the value) can show it.
     #[arg(short = 'H', long = "header", value_name = "'Name: value'")]
     pub headers: Vec<String>,
+    /// WebSocket keepalive: a ping every S seconds from the session's start,
+    /// as Python websockets (OpenEnv's client) sends them (0: none).
+    #[arg(long, default_value = "20", allow_hyphen_values = true, value_parser = parse_wait)]
+    pub ping_interval: f64,
+    /// A keepalive ping unanswered for S seconds fails the session
+    /// (`PingTimeout`).
+    #[arg(long, default_value = "20", allow_hyphen_values = true, value_parser = parse_seconds)]
+    pub ping_timeout: f64,
     #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
@@ -272,7 +280,7 @@ impl RunArgs {
             compare: self.compare,
         };
         plan.validate().map_err(UsageError)?;
-        let arrival = self.arrival.arrival(plan.n);
+        let arrival = self.arrival.arrival(plan.n, workload.seed);
         if arrival.max_in_flight > 0 && arrival.max_in_flight < u64::from(self.agents) {
             return Err(UsageError(format!(
                 "--max-in-flight {} is below --agents {}: each agent needs at least one session in flight",
@@ -319,6 +327,8 @@ impl RunArgs {
             loopback_sources: self.loopback_sources,
             workload,
             headers: headers(&scenario.headers, &self.header_templates()?),
+            ping_interval: Duration::from_secs_f64(self.ping_interval),
+            ping_timeout: Duration::from_secs_f64(self.ping_timeout),
         })
     }
 }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use envload_agent::workload::{check_action, Actions, Span, Workload};
+use envload_agent::workload::{check_action, Actions, Span, Think, Workload};
 use envload_agent::Mode;
 
 use crate::error::UsageError;
@@ -28,7 +28,7 @@ pub struct WorkloadArgs {
     /// Seconds of "thinking" before each step: S, or A..B drawn per step.
     /// The session stays connected and answers pings meanwhile.
     #[arg(long, value_parser = parse_think)]
-    pub think: Option<Span<f64>>,
+    pub think: Option<Think>,
     /// Episodes per session, back to back on one connection (WebSocket).
     #[arg(long, value_parser = parse_episodes)]
     pub episodes: Option<u32>,
@@ -68,7 +68,11 @@ impl WorkloadArgs {
     pub fn workload(&self, sc: &Scenario, modes: &[Mode]) -> Result<Workload, UsageError> {
         let d = Workload::default();
         let scale = self.time_scale.or(sc.time_scale).unwrap_or(1.0);
-        let think = self.think.or(sc.think).unwrap_or(d.think);
+        let think = self
+            .think
+            .clone()
+            .or(sc.think.clone())
+            .unwrap_or(d.think.clone());
         let reset = match &self.reset {
             Some(r) => {
                 check_action(r).map_err(|why| UsageError(format!("--reset '{r}': {why}")))?;
@@ -88,10 +92,7 @@ impl WorkloadArgs {
         };
         let w = Workload {
             steps: self.steps.or(sc.steps).unwrap_or(d.steps),
-            think: Span {
-                min: think.min * scale,
-                max: think.max * scale,
-            },
+            think: think.scaled(scale),
             episodes: self.episodes.or(sc.episodes).unwrap_or(d.episodes),
             reset,
             actions,

@@ -163,6 +163,8 @@ impl Setup {
             arrival: Default::default(),
             loopback_sources: 32,
             headers: Vec::new(),
+            ping_interval: Duration::ZERO,
+            ping_timeout: Duration::from_secs(20),
             workload: Default::default(),
         };
         Setup {

@@ -299,6 +299,8 @@ mod tests {
             arrival: Default::default(),
             loopback_sources: 32,
             headers: Vec::new(),
+            ping_interval: std::time::Duration::ZERO,
+            ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
         }
     }
 

@@ -35,6 +35,9 @@ pub enum Hostile {
     /// not answer one within 500 ms (uvicorn's keepalive, scaled down), then
     /// answers the step and completes the close: a well-behaved session.
     PingsDuringALongStep,
+    /// Answers reset, then reads nothing more (so answers no ping) and
+    /// never answers the step: a server or proxy that drops control frames.
+    NoPongHungStep,
     /// Answers reset with text that is not JSON.
     NonJson,
     /// Answers reset with a 2 MiB text message.
@@ -158,6 +161,11 @@ async fn handle(mut stream: TcpStream, how: Hostile) {
     }
     if ws.send(Message::text(OBS)).await.is_err() {
         return;
+    }
+    if how == NoPongHungStep {
+        // Never read again: pings queue unanswered.
+        let _keep = ws;
+        return tokio::time::sleep(FOREVER).await;
     }
     // The step request.
     if !matches!(ws.next().await, Some(Ok(Message::Text(_)))) {

@@ -128,6 +128,12 @@ pub struct Assignment {
     /// the user's headers; values are templates the agent expands
     #[prost(message, repeated, tag = "19")]
     pub headers: ::prost::alloc::vec::Vec<Header>,
+    /// WS keepalive pings this often (0: none)
+    #[prost(double, tag = "20")]
+    pub ping_interval_seconds: f64,
+    /// each pong due within this
+    #[prost(double, tag = "21")]
+    pub ping_timeout_seconds: f64,
 }
 /// A header every WebSocket upgrade and HTTP request carries (--header). The
 /// value is a template: ${VAR} is expanded from the agent's own environment,
@@ -152,6 +158,11 @@ pub struct Arrival {
     /// phase-wide (0: no bound); the agent holds its share
     #[prost(uint64, tag = "3")]
     pub max_in_flight: u64,
+    /// exponential gaps of mean spread/batch_size, drawn from seed
+    #[prost(bool, tag = "4")]
+    pub poisson: bool,
+    #[prost(uint64, tag = "5")]
+    pub seed: u64,
 }
 /// What each session does once connected (rollout workloads).
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -183,6 +194,18 @@ pub struct Workload {
     pub max_resets_in_flight: u64,
     #[prost(uint64, tag = "10")]
     pub seed: u64,
+    /// "": uniform over think_min..max; "exp", "lognormal", "samples"
+    #[prost(string, tag = "11")]
+    pub think_dist: ::prost::alloc::string::String,
+    /// exp: the mean; lognormal: the median
+    #[prost(double, tag = "12")]
+    pub think_a: f64,
+    /// lognormal: sigma
+    #[prost(double, tag = "13")]
+    pub think_b: f64,
+    /// samples: the values drawn from
+    #[prost(double, repeated, tag = "14")]
+    pub think_samples: ::prost::alloc::vec::Vec<f64>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ready {

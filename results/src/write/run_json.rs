@@ -87,6 +87,7 @@ impl PhaseWriter for RunJson {
             agents: r.outcome.agents.clone(),
             targets: r.targets.clone(),
             cpu_seconds: r.cpu,
+            inter_arrival: r.inter_arrival,
             start_lag: {
                 let l = &r.outcome.stats.start_lag;
                 (l.count() > 0).then(|| StartLag {
