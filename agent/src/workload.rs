@@ -206,6 +206,25 @@ impl Workload {
         }
     }
 
+    /// The think times sessions `ids` draw, in their order (each session's
+    /// episodes, each episode's steps), at most `cap` of them: what a run
+    /// whose sessions all finish thinks, as the seed decides it.
+    pub fn planned_thinks(&self, ids: std::ops::Range<u64>, cap: usize) -> Vec<f64> {
+        let mut out = Vec::new();
+        for id in ids {
+            let mut dice = self.dice(id);
+            for _ in 0..self.episodes {
+                for _ in 0..dice.steps() {
+                    if out.len() >= cap {
+                        return out;
+                    }
+                    out.push(dice.think());
+                }
+            }
+        }
+        out
+    }
+
     /// The reset message.
     pub fn reset_message(&self) -> Utf8Bytes {
         match &self.reset {

@@ -13,9 +13,12 @@ use serde_json::json;
 use crate::config::RunConfig;
 use crate::cpu;
 use crate::shutdown::Shutdown;
+use envload_agent::workload::Think;
 use envload_results::model::{per_target, AgentInfo, PhaseCpu, PhaseOutcome, PhaseResult};
 use envload_results::numfmt::timestamp;
-use envload_results::run_doc::{ArrivalDoc, Gaps, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc};
+use envload_results::run_doc::{
+    ArrivalDoc, Distribution, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc,
+};
 use envload_results::summary::summarize;
 use envload_results::write::histograms::HistogramsJsonl;
 use envload_results::write::raw_jsonl::RawJsonl;
@@ -59,6 +62,8 @@ pub struct Recorder {
     embedded_pid: Option<u32>,
     /// When a phase's sessions start (for the gaps run.json records).
     arrival: envload_agent::Arrival,
+    /// What they do (for the think times run.json records).
+    workload: envload_agent::workload::Workload,
     /// CPU of this process and of the embedded server when the phase in
     /// flight started.
     cpu_at_start: (std::time::Duration, Option<std::time::Duration>),
@@ -96,6 +101,7 @@ impl Recorder {
             dir: dir.to_path_buf(),
             embedded_pid: ctx.embedded_pid,
             arrival: ctx.config.arrival,
+            workload: ctx.config.workload.clone(),
             cpu_at_start: Default::default(),
         })
     }
@@ -146,14 +152,17 @@ impl Recorder {
                 .map(|(now, then)| now.saturating_sub(then).as_secs_f64()),
         };
         let schedule = self.arrival.schedule(0, phase.n, phase.n);
-        let inter_arrival = Gaps::of(
+        let inter_arrival = Distribution::of(
             schedule
                 .windows(2)
                 .map(|w| (w[1] - w[0]).as_secs_f64())
                 .collect(),
         );
+        let thinks = (!self.workload.is_benchmark() && self.workload.think != Think::default())
+            .then(|| self.workload.planned_thinks(0..phase.n, 1_000_000));
         let result = PhaseResult {
             inter_arrival,
+            think: thinks.and_then(Distribution::of),
             phase: phase.clone(),
             outcome,
             summary,

@@ -43,6 +43,17 @@ fn heavy_tailed_and_recorded_think_times_run_and_are_recorded() {
         let w = &doc["plan"]["workload"];
         assert_eq!(w["think"], recorded, "{w}");
         assert!(w.get("think_seconds").is_none(), "{w}");
+        // The 12 think times drawn (4 sessions × 3 steps), summarised.
+        let t = &doc["phases"][0]["think"];
+        let (mean, p50, p99) = (
+            t["mean"].as_f64().unwrap(),
+            t["p50"].as_f64().unwrap(),
+            t["p99"].as_f64().unwrap(),
+        );
+        assert!(mean > 0.0 && p50 <= p99 && p99 < 1.0, "{think}: {t}");
+        if think.starts_with("file:") {
+            assert!([p50, p99].iter().all(|v| *v == 0.01 || *v == 0.03), "{t}");
+        }
         let _ = std::fs::remove_dir_all(&*dir);
     }
     let dir = out_dir("think-uniform");

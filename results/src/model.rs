@@ -57,7 +57,9 @@ pub struct PhaseResult {
     /// CPU spent while the phase ran.
     pub cpu: PhaseCpu,
     /// Scheduled arrivals only: the gaps between the scheduled starts.
-    pub inter_arrival: Option<crate::run_doc::Gaps>,
+    pub inter_arrival: Option<crate::run_doc::Distribution>,
+    /// Rollout phases that think: the think times drawn.
+    pub think: Option<crate::run_doc::Distribution>,
 }
 
 /// CPU seconds spent while a phase ran: this envload process (the load

@@ -152,31 +152,38 @@ pub struct PhaseEntry {
     /// Scheduled arrivals only: the gaps between consecutive scheduled
     /// starts, seconds (Poisson arrivals: as drawn).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub inter_arrival: Option<Gaps>,
+    pub inter_arrival: Option<Distribution>,
+    /// Rollout phases with thinking: the think times drawn for the
+    /// phase's sessions, seconds (the seed and each session's id decide
+    /// them; the first million draws).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think: Option<Distribution>,
     /// Scheduled arrivals only: scheduled start to actual, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_lag: Option<StartLag>,
 }
 
-/// A distribution of gaps, seconds (keys in the file's order).
+/// A distribution of seconds: gaps between arrivals, think times (keys in
+/// the file's order).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Gaps {
+pub struct Distribution {
     pub mean: f64,
     pub p50: f64,
     pub p99: f64,
 }
 
-impl Gaps {
-    /// Of `gaps` (none: `None`); percentiles by nearest rank.
-    pub fn of(mut gaps: Vec<f64>) -> Option<Gaps> {
-        if gaps.is_empty() {
+impl Distribution {
+    /// Of `values` (none: `None`); percentiles by nearest rank.
+    pub fn of(mut values: Vec<f64>) -> Option<Distribution> {
+        if values.is_empty() {
             return None;
         }
-        gaps.sort_by(f64::total_cmp);
-        let at = |q: f64| gaps[((gaps.len() as f64 * q).ceil() as usize).clamp(1, gaps.len()) - 1];
-        Some(Gaps {
-            mean: gaps.iter().sum::<f64>() / gaps.len() as f64,
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let at = |q: f64| values[((n as f64 * q).ceil() as usize).clamp(1, n) - 1];
+        Some(Distribution {
+            mean: values.iter().sum::<f64>() / n as f64,
             p50: at(0.5),
             p99: at(0.99),
         })
