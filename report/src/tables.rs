@@ -77,12 +77,24 @@ pub fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Po
         .map(|(n, p)| (*n, *p))
 }
 
-/// Renders `tables.md`.
+/// Points by (infrastructure, mode, wait in µs), then by N.
+type Points = BTreeMap<Key, BTreeMap<u64, Point>>;
+
+/// Renders `tables.md`: the four tables of the reference's analysis.
 pub fn render(rows: &[Row], threshold: f64) -> String {
     let pts = points_by(rows);
-    let pct = threshold * 100.0;
     let mut out = String::new();
     let _ = writeln!(out, "# envload report\n");
+    max_batch_table(&mut out, &pts, threshold);
+    http_vs_ws_table(&mut out, &pts, threshold);
+    latency_table(&mut out, &pts, threshold);
+    slo_table(&mut out, &pts, threshold);
+    out
+}
+
+/// Table 1: the maximum batch with success ≥ the threshold.
+fn max_batch_table(out: &mut String, pts: &Points, threshold: f64) {
+    let pct = threshold * 100.0;
     let _ = writeln!(
         out,
         "## Table 1: maximum batch size with success ≥ {pct:.0}%\n"
@@ -92,7 +104,7 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
         "| Infrastructure | Mode | Wait (s) | Max batch | Success at max | Total p99 at max (s) |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for ((infra, mode, w), by_n) in &pts {
+    for ((infra, mode, w), by_n) in pts {
         let wait = float(*w as f64 / 1e6);
         match max_batch(by_n, threshold) {
             Some((n, p)) => {
@@ -108,7 +120,10 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
             }
         }
     }
+}
 
+/// Table 2: HTTP against WebSocket at their maximum batches.
+fn http_vs_ws_table(out: &mut String, pts: &Points, threshold: f64) {
     let _ = writeln!(out, "\n## Table 2: HTTP vs WebSocket (maximum batch)\n");
     let _ = writeln!(
         out,
@@ -116,7 +131,7 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let mut pairs: BTreeMap<(String, u64), (Option<u64>, Option<u64>)> = BTreeMap::new();
-    for ((infra, mode, w), by_n) in &pts {
+    for ((infra, mode, w), by_n) in pts {
         let best = max_batch(by_n, threshold).map(|(n, _)| n);
         let e = pairs.entry((infra.clone(), *w)).or_default();
         match mode.as_str() {
@@ -151,11 +166,14 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
             show(ws)
         );
     }
+}
 
+/// Table 3: the stages' latency at the maximum batch.
+fn latency_table(out: &mut String, pts: &Points, threshold: f64) {
     let _ = writeln!(out, "\n## Table 3: latency at maximum load (seconds)\n");
     let _ = writeln!(out, "| Infrastructure | Mode | Wait (s) | Batch | Connect p50 | Reset p50 | Step p50 | Total p99 |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-    for ((infra, mode, w), by_n) in &pts {
+    for ((infra, mode, w), by_n) in pts {
         if let Some((n, p)) = max_batch(by_n, threshold) {
             let _ = writeln!(
                 out,
@@ -168,6 +186,11 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
             );
         }
     }
+}
+
+/// Table 4: the maximum batch meeting the default SLO.
+fn slo_table(out: &mut String, pts: &Points, threshold: f64) {
+    let pct = threshold * 100.0;
     let _ = writeln!(
         out,
         "\n## Table 4: maximum batch meeting the SLO (success ≥ {pct:.0}% and total p99 ≤ 2 × (wait + 0.5 s))\n"
@@ -177,7 +200,7 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
         "| Infrastructure | Mode | Wait (s) | p99 limit (s) | Max batch | Total p99 at max (s) | First batch over |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-    for ((infra, mode, w), by_n) in &pts {
+    for ((infra, mode, w), by_n) in pts {
         let wait = *w as f64 / 1e6;
         let limit = default_p99(wait);
         let (best, over) = slo_max(by_n, threshold, wait);
@@ -192,7 +215,6 @@ pub fn render(rows: &[Row], threshold: f64) -> String {
             float(limit)
         );
     }
-    out
 }
 
 /// The largest N meeting the SLO at `wait` (success ≥ `threshold`, total
