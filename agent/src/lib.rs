@@ -10,6 +10,7 @@ mod conn;
 pub mod convert;
 mod distinct;
 mod failure;
+mod group;
 pub mod headers;
 pub mod host;
 mod http;

@@ -83,35 +83,41 @@ impl Arrival {
     }
 
     /// When sessions `first..first + count` of a phase of `n` start, after
-    /// the phase start (empty when they all start at once). Poisson gaps are
-    /// drawn in phase-wide order from the seed, so every share of the phase
-    /// draws the same schedule.
-    pub fn schedule(&self, first: u64, count: u64, n: u64) -> Vec<Duration> {
-        if !self.scheduled() {
+    /// the phase start (empty when they all start at once). Sessions arrive
+    /// in units of `group` (a GRPO group starts together; 1: one by one).
+    /// Poisson gaps are drawn in phase-wide order from the seed, so every
+    /// share of the phase draws the same schedule.
+    pub fn schedule(&self, first: u64, count: u64, n: u64, group: u64) -> Vec<Duration> {
+        if !self.scheduled() || count == 0 {
             return Vec::new();
         }
+        let group = group.max(1);
         let n = u128::from(n.max(1));
         let Some(seed) = self.poisson else {
             return (first..first + count)
                 .map(|id| {
-                    let ns = self.spread.as_nanos() * u128::from(id) / n;
+                    let lead = u128::from(id - id % group);
+                    let ns = self.spread.as_nanos() * lead / n;
                     Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
                 })
                 .collect();
         };
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5EED_A441_7A15_0000);
-        let mean = self.spread.as_secs_f64() / n as f64;
+        let mean = self.spread.as_secs_f64() * group as f64 / n as f64;
+        let last_unit = (first + count - 1) / group;
         let mut at = 0.0f64;
-        let mut out = Vec::with_capacity(count as usize);
-        for id in 0..first + count {
-            if id >= first {
-                out.push(Duration::from_secs_f64(at.min(1e9)));
+        let mut units = Vec::with_capacity((last_unit - first / group + 1) as usize);
+        for unit in 0..=last_unit {
+            if unit >= first / group {
+                units.push(Duration::from_secs_f64(at.min(1e9)));
             }
             // The gap to the next arrival: exponential, u in (0, 1].
             at += -mean * (1.0 - rng.random::<f64>()).ln();
         }
-        out
+        (first..first + count)
+            .map(|id| units[(id / group - first / group) as usize])
+            .collect()
     }
 }
 

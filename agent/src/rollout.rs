@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::failure::Failure;
+use crate::group::{Groups, Member};
 use crate::observation::Observed;
 use crate::plan::{CloseMode, Limits};
 use crate::record::{micros, Rollout, StepTime, Timings};
@@ -39,18 +40,22 @@ pub struct RolloutSpec {
     mcp: Vec<bool>,
     /// This agent's share of `--max-resets-in-flight`.
     resets: Option<Semaphore>,
+    /// The GRPO groups of this share (`--group`).
+    groups: Option<Groups>,
 }
 
 impl RolloutSpec {
     /// The spec of `workload` at `wait`; `resets` is this agent's share of
-    /// the reset bound, if any.
+    /// the reset bound, if any; `groups`, the groups its sessions form.
     pub fn new(
         workload: Workload,
         wait: f64,
         bench_step: Utf8Bytes,
         resets: Option<usize>,
+        groups: Option<Groups>,
     ) -> Self {
         RolloutSpec {
+            groups,
             bench_step,
             bench_action: format!(r#"{{"wait_seconds":{wait}}}"#),
             reset_message: workload.reset_message(),
@@ -60,6 +65,11 @@ impl RolloutSpec {
             workload,
             wait,
         }
+    }
+
+    /// Session `request_id`'s place in its group, if it has one.
+    fn member(&self, request_id: u64) -> Option<Member<'_>> {
+        Some(self.groups.as_ref()?.member(request_id, &self.workload))
     }
 
     /// A place among the resets in flight (none to wait for without a
@@ -157,6 +167,7 @@ pub async fn run_ws(
     let mut tally = Tally::default();
     let mut timings = Timings::default();
     let mut dice = spec.workload.dice(request_id);
+    let mut member = spec.member(request_id);
     let mut conn: Option<Ws> = None;
     for e in 0..spec.workload.episodes {
         let te = Instant::now();
@@ -199,6 +210,9 @@ pub async fn run_ws(
                     ws::think(sock, think, target).await?;
                     r.think_us += micros(tt.elapsed());
                 }
+                if let Some(m) = member.as_mut() {
+                    m.arrive(e, s).await;
+                }
                 let (frame, expect) = spec.step_message(s, request_id);
                 r.bytes_sent += frame.len() as u64;
                 let t = Instant::now();
@@ -226,6 +240,9 @@ pub async fn run_ws(
             Ok::<_, Failure>(observed)
         }
         .await;
+        if let Some(m) = member.as_mut() {
+            m.end_episode(e);
+        }
         if tally.ended(te, episode) {
             conn = None; // dropped: the next episode reconnects
         }
@@ -250,9 +267,10 @@ pub async fn run_http(
     let t0 = Instant::now();
     let mut tally = Tally::default();
     let mut dice = spec.workload.dice(request_id);
+    let mut member = spec.member(request_id);
     let reset_url = format!("{}/reset", target.http_base);
     let step_url = format!("{}/step", target.http_base);
-    for _ in 0..spec.workload.episodes {
+    for e in 0..spec.workload.episodes {
         let te = Instant::now();
         let r = &mut tally.r;
         r.episodes += 1;
@@ -274,6 +292,9 @@ pub async fn run_http(
                     tokio::time::sleep(think).await;
                     r.think_us += micros(think);
                 }
+                if let Some(m) = member.as_mut() {
+                    m.arrive(e, s).await;
+                }
                 let body = spec.step_body(s, request_id);
                 r.bytes_sent += body.len() as u64;
                 let t = Instant::now();
@@ -292,6 +313,9 @@ pub async fn run_http(
             Ok::<_, Failure>(observed)
         }
         .await;
+        if let Some(m) = member.as_mut() {
+            m.end_episode(e);
+        }
         tally.ended(te, episode);
     }
     tally.finish(t0, Timings::default())

@@ -13,6 +13,7 @@ use rustls::ClientConfig;
 use tokio::sync::Semaphore;
 
 use crate::failure::{ErrorType, Failure};
+use crate::group::Groups;
 use crate::plan::{Arrival, Assignment, CloseMode, Limits, Mode};
 use crate::record::SessionRecord;
 use crate::resolve::Resolver;
@@ -72,6 +73,7 @@ impl ShareSpec {
                 a.wait_seconds,
                 step.clone(),
                 share_of(a.workload.max_resets_in_flight, a),
+                Groups::new(a.workload.group, a.first_request_id, a.count),
             )
         });
         ShareSpec {
@@ -93,9 +95,12 @@ impl ShareSpec {
             started: AtomicU64::new(0),
             loopback_sources: a.loopback_sources,
             headers: crate::headers::expand_all(&a.headers),
-            schedule: a
-                .arrival
-                .schedule(a.first_request_id, a.count, a.batch_size),
+            schedule: a.arrival.schedule(
+                a.first_request_id,
+                a.count,
+                a.batch_size,
+                a.workload.group,
+            ),
         }
     }
 

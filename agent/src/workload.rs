@@ -175,6 +175,9 @@ pub struct Workload {
     /// the seed and its request id only, so a run is reproducible whatever
     /// the agents).
     pub seed: u64,
+    /// Sessions per GRPO group (`--group`; 1: none): a group starts
+    /// together, shares its step counts and steps in lockstep.
+    pub group: u64,
 }
 
 impl Default for Workload {
@@ -187,6 +190,7 @@ impl Default for Workload {
             actions: Actions::Benchmark,
             max_resets_in_flight: 0,
             seed: 0,
+            group: 1,
         }
     }
 }
@@ -197,13 +201,32 @@ impl Workload {
         *self == Workload::default()
     }
 
-    /// The draws of session `request_id`.
+    /// The draws of session `request_id` (in a group, its step counts are
+    /// the group's).
     pub fn dice(&self, request_id: u64) -> Dice {
         Dice {
             rng: StdRng::seed_from_u64(self.seed ^ request_id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            group_rng: (self.group > 1).then(|| self.group_rng(request_id / self.group)),
             steps: self.steps,
             think: self.think.clone(),
         }
+    }
+
+    /// Group `group`'s step counts, drawn episode by episode.
+    fn group_rng(&self, group: u64) -> StdRng {
+        StdRng::seed_from_u64(
+            self.seed ^ 0x6A09_E667_F3BC_C909 ^ group.wrapping_mul(0xBB67_AE85_84CA_A73B),
+        )
+    }
+
+    /// Group `group`'s step count in `episode`.
+    pub fn group_steps(&self, group: u64, episode: u32) -> u32 {
+        let mut rng = self.group_rng(group);
+        let mut k = self.steps.draw(&mut rng);
+        for _ in 0..episode {
+            k = self.steps.draw(&mut rng);
+        }
+        k
     }
 
     /// The think times sessions `ids` draw, in their order (each session's
@@ -303,6 +326,8 @@ pub fn check_action(text: &str) -> Result<(), String> {
 /// A session's random draws.
 pub struct Dice {
     rng: StdRng,
+    /// A group's: its step counts come from here.
+    group_rng: Option<StdRng>,
     steps: Span<u32>,
     think: Think,
 }
@@ -310,7 +335,10 @@ pub struct Dice {
 impl Dice {
     /// Steps of the next episode.
     pub fn steps(&mut self) -> u32 {
-        self.steps.draw(&mut self.rng)
+        match self.group_rng.as_mut() {
+            Some(g) => self.steps.draw(g),
+            None => self.steps.draw(&mut self.rng),
+        }
     }
 
     /// Seconds to think before the next step.

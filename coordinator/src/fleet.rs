@@ -29,7 +29,7 @@ use envload_results::model::AgentInfo;
 use envload_results::model::PhaseOutcome;
 use envload_results::Phase;
 use service::{Event, FleetService};
-use split::split;
+use split::split_groups;
 
 /// Fleet settings.
 #[derive(Debug, Clone)]
@@ -256,7 +256,8 @@ impl PhaseDriver for Fleet {
             .collect();
         let mut collect = Collector::new(self.config.send_records);
         let mut assignments = Vec::new();
-        for (id, (first, count)) in ids.iter().zip(split(template.count, &caps)) {
+        let shares = split_groups(template.count, template.workload.group, &caps);
+        for (id, (first, count)) in ids.iter().zip(shares) {
             if count == 0 {
                 continue;
             }

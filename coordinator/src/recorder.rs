@@ -151,7 +151,9 @@ impl Recorder {
                 .zip(server0)
                 .map(|(now, then)| now.saturating_sub(then).as_secs_f64()),
         };
-        let schedule = self.arrival.schedule(0, phase.n, phase.n);
+        let schedule = self
+            .arrival
+            .schedule(0, phase.n, phase.n, self.workload.group);
         let inter_arrival = Distribution::of(
             schedule
                 .windows(2)
@@ -325,6 +327,7 @@ fn workload_doc(w: &envload_agent::workload::Workload) -> WorkloadDoc {
             Actions::Lines(l) => json!({ "lines": l }),
         },
         episodes: w.episodes,
+        group: (w.group > 1).then_some(w.group),
         max_resets_in_flight: w.max_resets_in_flight,
         reset: w.reset.clone(),
         seed: w.seed,

@@ -42,6 +42,8 @@ pub struct Scenario {
     pub think: Option<Think>,
     pub episodes: Option<u32>,
     pub seed: Option<u64>,
+    /// Sessions per GRPO group (`group = 8`, as `--group`).
+    pub group: Option<u64>,
     pub reset: Option<String>,
     pub actions: Option<Actions>,
     pub max_resets_in_flight: Option<u64>,
@@ -72,6 +74,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
         match key.as_str() {
             "description" => s.description = Some(text),
             "requests" => s.requests = Some(parse_batch(&text).map_err(bad)?),
+            "group" => s.group = Some(parse_batch(&text).map_err(bad)?),
             "wait" => s.wait = Some(parse_wait(&text).map_err(bad)?),
             "timeout" => s.timeout = Some(parse_seconds(&text).map_err(bad)?),
             "steps" => s.steps = Some(parse_steps(&text).map_err(bad)?),
@@ -122,7 +125,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             _ => {
                 return Err(format!(
-                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers)"
+                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group)"
                 ))
             }
         }

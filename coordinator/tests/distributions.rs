@@ -139,3 +139,92 @@ fn poisson_arrivals_have_exponential_gaps_drawn_from_the_seed() {
     let out = run(&["run", "-u", &s.url, "--arrival", "poisson"]);
     assert_eq!(out.status.code(), Some(2), "--arrival needs --rate");
 }
+
+#[test]
+fn a_grpo_group_starts_together_and_steps_in_lockstep() {
+    let s = Server::start(&[]);
+    // Each session's total latency, by request id.
+    let totals = |extra: &[&str], name: &str| -> Vec<f64> {
+        let dir = out_dir(name);
+        let mut args = vec![
+            "run",
+            "-u",
+            &s.url,
+            "-n",
+            "8",
+            "-w",
+            "0",
+            "--steps",
+            "3",
+            "--think",
+            "0..0.3",
+            "--seed",
+            "3",
+            "-o",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{:?}", text(&out));
+        let mut lines = raw_lines(&dir);
+        assert!(lines.iter().all(|l| l["success"] == true), "{name}");
+        lines.sort_by_key(|l| l["request_id"].as_u64().unwrap());
+        lines
+            .iter()
+            .map(|l| l["total_latency"].as_f64().unwrap())
+            .collect()
+    };
+    let spread = |v: &[f64]| {
+        v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
+    };
+    // Alone, each session thinks its own three draws.
+    let alone = totals(&[], "group-none");
+    assert!(spread(&alone) > 0.15, "{alone:?}");
+    // In groups of 4, every member waits for the slowest think at each
+    // step: a group ends together.
+    let grouped = totals(&["--group", "4"], "group-4");
+    for g in grouped.chunks(4) {
+        assert!(spread(g) < 0.05, "a group ends together: {grouped:?}");
+    }
+    // On a schedule a group arrives as one: gaps of 0 within, 4/R between.
+    let dir = out_dir("group-rate");
+    let out = run(&[
+        "run",
+        "-u",
+        &s.url,
+        "--rate",
+        "40",
+        "--duration",
+        "0.4",
+        "-w",
+        "0",
+        "--group",
+        "4",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let gaps = &run_json(&dir)["phases"][0]["inter_arrival"];
+    assert_eq!(gaps["p50"], 0.0, "{gaps}");
+    assert!((gaps["p99"].as_f64().unwrap() - 0.1).abs() < 1e-6, "{gaps}");
+    assert_eq!(run_json(&dir)["plan"]["workload"]["group"], 4);
+    let out = run(&[
+        "run",
+        "-u",
+        &s.url,
+        "--rate",
+        "40",
+        "--duration",
+        "1",
+        "--max-in-flight",
+        "2",
+        "--group",
+        "4",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bound below a group: {:?}",
+        text(&out)
+    );
+}

@@ -112,6 +112,9 @@ pub struct WorkloadDoc {
     /// `"benchmark"`, `{"template": …}` or `{"lines": […]}`.
     pub actions: Value,
     pub episodes: u32,
+    /// Sessions per GRPO group, in lockstep (`--group`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<u64>,
     pub max_resets_in_flight: u64,
     pub reset: Option<String>,
     pub seed: u64,

@@ -58,6 +58,7 @@ pub fn workload_to_proto(w: &Workload) -> Option<v1::Workload> {
         action_lines: lines,
         max_resets_in_flight: w.max_resets_in_flight,
         seed: w.seed,
+        group: w.group,
     })
 }
 
@@ -136,6 +137,7 @@ pub fn workload_from_proto(p: Option<&v1::Workload>) -> Result<Workload, Convert
         actions,
         max_resets_in_flight: p.max_resets_in_flight,
         seed: p.seed,
+        group: p.group.max(1),
     })
 }
 
@@ -262,6 +264,7 @@ mod tests {
             actions: Actions::Lines(vec![r#"{"message":"hi {step}"}"#.into()]),
             max_resets_in_flight: 256,
             seed: 11,
+            group: 8,
         };
         let p = workload_to_proto(&w).unwrap();
         assert_eq!(workload_from_proto(Some(&p)).unwrap(), w);

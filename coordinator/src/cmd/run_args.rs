@@ -281,6 +281,17 @@ impl RunArgs {
         };
         plan.validate().map_err(UsageError)?;
         let arrival = self.arrival.arrival(plan.n, workload.seed);
+        let group = workload.group;
+        if group > 1
+            && arrival.max_in_flight > 0
+            && arrival.max_in_flight < group * u64::from(self.agents.max(1))
+        {
+            return Err(UsageError(format!(
+                "--max-in-flight {} cannot hold a whole --group {group} on each of {} agent(s): the members in flight would wait for ones that cannot start",
+                arrival.max_in_flight,
+                self.agents.max(1)
+            )));
+        }
         if arrival.max_in_flight > 0 && arrival.max_in_flight < u64::from(self.agents) {
             return Err(UsageError(format!(
                 "--max-in-flight {} is below --agents {}: each agent needs at least one session in flight",

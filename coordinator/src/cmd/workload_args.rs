@@ -11,7 +11,7 @@ use envload_agent::Mode;
 
 use crate::error::UsageError;
 use crate::scenario::{self, Scenario};
-use crate::values::{parse_episodes, parse_steps, parse_think, parse_time_scale};
+use crate::values::{parse_batch, parse_episodes, parse_steps, parse_think, parse_time_scale};
 
 /// Rollout workload flags (all optional: without them a session is the
 /// benchmark's one step).
@@ -35,6 +35,11 @@ pub struct WorkloadArgs {
     /// Seed of the step counts and think times (a run is reproducible).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// GRPO groups: sessions come in groups of G (a trainer's
+    /// num_generations) that start together, share their step counts and
+    /// step in lockstep — every member waits for the group's slowest think.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_batch)]
+    pub group: Option<u64>,
     /// The reset's data, a JSON object (e.g. '{"seed": 1}').
     #[arg(long)]
     pub reset: Option<String>,
@@ -101,6 +106,7 @@ impl WorkloadArgs {
                 .or(sc.max_resets_in_flight)
                 .unwrap_or(0),
             seed: self.seed.or(sc.seed).unwrap_or(0),
+            group: self.group.or(sc.group).unwrap_or(1),
         };
         if modes.contains(&Mode::Http) && w.mcp_actions().contains(&true) {
             return Err(UsageError(

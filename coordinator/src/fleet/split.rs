@@ -34,9 +34,29 @@ pub fn split(n: u64, capacities: &[u64]) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// [`split`] in whole groups of `group` sessions (a GRPO group runs on one
+/// agent, in lockstep), the last group short when `n` is not a multiple.
+pub fn split_groups(n: u64, group: u64, capacities: &[u64]) -> Vec<(u64, u64)> {
+    let group = group.max(1);
+    split(n.div_ceil(group), capacities)
+        .into_iter()
+        .map(|(first, count)| {
+            let lo = (first * group).min(n);
+            let hi = ((first + count) * group).min(n);
+            (lo, hi - lo)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{split, split_groups};
+
+    #[test]
+    fn groups_stay_on_one_agent() {
+        assert_eq!(split_groups(20, 8, &[1, 1]), vec![(0, 16), (16, 4)]);
+        assert_eq!(split_groups(10, 1, &[1, 1, 1]), split(10, &[1, 1, 1]));
+    }
 
     #[test]
     fn proportional_contiguous_and_complete() {

@@ -206,6 +206,9 @@ pub struct Workload {
     /// samples: the values drawn from
     #[prost(double, repeated, tag = "14")]
     pub think_samples: ::prost::alloc::vec::Vec<f64>,
+    /// sessions per GRPO group, in lockstep (0, 1: none)
+    #[prost(uint64, tag = "15")]
+    pub group: u64,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ready {
