@@ -14,11 +14,11 @@ use crate::config::RunConfig;
 use crate::cpu;
 use crate::shutdown::Shutdown;
 use envload_agent::workload::Think;
-use envload_results::model::{per_target, AgentInfo, PhaseCpu, PhaseOutcome, PhaseResult};
-use envload_results::numfmt::timestamp;
-use envload_results::run_doc::{
-    ArrivalDoc, Distribution, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc,
+use envload_results::model::{
+    per_target, AgentInfo, Distribution, PhaseCpu, PhaseOutcome, PhaseResult,
 };
+use envload_results::numfmt::timestamp;
+use envload_results::run_doc::{ArrivalDoc, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc};
 use envload_results::summary::summarize;
 use envload_results::write::histograms::HistogramsJsonl;
 use envload_results::write::raw_jsonl::RawJsonl;

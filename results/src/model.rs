@@ -57,9 +57,9 @@ pub struct PhaseResult {
     /// CPU spent while the phase ran.
     pub cpu: PhaseCpu,
     /// Scheduled arrivals only: the gaps between the scheduled starts.
-    pub inter_arrival: Option<crate::run_doc::Distribution>,
+    pub inter_arrival: Option<Distribution>,
     /// Rollout phases that think: the think times drawn.
-    pub think: Option<crate::run_doc::Distribution>,
+    pub think: Option<Distribution>,
 }
 
 /// CPU seconds spent while a phase ran: this envload process (the load
@@ -133,4 +133,31 @@ pub fn per_target(urls: &[String], records: &[envload_agent::SessionRecord]) -> 
         counts.clear();
     }
     counts
+}
+
+/// A distribution of seconds: gaps between arrivals, think times (keys in
+/// the file's order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Distribution {
+    pub mean: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+impl Distribution {
+    /// Of `values` (none: `None`); percentiles by nearest rank.
+    pub fn of(mut values: Vec<f64>) -> Option<Distribution> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let at = |q: f64| values[((n as f64 * q).ceil() as usize).clamp(1, n) - 1];
+        Some(Distribution {
+            mean: values.iter().sum::<f64>() / n as f64,
+            p50: at(0.5),
+            p99: at(0.99),
+        })
+    }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::files::RUN_JSON;
-use crate::model::{AgentInfo, AgentPhase, PhaseCpu, TargetCount};
+use crate::model::{AgentInfo, AgentPhase, Distribution, PhaseCpu, TargetCount};
 
 /// The document.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -164,33 +164,6 @@ pub struct PhaseEntry {
     /// Scheduled arrivals only: scheduled start to actual, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_lag: Option<StartLag>,
-}
-
-/// A distribution of seconds: gaps between arrivals, think times (keys in
-/// the file's order).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Distribution {
-    pub mean: f64,
-    pub p50: f64,
-    pub p99: f64,
-}
-
-impl Distribution {
-    /// Of `values` (none: `None`); percentiles by nearest rank.
-    pub fn of(mut values: Vec<f64>) -> Option<Distribution> {
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_by(f64::total_cmp);
-        let n = values.len();
-        let at = |q: f64| values[((n as f64 * q).ceil() as usize).clamp(1, n) - 1];
-        Some(Distribution {
-            mean: values.iter().sum::<f64>() / n as f64,
-            p50: at(0.5),
-            p99: at(0.99),
-        })
-    }
 }
 
 /// Scheduled start to actual start, seconds (keys in the file's order).
