@@ -1,5 +1,5 @@
-//! Who runs a phase's sessions: the in-process agent (`local_driver`), or a
-//! fleet of remote agents (`fleet`), behind one trait, so the phase loop
+//! Who runs a phase's sessions: the in-process agent, local agent processes
+//! or remote agents (`run_driver`, `fleet`), behind one trait, so the phase loop
 //! (`phases`), the ceiling search and their tests (with a fake driver) are
 //! the same for all.
 
