@@ -55,3 +55,13 @@ impl AsyncWrite for Conn {
         }
     }
 }
+
+impl Conn {
+    /// The TCP connection under it.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref().0,
+        }
+    }
+}

@@ -14,8 +14,8 @@ use crate::failure::{ErrorType, Failure};
 use crate::headers::HeaderTemplate;
 use crate::observation::Observed;
 use crate::plan::{
-    Arrival, Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE,
-    DEFAULT_PING_TIMEOUT,
+    Abort, AbortStage, Arrival, Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_MAX_MESSAGE, DEFAULT_PING_TIMEOUT,
 };
 use crate::record::{SessionRecord, Timings};
 use crate::stats::{Latency, PhaseStats};
@@ -227,6 +227,9 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
             poisson: a.arrival.poisson.is_some(),
             seed: a.arrival.poisson.unwrap_or_default(),
         }),
+        abort_fraction: a.abort.map_or(0.0, |x| x.fraction),
+        abort_stage: a.abort.map(|x| x.stage.as_str()).unwrap_or_default().into(),
+        abort_fin: a.abort.is_some_and(|x| x.fin),
         ping_interval_seconds: a.ping_interval.as_secs_f64(),
         ping_timeout_seconds: a.ping_timeout.as_secs_f64(),
         headers: a
@@ -250,6 +253,32 @@ fn seconds(what: &'static str, s: f64, default: Duration) -> Result<Duration, Co
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| bad(what, s))
+}
+
+/// The assignment's client faults, checked.
+fn abort_from_proto(p: &v1::Assignment) -> Result<Option<Abort>, ConvertError> {
+    if p.abort_fraction == 0.0 {
+        return Ok(None);
+    }
+    if !(p.abort_fraction > 0.0 && p.abort_fraction <= 1.0) {
+        return Err(bad("assignment.abort_fraction", p.abort_fraction));
+    }
+    let stage = match p.abort_stage.as_str() {
+        "reset" => AbortStage::Reset,
+        "step" => AbortStage::Step,
+        "think" => AbortStage::Think,
+        other => {
+            return Err(bad(
+                "assignment.abort_stage",
+                format!("unknown stage '{other}'"),
+            ))
+        }
+    };
+    Ok(Some(Abort {
+        fraction: p.abort_fraction,
+        stage,
+        fin: p.abort_fin,
+    }))
 }
 
 /// Decodes an assignment.
@@ -312,6 +341,7 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
             insecure: p.insecure,
         },
         workload: rollout::workload_from_proto(p.workload.as_ref())?,
+        abort: abort_from_proto(p)?,
         ping_interval: Duration::try_from_secs_f64(p.ping_interval_seconds)
             .map_err(|_| bad("assignment.ping_interval_seconds", p.ping_interval_seconds))?,
         ping_timeout: seconds(
@@ -398,6 +428,11 @@ mod tests {
             headers: vec![HeaderTemplate::parse("Authorization: Bearer ${TOKEN}").unwrap()],
             ping_interval: Duration::from_millis(1500),
             ping_timeout: Duration::from_secs(4),
+            abort: Some(Abort {
+                fraction: 0.25,
+                stage: AbortStage::Think,
+                fin: true,
+            }),
         };
         let p = assignment_to_proto(3, &a, true);
         assert_eq!(
@@ -412,6 +447,7 @@ mod tests {
         assert_eq!(back.arrival, a.arrival);
         assert_eq!(back.loopback_sources, 1);
         assert_eq!(back.headers, a.headers);
+        assert_eq!(back.abort, a.abort);
         assert_eq!(
             (back.ping_interval, back.ping_timeout),
             (a.ping_interval, a.ping_timeout)

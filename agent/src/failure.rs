@@ -39,6 +39,9 @@ pub enum ErrorType {
     CloseTimeout,
     /// A keepalive ping went unanswered past `--ping-timeout`.
     PingTimeout,
+    /// The session vanished on purpose (`--abort`): a client fault, not
+    /// the server's.
+    Aborted,
 }
 
 impl ErrorType {
@@ -60,6 +63,7 @@ impl ErrorType {
             ErrorType::AgentLost => "AgentLost",
             ErrorType::CloseTimeout => "CloseTimeout",
             ErrorType::PingTimeout => "PingTimeout",
+            ErrorType::Aborted => "Aborted",
         }
     }
 }
@@ -68,7 +72,7 @@ impl std::str::FromStr for ErrorType {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        const ALL: [ErrorType; 15] = [
+        const ALL: [ErrorType; 16] = [
             ErrorType::ConnectionRefused,
             ErrorType::DnsError,
             ErrorType::HandshakeTimeout,
@@ -84,6 +88,7 @@ impl std::str::FromStr for ErrorType {
             ErrorType::AgentLost,
             ErrorType::CloseTimeout,
             ErrorType::PingTimeout,
+            ErrorType::Aborted,
         ];
         ALL.into_iter()
             .find(|e| e.as_str() == s)

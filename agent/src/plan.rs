@@ -121,6 +121,53 @@ impl Arrival {
     }
 }
 
+/// Client faults (`--abort FRACTION[@reset|@step|@think]`): that fraction
+/// of a phase's WebSocket sessions vanish without a close frame — as a
+/// trainer's crashed worker does — so a server that leaks their slots shows
+/// it. Which sessions is decided by the seed and each session's id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Abort {
+    /// Of the sessions, this fraction vanish.
+    pub fraction: f64,
+    /// When.
+    pub stage: AbortStage,
+    /// FIN without a close frame (`--abort-mode fin`) rather than RST.
+    pub fin: bool,
+}
+
+/// When an aborting session vanishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortStage {
+    /// Its reset sent, before the reply.
+    Reset,
+    /// Its (first) step sent, before the reply.
+    Step,
+    /// After the reset's reply, while the agent would think.
+    Think,
+}
+
+impl AbortStage {
+    /// As the flag names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbortStage::Reset => "reset",
+            AbortStage::Step => "step",
+            AbortStage::Think => "think",
+        }
+    }
+}
+
+impl Abort {
+    /// Whether session `request_id` vanishes, as `seed` decides.
+    pub fn chosen(&self, seed: u64, request_id: u64) -> bool {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            seed ^ 0xAB0_27AB_0127 ^ request_id.wrapping_mul(0xD1B5_4A32_D192_ED03),
+        );
+        rng.random::<f64>() < self.fraction
+    }
+}
+
 /// Python websockets' keepalive, which OpenEnv's client inherits: a ping
 /// every 20 s, each answered within 20 s.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -168,6 +215,8 @@ pub struct Assignment {
     pub ping_interval: Duration,
     /// Each ping's pong due within this (`--ping-timeout`).
     pub ping_timeout: Duration,
+    /// Sessions that vanish (`--abort`).
+    pub abort: Option<Abort>,
 }
 
 impl Assignment {

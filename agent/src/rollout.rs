@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::failure::Failure;
 use crate::group::{Groups, Member};
 use crate::observation::Observed;
+use crate::plan::{Abort, AbortStage};
 use crate::plan::{CloseMode, Limits};
 use crate::record::{micros, Rollout, StepTime, Timings};
 use crate::target::Target;
@@ -161,9 +162,11 @@ pub async fn run_ws(
     spec: &RolloutSpec,
     limits: Limits,
     close: CloseMode,
+    abort: Option<Abort>,
 ) -> Outcome {
     let t0 = Instant::now();
     let target = dial.target;
+    let mut vanished = false;
     let mut tally = Tally::default();
     let mut timings = Timings::default();
     let mut dice = spec.workload.dice(request_id);
@@ -183,8 +186,15 @@ pub async fn run_ws(
                     r.reconnects += 1;
                 }
             }
-            let sock = conn.as_mut().expect("connected above");
             let reset = spec.reset_message.clone();
+            // An aborting session vanishes in its first episode.
+            let abort_at = |stage| abort.filter(|a| e == 0 && a.stage == stage);
+            if let Some(a) = abort_at(AbortStage::Reset) {
+                vanished = true;
+                let ws = conn.take().expect("connected above");
+                return Err(ws::send_and_vanish(ws, reset, a.stage, a.fin).await);
+            }
+            let sock = conn.as_mut().expect("connected above");
             r.bytes_sent += reset.len() as u64;
             let permit = spec.reset_permit().await;
             let t = Instant::now();
@@ -203,6 +213,11 @@ pub async fn run_ws(
             // (MCP calls observe nothing of the environment).
             let mut observed = Observed::from_reply(&reply, "reset", &target.ws_url)?;
             r.resets_us.push(micros(t.elapsed()));
+            if let Some(a) = abort_at(AbortStage::Think) {
+                vanished = true;
+                let ws = conn.take().expect("connected above");
+                return Err(ws::vanish(ws, a.stage, a.fin).await);
+            }
             for s in 0..dice.steps() {
                 let think = dice.think();
                 if think > 0.0 {
@@ -214,6 +229,11 @@ pub async fn run_ws(
                     m.arrive(e, s).await;
                 }
                 let (frame, expect) = spec.step_message(s, request_id);
+                if let Some(a) = abort_at(AbortStage::Step).filter(|_| s == 0) {
+                    vanished = true;
+                    let ws = conn.take().expect("connected above");
+                    return Err(ws::send_and_vanish(ws, frame, a.stage, a.fin).await);
+                }
                 r.bytes_sent += frame.len() as u64;
                 let t = Instant::now();
                 let reply = ws::request_counted(
@@ -245,6 +265,9 @@ pub async fn run_ws(
         }
         if tally.ended(te, episode) {
             conn = None; // dropped: the next episode reconnects
+        }
+        if vanished {
+            break;
         }
     }
     if let Some(sock) = conn.as_mut() {

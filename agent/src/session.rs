@@ -51,6 +51,10 @@ pub(crate) struct ShareSpec {
     pub loopback_sources: u8,
     /// When each session starts after the share's start (empty: at once).
     pub schedule: Vec<Duration>,
+    /// Sessions that vanish (`--abort`), chosen by `abort_seed`.
+    pub abort: Option<crate::plan::Abort>,
+    /// The workload's seed.
+    pub abort_seed: u64,
     /// The user's headers, expanded from this process's environment; a
     /// variable it lacks fails every session, named.
     pub headers: Result<Vec<(String, String)>, String>,
@@ -95,6 +99,8 @@ impl ShareSpec {
             started: AtomicU64::new(0),
             loopback_sources: a.loopback_sources,
             headers: crate::headers::expand_all(&a.headers),
+            abort: a.abort,
+            abort_seed: a.workload.seed,
             schedule: a.arrival.schedule(
                 a.first_request_id,
                 a.count,
@@ -181,6 +187,7 @@ async fn run_now(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord 
     let target_index = (request_id % spec.targets.len() as u64) as usize;
     let target = &spec.targets[target_index];
     let (wait, limits) = (spec.wait_seconds, spec.limits);
+    let abort = spec.abort.filter(|a| a.chosen(spec.abort_seed, request_id));
     let timestamp = Utc::now();
     let session = async {
         match (spec.mode, &tools.client, &spec.tls, &spec.rollout) {
@@ -216,12 +223,13 @@ async fn run_now(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord 
                     None => {
                         let step = spec.step.clone();
                         let (t, o) =
-                            ws::run_session(dial, request_id, step, limits, spec.close).await;
+                            ws::run_session(dial, request_id, step, limits, spec.close, abort)
+                                .await;
                         (t, o, None)
                     }
                     Some(rs) => {
                         let (t, o, r) =
-                            rollout::run_ws(dial, request_id, rs, limits, spec.close).await;
+                            rollout::run_ws(dial, request_id, rs, limits, spec.close, abort).await;
                         (t, o, Some(Box::new(r)))
                     }
                 }

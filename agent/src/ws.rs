@@ -15,7 +15,7 @@ use crate::conn::Conn;
 use crate::failure::{excerpt, ErrorType, Failure};
 use crate::keepalive::{self, Due, Keepalive};
 use crate::observation::Observed;
-use crate::plan::{CloseMode, Limits};
+use crate::plan::{Abort, AbortStage, CloseMode, Limits};
 use crate::record::{micros, Timings};
 use crate::resolve::Resolver;
 use crate::source::{connect_from, source_for};
@@ -43,6 +43,36 @@ impl std::ops::DerefMut for Ws {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.stream
     }
+}
+
+/// Ends `ws` as a crashed client does: no close frame, and a RST (`fin`:
+/// a plain FIN). Returns the failure that records it.
+pub(crate) async fn vanish(mut ws: Ws, at: AbortStage, fin: bool) -> Failure {
+    // What was sent leaves first; then the socket goes.
+    let _ = ws.stream.flush().await;
+    if !fin {
+        let _ = socket2::SockRef::from(ws.stream.get_ref().tcp()).set_linger(Some(Duration::ZERO));
+    }
+    drop(ws);
+    Failure::new(
+        ErrorType::Aborted,
+        format!(
+            "vanished at {} without a close frame ({}), as --abort asked",
+            at.as_str(),
+            if fin { "FIN" } else { "RST" }
+        ),
+    )
+}
+
+/// Sends `frame` and vanishes (an abort at reset or step).
+pub(crate) async fn send_and_vanish(
+    mut ws: Ws,
+    frame: Utf8Bytes,
+    at: AbortStage,
+    fin: bool,
+) -> Failure {
+    let _ = ws.stream.feed(Message::Text(frame)).await;
+    vanish(ws, at, fin).await
 }
 
 /// The next frame, reading until `until`; keepalive pings go out (and
@@ -100,13 +130,15 @@ pub fn session_config(max_message: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_message))
 }
 
-/// Runs one WebSocket session; returns what was timed and the outcome.
+/// Runs one WebSocket session (vanishing at `abort`, if it is one that
+/// aborts); returns what was timed and the outcome.
 pub async fn run_session(
     dial: Dial<'_>,
     request_id: u64,
     step: Utf8Bytes,
     limits: Limits,
     close: CloseMode,
+    abort: Option<Abort>,
 ) -> (Timings, Result<Observed, Failure>) {
     let t0 = Instant::now();
     let mut timings = Timings::default();
@@ -121,12 +153,22 @@ pub async fn run_session(
         // and the close of every concurrent session.
         let t = Instant::now();
         let reset = Utf8Bytes::from_static(RESET);
+        let abort_at = |stage| abort.filter(|a| a.stage == stage);
+        if let Some(a) = abort_at(AbortStage::Reset) {
+            return Err(send_and_vanish(ws, reset, a.stage, a.fin).await);
+        }
         Observed::from_reply(
             &request(&mut ws, reset, "reset", target, limit).await?,
             "reset",
             &target.ws_url,
         )?;
         timings.reset_us = micros(t.elapsed());
+        if let Some(a) = abort_at(AbortStage::Think) {
+            return Err(vanish(ws, a.stage, a.fin).await);
+        }
+        if let Some(a) = abort_at(AbortStage::Step) {
+            return Err(send_and_vanish(ws, step, a.stage, a.fin).await);
+        }
 
         let t = Instant::now();
         let observed = Observed::from_reply(

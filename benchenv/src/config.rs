@@ -29,4 +29,6 @@ pub struct ServerConfig {
     /// Every request but `/health` and `/envload/counters` must carry `Authorization: Bearer
     /// <token>` (401 otherwise), as a private Space or an auth proxy asks.
     pub auth_token: Option<Arc<str>>,
+    /// Test hook: a session whose client vanished keeps its slot.
+    pub leak_vanished_slots: bool,
 }

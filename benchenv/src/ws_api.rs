@@ -104,8 +104,14 @@ async fn session(mut ws: Ws, config: &ServerConfig) {
     } else {
         run_env(&mut ws, config).await
     };
-    // The session ends here: its slot is free before the close handshake.
-    drop(slot);
+    // The session ends here: its slot is free before the close handshake —
+    // unless the server is told to leak the slots of clients that vanish
+    // (a test hook: the stall OpenEnv fixed in its PR #1000).
+    if config.leak_vanished_slots && !server_closes {
+        std::mem::forget(slot);
+    } else {
+        drop(slot);
+    }
     if server_closes {
         close(ws).await;
     }

@@ -77,6 +77,10 @@ pub struct RunConfig {
     pub ping_interval: Duration,
     /// `--ping-timeout`.
     pub ping_timeout: Duration,
+    /// `--abort`, `--abort-mode`.
+    pub abort: Option<envload_agent::plan::Abort>,
+    /// `--leak-probe M` (0: none).
+    pub leak_probe: u64,
 }
 
 impl RunConfig {
@@ -112,6 +116,7 @@ impl RunConfig {
             headers: self.headers.clone(),
             ping_interval: self.ping_interval,
             ping_timeout: self.ping_timeout,
+            abort: self.abort,
         }
     }
 }

@@ -265,3 +265,19 @@ pub fn target_lines(targets: &[envload_results::model::TargetCount]) {
         );
     }
 }
+
+/// What `--leak-probe` found after a phase.
+pub fn leak_probe_line(p: &envload_results::run_doc::LeakProbe) {
+    let errors: Vec<String> = p.errors.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+    println!(
+        "  leak probe: {}/{} plain sessions held, leaked_slots {}{}",
+        p.succeeded,
+        p.sessions,
+        p.leaked_slots,
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", errors.join(", "))
+        }
+    );
+}

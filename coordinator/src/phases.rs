@@ -16,6 +16,7 @@ use crate::recorder::{Recorder, RunContext};
 use crate::shutdown::Shutdown;
 use warnings::Warnings;
 
+mod leak_probe;
 mod warnings;
 use envload_results::model::PhaseResult;
 use envload_results::summary::SummaryRow;
@@ -120,6 +121,19 @@ pub async fn execute<D: PhaseDriver>(
                 PhaseEnd::Interrupted => return Ok(RunOutcome::Interrupted),
             };
         report_phase(config, &result);
+        if config.leak_probe > 0 {
+            match leak_probe::run(driver, config, phase, targets, &ctx.shutdown).await? {
+                Some(probe) => {
+                    console::leak_probe_line(&probe);
+                    rec.leak_probe(phase.index, probe)?;
+                }
+                None => {
+                    driver.finish("the run was interrupted").await;
+                    rec.interrupt(None)?;
+                    return Ok(RunOutcome::Interrupted);
+                }
+            }
+        }
         warnings.check(config, phase, &result.summary, &mut rec)?;
         rows.push(result.summary);
     }

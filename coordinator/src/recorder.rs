@@ -18,7 +18,7 @@ use envload_results::model::{
     per_target, AgentInfo, Distribution, PhaseCpu, PhaseOutcome, PhaseResult,
 };
 use envload_results::numfmt::timestamp;
-use envload_results::run_doc::{ArrivalDoc, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc};
+use envload_results::run_doc::{ArrivalDoc, LeakProbe, PhaseEntry, PlanDoc, RunDoc, WorkloadDoc};
 use envload_results::summary::summarize;
 use envload_results::write::histograms::HistogramsJsonl;
 use envload_results::write::raw_jsonl::RawJsonl;
@@ -241,6 +241,21 @@ impl Recorder {
         });
         self.finish(status)?;
         Ok(())
+    }
+
+    /// Keeps what `--leak-probe` found after phase `index` (run.json and
+    /// the summary JSON).
+    pub fn leak_probe(&mut self, index: usize, probe: LeakProbe) -> std::io::Result<()> {
+        let leaked = probe.leaked_slots;
+        let doc = &mut self.run_json.doc;
+        if let Some(p) = doc.phases.iter_mut().rev().find(|p| p.index == index) {
+            p.leak_probe = Some(probe);
+        }
+        self.run_json.save()?;
+        match self.summary_json.as_mut() {
+            Some(sj) => sj.leaked_slots(index, leaked),
+            None => Ok(()),
+        }
     }
 
     /// Keeps a warning the phase loop raised in run.json's `warnings`.

@@ -16,6 +16,7 @@ mod distributed;
 mod distributions;
 mod experiment;
 mod experiment_log;
+mod faults;
 mod haproxy;
 mod headers;
 mod hostile;

@@ -167,6 +167,7 @@ fn check_package(package: &str) {
             headers: Vec::new(),
             ping_interval: std::time::Duration::ZERO,
             ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
+            abort: None,
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

@@ -164,6 +164,23 @@ pub struct PhaseEntry {
     /// Scheduled arrivals only: scheduled start to actual, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_lag: Option<StartLag>,
+    /// `--leak-probe`: what the probe after the phase found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak_probe: Option<LeakProbe>,
+}
+
+/// What `--leak-probe` found right after a phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LeakProbe {
+    /// Plain sessions opened at once (the server's capacity).
+    pub sessions: u64,
+    /// Of which the server held.
+    pub succeeded: u64,
+    /// `sessions − succeeded`: slots still held by the phase's sessions.
+    pub leaked_slots: u64,
+    /// The probe's failures by `error_type`.
+    pub errors: std::collections::BTreeMap<String, u64>,
 }
 
 /// Scheduled start to actual start, seconds (keys in the file's order).

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Test hook: every session fails with FACTORY_ERROR.
     #[arg(long, hide = true)]
     pub inject_factory_error: bool,
+    /// Test hook: a session whose client vanished (no close frame) keeps
+    /// its slot, as servers did before OpenEnv's PR #1000.
+    #[arg(long, hide = true)]
+    pub inject_slot_leak: bool,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -132,6 +136,7 @@ async fn serve_here(
         reset_delay: std::time::Duration::from_secs_f64(args.reset_seconds),
         counters: Default::default(),
         auth_token: auth_token(args)?,
+        leak_vanished_slots: args.inject_slot_leak,
     };
     let scheme = if config.tls.is_some() {
         "https"
@@ -177,6 +182,9 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr, shutdown: Shutdown) -> an
     ];
     if args.inject_factory_error {
         worker_args.push("--inject-factory-error".into());
+    }
+    if args.inject_slot_leak {
+        worker_args.push("--inject-slot-leak".into());
     }
     if let Some(file) = &args.auth_token_file {
         auth_token(args)?; // fail here, naming the file, not in every worker

@@ -165,6 +165,8 @@ impl Setup {
             headers: Vec::new(),
             ping_interval: Duration::ZERO,
             ping_timeout: Duration::from_secs(20),
+            abort: None,
+            leak_probe: 0,
             workload: Default::default(),
         };
         Setup {

@@ -301,6 +301,7 @@ mod tests {
             headers: Vec::new(),
             ping_interval: std::time::Duration::ZERO,
             ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
+            abort: None,
         }
     }
 

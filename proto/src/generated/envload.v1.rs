@@ -134,6 +134,15 @@ pub struct Assignment {
     /// each pong due within this
     #[prost(double, tag = "21")]
     pub ping_timeout_seconds: f64,
+    /// this fraction of WS sessions vanish without a close frame (0: none)
+    #[prost(double, tag = "22")]
+    pub abort_fraction: f64,
+    /// "reset" | "step" | "think"
+    #[prost(string, tag = "23")]
+    pub abort_stage: ::prost::alloc::string::String,
+    /// FIN rather than RST
+    #[prost(bool, tag = "24")]
+    pub abort_fin: bool,
 }
 /// A header every WebSocket upgrade and HTTP request carries (--header). The
 /// value is a template: ${VAR} is expanded from the agent's own environment,

@@ -88,6 +88,7 @@ impl PhaseWriter for RunJson {
             targets: r.targets.clone(),
             cpu_seconds: r.cpu,
             inter_arrival: r.inter_arrival,
+            leak_probe: None,
             think: r.think,
             start_lag: {
                 let l = &r.outcome.stats.start_lag;

@@ -37,6 +37,19 @@ impl SummaryJson {
         Ok(s)
     }
 
+    /// Adds what `--leak-probe` found to phase `index` (0-based).
+    pub fn leaked_slots(&mut self, index: usize, leaked: u64) -> io::Result<()> {
+        if let Some(p) = self
+            .phases
+            .iter_mut()
+            .rev()
+            .find(|p| p["index"] == index + 1)
+        {
+            p["leaked_slots"] = leaked.into();
+        }
+        self.save()
+    }
+
     /// Marks the run ended with `status` (complete, interrupted, failed).
     pub fn finish(&mut self, status: &'static str) -> io::Result<()> {
         self.status = status;
