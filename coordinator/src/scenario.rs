@@ -44,6 +44,12 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// Sessions per GRPO group (`group = 8`, as `--group`).
     pub group: Option<u64>,
+    /// `abort = "0.01@step"`, as `--abort`.
+    pub abort: Option<envload_agent::plan::Abort>,
+    /// `abort_mode = "fin"` (else rst), as `--abort-mode`.
+    pub abort_fin: bool,
+    /// `leak_probe = 64`, as `--leak-probe`.
+    pub leak_probe: Option<u64>,
     pub reset: Option<String>,
     pub actions: Option<Actions>,
     pub max_resets_in_flight: Option<u64>,
@@ -75,6 +81,15 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             "description" => s.description = Some(text),
             "requests" => s.requests = Some(parse_batch(&text).map_err(bad)?),
             "group" => s.group = Some(parse_batch(&text).map_err(bad)?),
+            "abort" => s.abort = Some(crate::values::parse_abort(&text).map_err(bad)?),
+            "abort_mode" => {
+                s.abort_fin = match text.as_str() {
+                    "fin" => true,
+                    "rst" => false,
+                    other => return Err(bad(format!("'{other}' is not rst or fin"))),
+                }
+            }
+            "leak_probe" => s.leak_probe = Some(parse_batch(&text).map_err(bad)?),
             "wait" => s.wait = Some(parse_wait(&text).map_err(bad)?),
             "timeout" => s.timeout = Some(parse_seconds(&text).map_err(bad)?),
             "steps" => s.steps = Some(parse_steps(&text).map_err(bad)?),
@@ -125,7 +140,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             _ => {
                 return Err(format!(
-                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group)"
+                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group, abort, abort_mode, leak_probe)"
                 ))
             }
         }

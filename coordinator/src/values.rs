@@ -3,6 +3,7 @@
 //! size. Each error quotes the value and says the allowed range; clap (or
 //! the matrix loader) adds the flag or field.
 
+use envload_agent::plan::{Abort, AbortStage};
 use envload_agent::workload::{Span, Think};
 
 /// Longest duration any flag accepts (a week): more is a typo, and would
@@ -256,6 +257,28 @@ fn parse_list<T>(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Ve
             }
         })
         .collect()
+}
+
+/// Parses `--abort FRACTION[@reset|@step|@think]`.
+pub fn parse_abort(s: &str) -> Result<Abort, String> {
+    let (fraction, stage) = s.split_once('@').unwrap_or((s, "step"));
+    let fraction = fraction
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| *f > 0.0 && *f <= 1.0)
+        .ok_or_else(|| format!("'{fraction}' is not a fraction in (0, 1]"))?;
+    let stage = match stage {
+        "reset" => AbortStage::Reset,
+        "step" => AbortStage::Step,
+        "think" => AbortStage::Think,
+        other => return Err(format!("'{other}' is not a stage: reset, step or think")),
+    };
+    Ok(Abort {
+        fraction,
+        stage,
+        fin: false,
+    })
 }
 
 #[cfg(test)]

@@ -185,3 +185,55 @@ fn trl_grpo_scenario_distributed_against_the_text_game() {
         "merged from both agents: {steps}"
     );
 }
+
+/// The GRPO-realistic scenario (groups of 8, lognormal thinks, pings, 1%
+/// aborts, a leak probe of 64) against a real OpenEnv server of capacity
+/// 64: every session not aborted succeeds, the groups of 8 end together,
+/// and the probe finds every slot given back.
+fn grpo_realistic(app: &str, extra: &[&str], tag: &str) {
+    let s = Uvicorn::start_app(&venv("openenv==0.10.0"), app, 1, 64);
+    let mut args = vec!["--time-scale", "0.05", "--abort", "0.05@step"];
+    args.extend_from_slice(extra);
+    let dir = run_scenario(&s.url, "grpo-realistic", &args, tag);
+    let mut lines = support::raw_lines(&dir);
+    assert_eq!(lines.len(), 64);
+    let aborted = lines
+        .iter()
+        .filter(|l| l["error_type"] == "Aborted")
+        .count();
+    assert!(aborted > 0, "seed 7 aborts some at 5%");
+    assert!(lines
+        .iter()
+        .all(|l| l["success"] == true || l["error_type"] == "Aborted"));
+    let doc = support::run_json(&dir);
+    assert_eq!(doc["plan"]["workload"]["group"], 8);
+    assert_eq!(doc["phases"][0]["leak_probe"]["leaked_slots"], 0, "{doc}");
+    // A group without an aborted member ends together.
+    lines.sort_by_key(|l| l["request_id"].as_u64().unwrap());
+    for g in lines.chunks(8) {
+        if g.iter().all(|l| l["success"] == true) {
+            let t: Vec<f64> = g
+                .iter()
+                .map(|l| l["total_latency"].as_f64().unwrap())
+                .collect();
+            let spread = t.iter().cloned().fold(f64::MIN, f64::max)
+                - t.iter().cloned().fold(f64::MAX, f64::min);
+            assert!(spread < 0.25, "a group ends together: {t:?}");
+        }
+    }
+}
+
+#[test]
+fn grpo_realistic_scenario_against_the_text_game_on_openenv_0_10_0() {
+    grpo_realistic("text_game_env:app", &[], "grpo-tg");
+}
+
+#[test]
+fn grpo_realistic_scenario_against_the_python_benchmark_server() {
+    // The benchmark environment takes the benchmark's action, not text.
+    grpo_realistic(
+        "benchmark_env:app",
+        &["--action", r#"{"wait_seconds": {wait}}"#],
+        "grpo-bm",
+    );
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use envload_agent::headers::HeaderTemplate;
-use envload_agent::plan::{Abort, AbortStage};
+use envload_agent::plan::Abort;
 use envload_agent::{CloseMode, Mode, Target};
 
 use super::arrival_args::ArrivalArgs;
@@ -209,12 +209,13 @@ pub struct RunArgs {
     /// Client faults: FRACTION of the WebSocket sessions vanish without a
     /// close frame, at their reset, (first) step or thinking
     /// (`0.01@step`; stage default: step), chosen by --seed.
-    #[arg(long, value_parser = parse_abort)]
+    #[arg(long, value_parser = crate::values::parse_abort)]
     pub abort: Option<Abort>,
     /// How an aborting session vanishes: a TCP reset, or a FIN without a
     /// WebSocket close frame.
-    #[arg(long, value_enum, default_value = "rst", requires = "abort")]
-    pub abort_mode: AbortMode,
+    /// [default: rst]
+    #[arg(long, value_enum)]
+    pub abort_mode: Option<AbortMode>,
     /// After each phase, M plain WebSocket sessions at once, each holding
     /// its slot for a step of at least 0.5 s: a server whose capacity is M
     /// refuses `leaked_slots` = M − succeeded of them when sessions of the
@@ -296,7 +297,19 @@ impl RunArgs {
             compare: self.compare,
         };
         plan.validate().map_err(UsageError)?;
-        if self.abort.is_some() && modes.contains(&Mode::Http) {
+        let abort = self.abort.or(scenario.abort).map(|a| Abort {
+            fin: match self.abort_mode {
+                Some(m) => m == AbortMode::Fin,
+                None => scenario.abort_fin,
+            },
+            ..a
+        });
+        if abort.is_none() && self.abort_mode.is_some() {
+            return Err(UsageError(
+                "--abort-mode says how aborting sessions vanish: give --abort too".into(),
+            ));
+        }
+        if abort.is_some() && modes.contains(&Mode::Http) {
             return Err(UsageError(
                 "--abort makes WebSocket sessions vanish without a close frame; HTTP sessions (--mode/--modes http, --compare) hold no slot to leak".into(),
             ));
@@ -361,11 +374,8 @@ impl RunArgs {
             headers: headers(&scenario.headers, &self.header_templates()?),
             ping_interval: Duration::from_secs_f64(self.ping_interval),
             ping_timeout: Duration::from_secs_f64(self.ping_timeout),
-            abort: self.abort.map(|a| Abort {
-                fin: self.abort_mode == AbortMode::Fin,
-                ..a
-            }),
-            leak_probe: self.leak_probe.unwrap_or(0),
+            abort,
+            leak_probe: self.leak_probe.or(scenario.leak_probe).unwrap_or(0),
         })
     }
 }
@@ -377,28 +387,6 @@ pub enum AbortMode {
     Rst,
     /// A plain FIN, without a WebSocket close frame.
     Fin,
-}
-
-/// Parses `--abort FRACTION[@reset|@step|@think]`.
-fn parse_abort(s: &str) -> Result<Abort, String> {
-    let (fraction, stage) = s.split_once('@').unwrap_or((s, "step"));
-    let fraction = fraction
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|f| *f > 0.0 && *f <= 1.0)
-        .ok_or_else(|| format!("'{fraction}' is not a fraction in (0, 1]"))?;
-    let stage = match stage {
-        "reset" => AbortStage::Reset,
-        "step" => AbortStage::Step,
-        "think" => AbortStage::Think,
-        other => return Err(format!("'{other}' is not a stage: reset, step or think")),
-    };
-    Ok(Abort {
-        fraction,
-        stage,
-        fin: false,
-    })
 }
 
 impl RunArgs {
