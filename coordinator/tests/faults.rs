@@ -145,3 +145,32 @@ fn bad_fault_flags_are_refused_before_anything_runs() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {:?}", text(&out));
     }
 }
+
+#[test]
+fn the_report_tabulates_what_the_leak_probes_found() {
+    let s = Server::start(&["--max-concurrent-envs", "4", "--inject-slot-leak"]);
+    let dir = out_dir("faults-report");
+    let report = out_dir("faults-report-out");
+    let d = dir.to_str().unwrap();
+    let out = run(&[
+        "run",
+        "-u",
+        &s.url,
+        "-n",
+        "2",
+        "-w",
+        "0.1",
+        "--abort",
+        "1",
+        "--leak-probe",
+        "4",
+        "-o",
+        d,
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = run(&["report", d, "--out", report.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let md = std::fs::read_to_string(report.join("tables.md")).unwrap();
+    assert!(md.contains("## Leak probes"), "{md}");
+    assert!(md.contains("| 1 | ws | 2 | 4 | 2 | 2 |"), "{md}");
+}

@@ -4,7 +4,8 @@
 //! latency at maximum load), figures (success vs batch, maximum batch, total
 //! p99 heatmap, maximum batch per core), a self-contained `index.html`, and
 //! with `--log` one entry per folder in the experiment log. Rollout runs add
-//! the step latency by step index and a table of episodes (`rollouts`).
+//! the step latency by step index and a table of episodes (`rollouts`);
+//! runs with `--leak-probe`, a table of what the probes found (`leaks`).
 //!
 //! It reads through `envload-results` only (the folder, run.json and the
 //! SLO rule are the result format's); plotters and the font live here, so
@@ -15,6 +16,7 @@ mod canvas;
 mod figures;
 mod heatmap;
 mod html;
+mod leaks;
 mod log;
 mod rollouts;
 mod tables;
@@ -100,9 +102,10 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
     let (rollout_figures, rollout_md) = rollouts::render(&rollout_phases, &args.out)
         .map_err(|e| anyhow::anyhow!("rollout figures: {e}"))?;
     figures.extend(rollout_figures);
-    if !rollout_md.is_empty() {
+    let extra_md = rollout_md + &leaks::render(&runs);
+    if !extra_md.is_empty() {
         let mut md = std::fs::read_to_string(&path)?;
-        md.push_str(&rollout_md);
+        md.push_str(&extra_md);
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let tables_md = std::fs::read_to_string(&path)?;
