@@ -3,7 +3,7 @@
 //! `A..B`, and the open model's `--arrival poisson` (exponential gaps,
 //! seeded); what was asked and the gaps drawn land in run.json.
 
-use crate::support::{out_dir, out_file, raw_lines, run, run_json, text, Server};
+use crate::support::{out_dir, out_file, raw_lines, run, run_json, run_ok, text, Server};
 
 fn rollout(url: &str, think: &str, dir: &std::path::Path) -> serde_json::Value {
     let out = run(&[
@@ -97,8 +97,7 @@ fn gaps(url: &str, extra: &[&str], name: &str) -> serde_json::Value {
         dir.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = run(&args);
-    assert!(out.status.success(), "{:?}", text(&out));
+    run_ok(&args);
     run_json(&dir)["phases"][0]["inter_arrival"].clone()
 }
 
@@ -164,8 +163,7 @@ fn a_grpo_group_starts_together_and_steps_in_lockstep() {
             dir.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let out = run(&args);
-        assert!(out.status.success(), "{:?}", text(&out));
+        run_ok(&args);
         let mut lines = raw_lines(&dir);
         assert!(lines.iter().all(|l| l["success"] == true), "{name}");
         lines.sort_by_key(|l| l["request_id"].as_u64().unwrap());
@@ -188,7 +186,7 @@ fn a_grpo_group_starts_together_and_steps_in_lockstep() {
     }
     // On a schedule a group arrives as one: gaps of 0 within, 4/R between.
     let dir = out_dir("group-rate");
-    let out = run(&[
+    run_ok(&[
         "run",
         "-u",
         &s.url,
@@ -203,7 +201,6 @@ fn a_grpo_group_starts_together_and_steps_in_lockstep() {
         "-o",
         dir.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{:?}", text(&out));
     let gaps = &run_json(&dir)["phases"][0]["inter_arrival"];
     assert_eq!(gaps["p50"], 0.0, "{gaps}");
     assert!((gaps["p99"].as_f64().unwrap() - 0.1).abs() < 1e-6, "{gaps}");

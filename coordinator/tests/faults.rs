@@ -5,7 +5,9 @@
 //! (`envload serve --inject-slot-leak`, the stall OpenEnv's PR #1000 fixed)
 //! is caught, one that freed them is not.
 
-use crate::support::{json_file, out_dir, out_file, raw_lines, run, run_json, text, Server};
+use crate::support::{
+    json_file, out_dir, out_file, raw_lines, run, run_json, run_ok, text, Server,
+};
 
 /// `envload run` with `args` into a fresh folder; its run.json and raw lines.
 fn faulty(name: &str, args: &[&str]) -> (serde_json::Value, Vec<serde_json::Value>, String) {
@@ -152,7 +154,7 @@ fn the_report_tabulates_what_the_leak_probes_found() {
     let dir = out_dir("faults-report");
     let report = out_dir("faults-report-out");
     let d = dir.to_str().unwrap();
-    let out = run(&[
+    run_ok(&[
         "run",
         "-u",
         &s.url,
@@ -167,9 +169,7 @@ fn the_report_tabulates_what_the_leak_probes_found() {
         "-o",
         d,
     ]);
-    assert!(out.status.success(), "{:?}", text(&out));
-    let out = run(&["report", d, "--out", report.to_str().unwrap()]);
-    assert!(out.status.success(), "{:?}", text(&out));
+    run_ok(&["report", d, "--out", report.to_str().unwrap()]);
     let md = std::fs::read_to_string(report.join("tables.md")).unwrap();
     assert!(md.contains("## Leak probes"), "{md}");
     assert!(md.contains("| 1 | ws | 2 | 4 | 2 | 2 |"), "{md}");

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::hostile::{Hostile, HostileServer};
-use crate::support::{counters, out_dir, raw_lines, run, text, Server};
+use crate::support::{counters, out_dir, raw_lines, run, run_ok, text, Server};
 
 #[test]
 fn pings_during_thinking_and_a_slow_step_are_answered_and_counted() {
@@ -14,7 +14,7 @@ fn pings_during_thinking_and_a_slow_step_are_answered_and_counted() {
     let dir = out_dir("keepalive-answered");
     // Each session: reset, then 2 × (0.6 s think + 0.6 s step); a ping every
     // 0.15 s must be answered within 0.3 s, during the step too.
-    let out = run(&[
+    run_ok(&[
         "run",
         "-u",
         &s.url,
@@ -33,7 +33,6 @@ fn pings_during_thinking_and_a_slow_step_are_answered_and_counted() {
         "-o",
         dir.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{:?}", text(&out));
     let lines = raw_lines(&dir);
     assert!(
         lines.iter().all(|l| l["success"] == true),
@@ -50,7 +49,7 @@ fn pings_during_thinking_and_a_slow_step_are_answered_and_counted() {
 fn a_zero_interval_sends_no_ping() {
     let s = Server::start(&[]);
     let dir = out_dir("keepalive-off");
-    let out = run(&[
+    run_ok(&[
         "run",
         "-u",
         &s.url,
@@ -63,7 +62,6 @@ fn a_zero_interval_sends_no_ping() {
         "-o",
         dir.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(counters(&s.url)["pings_received"], 0);
 }
 
