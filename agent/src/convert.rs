@@ -230,6 +230,7 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
         abort_fraction: a.abort.map_or(0.0, |x| x.fraction),
         abort_stage: a.abort.map(|x| x.stage.as_str()).unwrap_or_default().into(),
         abort_fin: a.abort.is_some_and(|x| x.fin),
+        no_pong_fraction: a.no_pong,
         ping_interval_seconds: a.ping_interval.as_secs_f64(),
         ping_timeout_seconds: a.ping_timeout.as_secs_f64(),
         headers: a
@@ -342,6 +343,11 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
         },
         workload: rollout::workload_from_proto(p.workload.as_ref())?,
         abort: abort_from_proto(p)?,
+        no_pong: if (0.0..=1.0).contains(&p.no_pong_fraction) {
+            p.no_pong_fraction
+        } else {
+            return Err(bad("assignment.no_pong_fraction", p.no_pong_fraction));
+        },
         ping_interval: Duration::try_from_secs_f64(p.ping_interval_seconds)
             .map_err(|_| bad("assignment.ping_interval_seconds", p.ping_interval_seconds))?,
         ping_timeout: seconds(
@@ -433,6 +439,7 @@ mod tests {
                 stage: AbortStage::Think,
                 fin: true,
             }),
+            no_pong: 0.5,
         };
         let p = assignment_to_proto(3, &a, true);
         assert_eq!(
@@ -448,6 +455,7 @@ mod tests {
         assert_eq!(back.loopback_sources, 1);
         assert_eq!(back.headers, a.headers);
         assert_eq!(back.abort, a.abort);
+        assert_eq!(back.no_pong, a.no_pong);
         assert_eq!(
             (back.ping_interval, back.ping_timeout),
             (a.ping_interval, a.ping_timeout)

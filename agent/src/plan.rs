@@ -160,12 +160,17 @@ impl AbortStage {
 impl Abort {
     /// Whether session `request_id` vanishes, as `seed` decides.
     pub fn chosen(&self, seed: u64, request_id: u64) -> bool {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(
-            seed ^ 0xAB0_27AB_0127 ^ request_id.wrapping_mul(0xD1B5_4A32_D192_ED03),
-        );
-        rng.random::<f64>() < self.fraction
+        chosen(self.fraction, seed ^ 0xAB0_27AB_0127, request_id)
     }
+}
+
+/// Whether session `request_id` is among `fraction` of a phase's, as
+/// `seed` decides (the same sessions whatever the agents).
+pub fn chosen(fraction: f64, seed: u64, request_id: u64) -> bool {
+    use rand::{Rng, SeedableRng};
+    let mut rng =
+        rand::rngs::StdRng::seed_from_u64(seed ^ request_id.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    rng.random::<f64>() < fraction
 }
 
 /// Python websockets' keepalive, which OpenEnv's client inherits: a ping
@@ -217,6 +222,9 @@ pub struct Assignment {
     pub ping_timeout: Duration,
     /// Sessions that vanish (`--abort`).
     pub abort: Option<Abort>,
+    /// This fraction of the sessions (chosen by the seed) leave their socket
+    /// unread while they think, so server pings go unanswered (`--no-pong`).
+    pub no_pong: f64,
 }
 
 impl Assignment {

@@ -43,6 +43,8 @@ pub struct RolloutSpec {
     resets: Option<Semaphore>,
     /// The GRPO groups of this share (`--group`).
     groups: Option<Groups>,
+    /// `--no-pong`: the fraction of sessions deaf while they think.
+    no_pong: f64,
 }
 
 impl RolloutSpec {
@@ -57,6 +59,7 @@ impl RolloutSpec {
     ) -> Self {
         RolloutSpec {
             groups,
+            no_pong: 0.0,
             bench_step,
             bench_action: format!(r#"{{"wait_seconds":{wait}}}"#),
             reset_message: workload.reset_message(),
@@ -65,6 +68,15 @@ impl RolloutSpec {
             resets: resets.map(Semaphore::new),
             workload,
             wait,
+        }
+    }
+
+    /// The same spec with `fraction` of its sessions deaf while they think
+    /// (`--no-pong`).
+    pub fn deaf(self, fraction: f64) -> Self {
+        RolloutSpec {
+            no_pong: fraction,
+            ..self
         }
     }
 
@@ -167,6 +179,8 @@ pub async fn run_ws(
     let t0 = Instant::now();
     let target = dial.target;
     let mut vanished = false;
+    let deaf = spec.no_pong > 0.0
+        && crate::plan::chosen(spec.no_pong, spec.workload.seed ^ 0x0D0E_AF00, request_id);
     let mut tally = Tally::default();
     let mut timings = Timings::default();
     let mut dice = spec.workload.dice(request_id);
@@ -222,7 +236,12 @@ pub async fn run_ws(
                 let think = dice.think();
                 if think > 0.0 {
                     let tt = Instant::now();
-                    ws::think(sock, think, target).await?;
+                    if deaf {
+                        // A busy event loop: nothing read, no pong sent.
+                        tokio::time::sleep(Duration::from_secs_f64(think)).await;
+                    } else {
+                        ws::think(sock, think, target).await?;
+                    }
                     r.think_us += micros(tt.elapsed());
                 }
                 if let Some(m) = member.as_mut() {

@@ -79,6 +79,7 @@ impl ShareSpec {
                 share_of(a.workload.max_resets_in_flight, a),
                 Groups::new(a.workload.group, a.first_request_id, a.count),
             )
+            .deaf(a.no_pong)
         });
         ShareSpec {
             mode: a.mode,

@@ -28,6 +28,7 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         ping_interval: std::time::Duration::ZERO,
         ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
         abort: None,
+        no_pong: 0.0,
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

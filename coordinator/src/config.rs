@@ -81,6 +81,8 @@ pub struct RunConfig {
     pub abort: Option<envload_agent::plan::Abort>,
     /// `--leak-probe M` (0: none).
     pub leak_probe: u64,
+    /// `--no-pong FRACTION` (0: none).
+    pub no_pong: f64,
 }
 
 impl RunConfig {
@@ -117,6 +119,7 @@ impl RunConfig {
             ping_interval: self.ping_interval,
             ping_timeout: self.ping_timeout,
             abort: self.abort,
+            no_pong: self.no_pong,
         }
     }
 }

@@ -106,3 +106,57 @@ fn a_server_that_never_pongs_fails_the_session_with_ping_timeout() {
         "failed at the ping timeout, not the 10 s request deadline: {wall:?}"
     );
 }
+
+#[test]
+fn sessions_that_do_not_pong_are_dropped_by_a_server_that_pings() {
+    // The server pings every 0.2 s and drops a session whose ping is still
+    // unanswered at the next one (1011), as uvicorn's websockets does.
+    let s = Server::start(&["--ping-interval", "0.2"]);
+    let lines = |extra: &[&str], name: &str| {
+        let dir = out_dir(name);
+        let mut args = vec![
+            "run",
+            "-u",
+            &s.url,
+            "-n",
+            "4",
+            "-w",
+            "0",
+            "--steps",
+            "2",
+            "--think",
+            "1",
+            "--ping-interval",
+            "0",
+            "--seed",
+            "1",
+            "-o",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run_ok(&args);
+        raw_lines(&dir)
+    };
+    // Sessions that read while they think answer every ping.
+    assert!(lines(&[], "nopong-none")
+        .iter()
+        .all(|l| l["success"] == true));
+    // Deaf ones (a busy event loop) are dropped mid-think.
+    let before = counters(&s.url);
+    for l in lines(&["--no-pong", "1"], "nopong-all") {
+        assert_eq!(l["error_type"], "UnexpectedClose", "{l}");
+    }
+    // The server sent pings these sessions never answered.
+    let after = counters(&s.url);
+    let delta = |k: &str| after[k].as_u64().unwrap() - before[k].as_u64().unwrap();
+    assert!(
+        delta("pings_sent") >= 4 && delta("pongs_received") < delta("pings_sent"),
+        "{before} -> {after}"
+    );
+    let some = lines(&["--no-pong", "0.5"], "nopong-half");
+    let dropped = some.iter().filter(|l| l["success"] != true).count();
+    assert!(
+        (1..4).contains(&dropped),
+        "seed 1 makes two of four deaf: {some:?}"
+    );
+}

@@ -168,6 +168,7 @@ fn check_package(package: &str) {
             ping_interval: std::time::Duration::ZERO,
             ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
             abort: None,
+            no_pong: 0.0,
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

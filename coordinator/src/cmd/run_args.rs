@@ -18,8 +18,8 @@ use crate::config::RunConfig;
 use crate::error::UsageError;
 use crate::plan::PlanSpec;
 use crate::values::{
-    parse_agents, parse_batch, parse_count, parse_message_size, parse_name, parse_reps,
-    parse_requests_grid, parse_seconds, parse_wait, parse_wait_grid, Grid,
+    parse_agents, parse_batch, parse_count, parse_fraction, parse_message_size, parse_name,
+    parse_reps, parse_requests_grid, parse_seconds, parse_wait, parse_wait_grid, Grid,
 };
 use envload_results::slo::SloSpec;
 
@@ -222,6 +222,12 @@ pub struct RunArgs {
     /// phase still hold slots they should have given back.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_batch)]
     pub leak_probe: Option<u64>,
+    /// Client faults: FRACTION of the rollout sessions (chosen by --seed)
+    /// leave their socket unread while they think, as a client whose event
+    /// loop is busy generating, so the server's pings go unanswered until
+    /// their next request.
+    #[arg(long, value_parser = parse_fraction)]
+    pub no_pong: Option<f64>,
     #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
@@ -376,6 +382,7 @@ impl RunArgs {
             ping_timeout: Duration::from_secs_f64(self.ping_timeout),
             abort,
             leak_probe: self.leak_probe.or(scenario.leak_probe).unwrap_or(0),
+            no_pong: self.no_pong.unwrap_or(0.0),
         })
     }
 }

@@ -167,6 +167,7 @@ impl Setup {
             ping_timeout: Duration::from_secs(20),
             abort: None,
             leak_probe: 0,
+            no_pong: 0.0,
             workload: Default::default(),
         };
         Setup {

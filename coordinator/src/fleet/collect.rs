@@ -302,6 +302,7 @@ mod tests {
             ping_interval: std::time::Duration::ZERO,
             ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
             abort: None,
+            no_pong: 0.0,
         }
     }
 

@@ -143,6 +143,9 @@ pub struct Assignment {
     /// FIN rather than RST
     #[prost(bool, tag = "24")]
     pub abort_fin: bool,
+    /// this fraction of sessions leave their socket unread while thinking
+    #[prost(double, tag = "25")]
+    pub no_pong_fraction: f64,
 }
 /// A header every WebSocket upgrade and HTTP request carries (--header). The
 /// value is a template: ${VAR} is expanded from the agent's own environment,
