@@ -33,8 +33,10 @@ impl HeaderTemplate {
         if name.is_empty() || !name.chars().all(token) {
             return Err(format!("'{name}' is not a header name"));
         }
-        if value.contains(['\r', '\n']) {
-            return Err(format!("the value of header '{name}' has a line break"));
+        if !field_value(value) {
+            return Err(format!(
+                "the value of header '{name}' has a line break or another control character"
+            ));
         }
         let h = HeaderTemplate {
             name: name.to_string(),
@@ -94,8 +96,10 @@ fn expand_with(
             let v = env(var).ok_or_else(|| {
                 format!("header '{name}': ${{{var}}} is not set in the environment of the process that sends it")
             })?;
-            if v.contains(['\r', '\n']) {
-                return Err(format!("header '{name}': ${{{var}}} holds a line break"));
+            if !field_value(&v) {
+                return Err(format!(
+                    "header '{name}': ${{{var}}} holds a line break or another control character"
+                ));
             }
             out.push_str(&v);
             rest = &r[end + 1..];
@@ -105,6 +109,14 @@ fn expand_with(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Whether `text` may stand in a header's value (RFC 9110 field-value:
+/// visible characters, spaces and tabs; no line break or other control
+/// character), so every header sent is the same on the WebSocket upgrade
+/// and on HTTP requests.
+fn field_value(text: &str) -> bool {
+    !text.chars().any(|c| c.is_control() && c != '\t')
 }
 
 /// Every template expanded from this process's environment.
@@ -156,6 +168,15 @@ mod tests {
         assert!(HeaderTemplate::parse("Bad Name: x").is_err());
         assert!(HeaderTemplate::parse("X: ${unclosed").is_err());
         assert!(HeaderTemplate::parse("X: ${a-b}").is_err());
+        assert!(HeaderTemplate::parse("X: a\u{0}b").is_err());
+        let nul = |v: &str| (v == "TOKEN").then(|| "a\u{7f}".to_string());
+        assert!(HeaderTemplate::parse("X: ${TOKEN}")
+            .unwrap()
+            .expand(nul)
+            .is_err());
+        // Non-ASCII text is a field-value (obs-text): sent alike both ways.
+        let h = HeaderTemplate::parse("X-Team: équipe").unwrap();
+        assert_eq!(h.expand(env).unwrap().1, "équipe");
     }
 
     #[test]

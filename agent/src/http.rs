@@ -32,16 +32,14 @@ pub fn client(tls: Option<Arc<rustls::ClientConfig>>, headers: &[(String, String
         .tcp_keepalive_retries(None)
         .tcp_user_timeout(None)
         .no_proxy();
-    // The user's headers go on every request (checked when given).
+    // The user's headers go on every request, as on the upgrade: names
+    // are tokens and values field-values (`headers` checks both).
     let mut defaults = header::HeaderMap::new();
     for (name, value) in headers {
-        if let (Ok(n), Ok(mut v)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            header::HeaderValue::from_str(value),
-        ) {
-            v.set_sensitive(true);
-            defaults.append(n, v);
-        }
+        let n = header::HeaderName::from_bytes(name.as_bytes()).expect("a checked header name");
+        let mut v = header::HeaderValue::from_bytes(value.as_bytes()).expect("a checked value");
+        v.set_sensitive(true);
+        defaults.append(n, v);
     }
     builder = builder.default_headers(defaults);
     let cfg = tls.unwrap_or_else(crate::tls::plain_only);
