@@ -75,21 +75,36 @@ pub(crate) async fn send_and_vanish(
     vanish(ws, at, fin).await
 }
 
+/// What reading an open session gave.
+enum Next {
+    /// A frame (pongs included: the keepalive has seen them).
+    Frame(Message),
+    /// The stream ended (the TCP connection closed).
+    Ended,
+    /// The stream broke.
+    Broken(tungstenite::Error),
+    /// Nothing came before the deadline.
+    Deadline,
+}
+
 /// The next frame, reading until `until`; keepalive pings go out (and
-/// unanswered ones fail the session) meanwhile. `Ok(None)`: `until` passed.
+/// unanswered ones fail the session) meanwhile.
 async fn next_frame(
     ws: &mut Ws,
     until: tokio::time::Instant,
     target: &Target,
-) -> Result<Option<Option<Result<Message, tungstenite::Error>>>, Failure> {
+) -> Result<Next, Failure> {
     loop {
         let wake = ws.keepalive.wake().map_or(until, |w| w.min(until));
         match timeout_at(wake, ws.stream.next()).await {
-            Ok(Some(Ok(Message::Pong(p)))) => {
-                ws.keepalive.pong(&p);
-                return Ok(Some(Some(Ok(Message::Pong(p)))));
+            Ok(Some(Ok(frame))) => {
+                if let Message::Pong(p) = &frame {
+                    ws.keepalive.pong(p);
+                }
+                return Ok(Next::Frame(frame));
             }
-            Ok(frame) => return Ok(Some(frame)),
+            Ok(Some(Err(e))) => return Ok(Next::Broken(e)),
+            Ok(None) => return Ok(Next::Ended),
             Err(_) => {
                 let now = tokio::time::Instant::now();
                 if ws.keepalive.due(now, &target.ws_url)? == Due::Ping {
@@ -99,7 +114,7 @@ async fn next_frame(
                     }
                 }
                 if now >= until {
-                    return Ok(None);
+                    return Ok(Next::Deadline);
                 }
             }
         }
@@ -338,18 +353,18 @@ pub(crate) async fn request_counted(
     }
     let deadline = tokio::time::Instant::now() + limit;
     loop {
-        let next = next_frame(ws, deadline, target).await?.ok_or_else(|| {
-            Failure::new(
-                ErrorType::ReadTimeout,
-                format!(
-                    "no reply to {stage} from {} within {:.1}s (--timeout)",
-                    target.ws_url,
-                    limit.as_secs_f64()
-                ),
-            )
-        })?;
-        match next {
-            None => {
+        match next_frame(ws, deadline, target).await? {
+            Next::Deadline => {
+                return Err(Failure::new(
+                    ErrorType::ReadTimeout,
+                    format!(
+                        "no reply to {stage} from {} within {:.1}s (--timeout)",
+                        target.ws_url,
+                        limit.as_secs_f64()
+                    ),
+                ))
+            }
+            Next::Ended => {
                 return Err(Failure::new(
                     ErrorType::UnexpectedClose,
                     format!(
@@ -358,12 +373,12 @@ pub(crate) async fn request_counted(
                     ),
                 ))
             }
-            Some(Err(e)) => return Err(stream_failure(e, stage, target)),
-            Some(Ok(Message::Text(t))) => {
+            Next::Broken(e) => return Err(stream_failure(e, stage, target)),
+            Next::Frame(Message::Text(t)) => {
                 *received += t.len() as u64;
                 return reply_data(&t, stage, target, expect);
             }
-            Some(Ok(Message::Close(frame))) => {
+            Next::Frame(Message::Close(frame)) => {
                 let (code, reason) = frame
                     .map(|f| (u16::from(f.code).to_string(), f.reason.to_string()))
                     .unwrap_or_else(|| ("none".into(), String::new()));
@@ -376,7 +391,7 @@ pub(crate) async fn request_counted(
                     ),
                 ));
             }
-            Some(Ok(Message::Binary(_))) => {
+            Next::Frame(Message::Binary(_)) => {
                 return Err(Failure::new(
                     ErrorType::MalformedResponse,
                     format!(
@@ -385,7 +400,7 @@ pub(crate) async fn request_counted(
                     ),
                 ))
             }
-            Some(Ok(_)) => continue, // ping, pong
+            Next::Frame(_) => continue, // ping, pong
         }
     }
 }
@@ -396,11 +411,9 @@ pub(crate) async fn request_counted(
 pub(crate) async fn think(ws: &mut Ws, secs: f64, target: &Target) -> Result<(), Failure> {
     let until = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
     loop {
-        let Some(next) = next_frame(ws, until, target).await? else {
-            return Ok(());
-        };
-        match next {
-            Some(Ok(Message::Text(t))) => {
+        match next_frame(ws, until, target).await? {
+            Next::Deadline => return Ok(()),
+            Next::Frame(Message::Text(t)) => {
                 return Err(match reply_data(&t, "think", target, Reply::Observation) {
                     Err(f) => f,
                     Ok(_) => Failure::new(
@@ -413,20 +426,20 @@ pub(crate) async fn think(ws: &mut Ws, secs: f64, target: &Target) -> Result<(),
                     ),
                 })
             }
-            Some(Ok(Message::Close(_))) | None => {
+            Next::Frame(Message::Close(_)) | Next::Ended => {
                 return Err(Failure::new(
                     ErrorType::UnexpectedClose,
                     format!("{} ended the session while the agent was thinking", target.ws_url),
                 ))
             }
-            Some(Ok(Message::Binary(_))) => {
+            Next::Frame(Message::Binary(_)) => {
                 return Err(Failure::new(
                     ErrorType::MalformedResponse,
                     format!("{} sent a binary frame while the agent was thinking", target.ws_url),
                 ))
             }
-            Some(Err(e)) => return Err(stream_failure(e, "think", target)),
-            Some(Ok(_)) => {
+            Next::Broken(e) => return Err(stream_failure(e, "think", target)),
+            Next::Frame(_) => {
                 // A ping: its pong leaves now, not at the next request.
                 let _ = ws.flush().await;
             }
