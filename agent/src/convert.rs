@@ -75,6 +75,8 @@ pub fn stats_to_proto(s: &PhaseStats) -> v1::Stats {
         connect: Some(latency_to_proto(&s.connect)),
         reset: Some(latency_to_proto(&s.reset)),
         step: Some(latency_to_proto(&s.step)),
+        state: (s.state.count() > 0).then(|| latency_to_proto(&s.state)),
+        mcp: (s.mcp.count() > 0).then(|| latency_to_proto(&s.mcp)),
         total: Some(latency_to_proto(&s.total)),
         start_lag: (s.start_lag.count() > 0).then(|| latency_to_proto(&s.start_lag)),
         errors: s
@@ -100,6 +102,8 @@ pub fn merge_stats(s: &mut PhaseStats, p: &v1::Stats) -> Result<(), ConvertError
     merge_latency(&mut s.connect, p.connect.as_ref())?;
     merge_latency(&mut s.reset, p.reset.as_ref())?;
     merge_latency(&mut s.step, p.step.as_ref())?;
+    merge_latency(&mut s.state, p.state.as_ref())?;
+    merge_latency(&mut s.mcp, p.mcp.as_ref())?;
     merge_latency(&mut s.total, p.total.as_ref())?;
     merge_latency(&mut s.start_lag, p.start_lag.as_ref())?;
     s.sessions += p.sessions;
@@ -284,11 +288,8 @@ fn abort_from_proto(p: &v1::Assignment) -> Result<Option<Abort>, ConvertError> {
 
 /// Decodes an assignment.
 pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertError> {
-    let mode = match p.mode.as_str() {
-        "ws" => Mode::Ws,
-        "http" => Mode::Http,
-        other => return Err(bad("assignment.mode", format!("unknown mode '{other}'"))),
-    };
+    let mode = Mode::parse(&p.mode)
+        .ok_or_else(|| bad("assignment.mode", format!("unknown mode '{}'", p.mode)))?;
     let close = match p.close.as_str() {
         "client-first" => CloseMode::ClientFirst,
         "server-first" => CloseMode::ServerFirst,

@@ -102,7 +102,38 @@ pub(crate) async fn post_counted(
     stage: &str,
     limits: Limits,
 ) -> Result<(Value, u64), Failure> {
-    let mut req = client.post(url).timeout(limits.request);
+    send_counted(client, reqwest::Method::POST, url, body, stage, limits).await
+}
+
+/// `GET url` (`/state`), with the reply body's length.
+pub(crate) async fn get_counted(
+    client: &Client,
+    url: &str,
+    stage: &str,
+    limits: Limits,
+) -> Result<(Value, u64), Failure> {
+    send_counted(
+        client,
+        reqwest::Method::GET,
+        url,
+        String::new(),
+        stage,
+        limits,
+    )
+    .await
+}
+
+/// One request and its parsed JSON reply, with the reply body's length.
+async fn send_counted(
+    client: &Client,
+    method: reqwest::Method,
+    url: &str,
+    body: String,
+    stage: &str,
+    limits: Limits,
+) -> Result<(Value, u64), Failure> {
+    let verb = method.clone();
+    let mut req = client.request(method, url).timeout(limits.request);
     if !body.is_empty() {
         req = req.header(header::CONTENT_TYPE, "application/json");
     }
@@ -115,7 +146,7 @@ pub(crate) async fn post_counted(
     let bytes = read_capped(resp, url, stage, limits).await?;
     if status.as_u16() == 401 || status.as_u16() == 403 {
         return Err(crate::failure::unauthorized(&format!(
-            "HTTP {} from POST {url} during {stage}",
+            "HTTP {} from {verb} {url} during {stage}",
             status.as_u16()
         )));
     }
@@ -123,7 +154,7 @@ pub(crate) async fn post_counted(
         return Err(Failure::new(
             ErrorType::HttpStatus,
             format!(
-                "HTTP {} from POST {url} during {stage}: {}",
+                "HTTP {} from {verb} {url} during {stage}: {}",
                 status.as_u16(),
                 excerpt(&String::from_utf8_lossy(&bytes))
             ),
@@ -133,7 +164,7 @@ pub(crate) async fn post_counted(
         Failure::new(
             ErrorType::MalformedResponse,
             format!(
-                "reply to POST {url} is not JSON ({e}): {}",
+                "reply to {verb} {url} is not JSON ({e}): {}",
                 excerpt(&String::from_utf8_lossy(&bytes))
             ),
         )

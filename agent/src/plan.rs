@@ -11,15 +11,43 @@ pub enum Mode {
     Ws,
     /// `POST /reset` then `POST /step`.
     Http,
+    /// `/mcp` over WebSocket: raw JSON-RPC tool calls, one session per
+    /// connection (an agent harness's MCP client).
+    McpWs,
+    /// `POST /mcp`: `openenv/session/create`, tool calls naming the
+    /// session, `openenv/session/close` (OpenEnv's production MCP client).
+    McpHttp,
 }
 
 impl Mode {
-    /// The name used in results (`"ws"`, `"http"`).
+    /// Every mode, in the order `--mode` lists them.
+    pub const ALL: [Mode; 4] = [Mode::Ws, Mode::Http, Mode::McpWs, Mode::McpHttp];
+
+    /// The name used in results and on the command line (`"ws"`, `"http"`,
+    /// `"mcp-ws"`, `"mcp-http"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Ws => "ws",
             Mode::Http => "http",
+            Mode::McpWs => "mcp-ws",
+            Mode::McpHttp => "mcp-http",
         }
+    }
+
+    /// The mode named `s` ([`Mode::as_str`]).
+    pub fn parse(s: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Whether sessions of this mode are MCP sessions (JSON-RPC calls,
+    /// no reset or step).
+    pub fn is_mcp(self) -> bool {
+        matches!(self, Mode::McpWs | Mode::McpHttp)
+    }
+
+    /// Whether sessions of this mode speak over a WebSocket.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Mode::Ws | Mode::McpWs)
     }
 }
 

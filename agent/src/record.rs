@@ -88,6 +88,15 @@ pub struct Rollout {
     pub episode_errors: Vec<ErrorType>,
     /// Every answered step, in order.
     pub steps: Vec<StepTime>,
+    /// Every answered `state` request, with the index of the step it
+    /// came at, in order.
+    pub states: Vec<StepTime>,
+    /// Every answered MCP call, with its index within its episode, in order.
+    pub mcp: Vec<StepTime>,
+    /// An HTTP MCP session this session created and never closed (it
+    /// failed before its close, or `--abort` made it vanish): the server
+    /// holds its slot until an idle timeout, if it has one.
+    pub unclosed: bool,
     /// Every answered reset's latency (µs), in order.
     pub resets_us: Vec<u64>,
     /// Each successful episode's latency (µs), reset to its last reply.
@@ -103,6 +112,20 @@ pub struct Rollout {
 }
 
 impl Rollout {
+    /// Records a request of `kind` at step `index`, sent at `sent`.
+    pub fn timed(&mut self, kind: crate::workload::StepKind, index: u32, sent: std::time::Instant) {
+        use crate::workload::StepKind;
+        let at = StepTime {
+            index,
+            us: micros(sent.elapsed()),
+        };
+        match kind {
+            StepKind::Step => self.steps.push(at),
+            StepKind::State => self.states.push(at),
+            StepKind::Mcp => self.mcp.push(at),
+        }
+    }
+
     /// Mean of `values` (µs), 0 when empty.
     pub fn mean(values: impl Iterator<Item = u64>) -> u64 {
         let (sum, n) = values.fold((0u128, 0u64), |(s, n), v| (s + u128::from(v), n + 1));

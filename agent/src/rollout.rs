@@ -21,9 +21,9 @@ use crate::group::{Groups, Member};
 use crate::observation::Observed;
 use crate::plan::{Abort, AbortStage};
 use crate::plan::{CloseMode, Limits};
-use crate::record::{micros, Rollout, StepTime, Timings};
+use crate::record::{micros, Rollout, Timings};
 use crate::target::Target;
-use crate::workload::{step_frame, Workload};
+use crate::workload::{step_frame, Dice, StepKind, Workload, STATE_FRAME};
 use crate::ws::{self, Dial, Reply, Ws};
 
 /// What every rollout session of a share shares, with what can be worked
@@ -37,14 +37,16 @@ pub struct RolloutSpec {
     bench_action: String,
     reset_message: Utf8Bytes,
     reset_body: String,
-    /// Per action text: an MCP message rather than a step.
-    mcp: Vec<bool>,
+    /// Per action text: what it asks (a step, the state, an MCP call).
+    kinds: Vec<StepKind>,
     /// This agent's share of `--max-resets-in-flight`.
     resets: Option<Semaphore>,
     /// The GRPO groups of this share (`--group`).
     groups: Option<Groups>,
     /// `--no-pong`: the fraction of sessions deaf while they think.
     no_pong: f64,
+    /// Sessions speak `/mcp` (raw JSON-RPC, no reset, no close message).
+    mcp_ws: bool,
 }
 
 impl RolloutSpec {
@@ -60,11 +62,12 @@ impl RolloutSpec {
         RolloutSpec {
             groups,
             no_pong: 0.0,
+            mcp_ws: false,
             bench_step,
             bench_action: format!(r#"{{"wait_seconds":{wait}}}"#),
             reset_message: workload.reset_message(),
             reset_body: workload.reset_body(),
-            mcp: workload.mcp_actions(),
+            kinds: workload.kinds(),
             resets: resets.map(Semaphore::new),
             workload,
             wait,
@@ -80,14 +83,22 @@ impl RolloutSpec {
         }
     }
 
+    /// The same spec for sessions of `mode` (`/mcp` sessions call tools).
+    pub fn over(self, mode: crate::plan::Mode) -> Self {
+        RolloutSpec {
+            mcp_ws: mode == crate::plan::Mode::McpWs,
+            ..self
+        }
+    }
+
     /// Session `request_id`'s place in its group, if it has one.
-    fn member(&self, request_id: u64) -> Option<Member<'_>> {
+    pub(crate) fn member(&self, request_id: u64) -> Option<Member<'_>> {
         Some(self.groups.as_ref()?.member(request_id, &self.workload))
     }
 
     /// A place among the resets in flight (none to wait for without a
     /// bound).
-    async fn reset_permit(&self) -> Option<SemaphorePermit<'_>> {
+    pub(crate) async fn reset_permit(&self) -> Option<SemaphorePermit<'_>> {
         match &self.resets {
             Some(s) => Some(
                 s.acquire()
@@ -98,17 +109,62 @@ impl RolloutSpec {
         }
     }
 
-    /// The WebSocket message of step `s` of session `request_id`, and the
-    /// reply it expects.
-    fn step_message(&self, s: u32, request_id: u64) -> (Utf8Bytes, Reply) {
+    /// What step `s` of an episode asks.
+    pub(crate) fn kind(&self, s: u32) -> StepKind {
+        if self.mcp_ws {
+            return StepKind::Mcp;
+        }
+        match self.kinds.len() {
+            0 => StepKind::Step,
+            n => self.kinds[s as usize % n],
+        }
+    }
+
+    /// The WebSocket message of step `s` of session `request_id` (its
+    /// `call`-th request), the reply it expects, and what it asks.
+    fn step_message(&self, s: u32, request_id: u64, call: u64) -> (Utf8Bytes, Reply, StepKind) {
+        if self.mcp_ws {
+            let frame = self.mcp_call(s, request_id, call, None);
+            return (frame.into(), Reply::JsonRpc, StepKind::Mcp);
+        }
         match self.workload.action(self.wait, s, request_id) {
-            None => (self.bench_step.clone(), Reply::Observation),
+            None => (self.bench_step.clone(), Reply::Observation, StepKind::Step),
             Some(a) => {
-                let mcp = self.mcp[s as usize % self.mcp.len()];
-                let reply = if mcp { Reply::Mcp } else { Reply::Observation };
-                (step_frame(a, mcp), reply)
+                let kind = self.kind(s);
+                // An MCP call gets "jsonrpc" and an id when it has none.
+                let a = match kind {
+                    StepKind::Mcp => {
+                        let call = crate::jsonrpc::request(&a, call, None);
+                        format!(r#"{{"type":"mcp","data":{call}}}"#)
+                    }
+                    _ => a,
+                };
+                let reply = match kind {
+                    StepKind::Step => Reply::Observation,
+                    StepKind::State => Reply::State,
+                    StepKind::Mcp => Reply::Mcp,
+                };
+                (step_frame(a, kind), reply, kind)
             }
         }
+    }
+
+    /// The JSON-RPC call of step `s` of an MCP session (`jsonrpc_id` its
+    /// id unless the action has one; `session` the HTTP MCP session).
+    pub(crate) fn mcp_call(
+        &self,
+        s: u32,
+        request_id: u64,
+        jsonrpc_id: u64,
+        session: Option<&str>,
+    ) -> String {
+        let action = self
+            .workload
+            .action(self.wait, s, request_id)
+            .unwrap_or_else(|| {
+                crate::workload::render(crate::jsonrpc::BENCHMARK_CALL, self.wait, s, request_id)
+            });
+        crate::jsonrpc::request(&action, jsonrpc_id, session)
     }
 
     /// The HTTP `/step` body of step `s` of session `request_id`.
@@ -124,18 +180,60 @@ impl RolloutSpec {
 /// One session's outcome.
 pub type Outcome = (Timings, Result<Observed, Failure>, Rollout);
 
+/// A rollout session as it goes: its tally, timings, draws and place in
+/// its group.
+pub(crate) struct Run<'a> {
+    pub tally: Tally,
+    pub timings: Timings,
+    pub dice: Dice,
+    pub member: Option<Member<'a>>,
+}
+
+impl RolloutSpec {
+    /// Session `request_id`'s start.
+    pub(crate) fn begin(&self, request_id: u64) -> Run<'_> {
+        Run {
+            tally: Tally::default(),
+            timings: Timings::default(),
+            dice: self.workload.dice(request_id),
+            member: self.member(request_id),
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Ends episode `e`, begun at `started` (its group stops waiting for
+    /// it); returns whether it failed.
+    pub fn end_episode(
+        &mut self,
+        e: u32,
+        started: Instant,
+        episode: Result<Observed, Failure>,
+    ) -> bool {
+        if let Some(m) = self.member.as_mut() {
+            m.end_episode(e);
+        }
+        self.tally.ended(started, episode)
+    }
+
+    /// The session's outcome.
+    pub fn finish(self, t0: Instant) -> Outcome {
+        self.tally.finish(t0, self.timings)
+    }
+}
+
 /// A session's episodes as they end: the rollout, its first failure, and
 /// what its last good episode observed.
 #[derive(Default)]
-struct Tally {
-    r: Rollout,
-    first_failure: Option<Failure>,
+pub(crate) struct Tally {
+    pub r: Rollout,
+    pub first_failure: Option<Failure>,
     last: Observed,
 }
 
 impl Tally {
     /// Counts an episode that began at `started`; returns whether it failed.
-    fn ended(&mut self, started: Instant, episode: Result<Observed, Failure>) -> bool {
+    pub fn ended(&mut self, started: Instant, episode: Result<Observed, Failure>) -> bool {
         match episode {
             Ok(o) => {
                 self.r.episodes_ok += 1;
@@ -154,7 +252,7 @@ impl Tally {
     /// The session's outcome: reset and step the means of its resets and
     /// steps, a failed session keeping only its total (the reference's
     /// rule).
-    fn finish(self, t0: Instant, mut timings: Timings) -> Outcome {
+    pub fn finish(self, t0: Instant, mut timings: Timings) -> Outcome {
         let r = self.r;
         timings.reset_us = Rollout::mean(r.resets_us.iter().copied());
         timings.step_us = Rollout::mean(r.steps.iter().map(|s| s.us));
@@ -181,59 +279,71 @@ pub async fn run_ws(
     let mut vanished = false;
     let deaf = spec.no_pong > 0.0
         && crate::plan::chosen(spec.no_pong, spec.workload.seed ^ 0x0D0E_AF00, request_id);
-    let mut tally = Tally::default();
-    let mut timings = Timings::default();
-    let mut dice = spec.workload.dice(request_id);
-    let mut member = spec.member(request_id);
+    let mut run = spec.begin(request_id);
     let mut conn: Option<Ws> = None;
+    // JSON-RPC ids of `/mcp` calls: 1, 2, … over the session.
+    let mut calls = 0u64;
     for e in 0..spec.workload.episodes {
         let te = Instant::now();
-        let r = &mut tally.r;
+        let r = &mut run.tally.r;
         r.episodes += 1;
         let episode = async {
             if conn.is_none() {
                 let tc = Instant::now();
                 conn = Some(ws::connect(dial, request_id, limits).await?);
                 if e == 0 {
-                    timings.connect_us = micros(tc.elapsed());
+                    run.timings.connect_us = micros(tc.elapsed());
                 } else {
                     r.reconnects += 1;
                 }
             }
-            let reset = spec.reset_message.clone();
             // An aborting session vanishes in its first episode.
             let abort_at = |stage| abort.filter(|a| e == 0 && a.stage == stage);
-            if let Some(a) = abort_at(AbortStage::Reset) {
-                vanished = true;
-                let ws = conn.take().expect("connected above");
-                return Err(ws::send_and_vanish(ws, reset, a.stage, a.fin).await);
-            }
+            let mut observed = if spec.mcp_ws {
+                // `/mcp` has no reset: a session aborting before its first
+                // call vanishes as soon as it is connected.
+                if let Some(a) = abort_at(AbortStage::Reset).or(abort_at(AbortStage::Think)) {
+                    vanished = true;
+                    let ws = conn.take().expect("connected above");
+                    return Err(ws::vanish(ws, a.stage, a.fin).await);
+                }
+                Observed::default()
+            } else {
+                let reset = spec.reset_message.clone();
+                if let Some(a) = abort_at(AbortStage::Reset) {
+                    vanished = true;
+                    let ws = conn.take().expect("connected above");
+                    return Err(ws::send_and_vanish(ws, reset, a.stage, a.fin).await);
+                }
+                let sock = conn.as_mut().expect("connected above");
+                r.bytes_sent += reset.len() as u64;
+                let permit = spec.reset_permit().await;
+                let t = Instant::now();
+                let reply = ws::request_counted(
+                    sock,
+                    reset,
+                    "reset",
+                    target,
+                    limits.request,
+                    Reply::Observation,
+                    &mut r.bytes_received,
+                )
+                .await?;
+                drop(permit);
+                // What the reset observed stands until a step observes
+                // more (MCP calls observe nothing of the environment).
+                let observed = Observed::from_reply(&reply, "reset", &target.ws_url)?;
+                r.resets_us.push(micros(t.elapsed()));
+                if let Some(a) = abort_at(AbortStage::Think) {
+                    vanished = true;
+                    let ws = conn.take().expect("connected above");
+                    return Err(ws::vanish(ws, a.stage, a.fin).await);
+                }
+                observed
+            };
             let sock = conn.as_mut().expect("connected above");
-            r.bytes_sent += reset.len() as u64;
-            let permit = spec.reset_permit().await;
-            let t = Instant::now();
-            let reply = ws::request_counted(
-                sock,
-                reset,
-                "reset",
-                target,
-                limits.request,
-                Reply::Observation,
-                &mut r.bytes_received,
-            )
-            .await?;
-            drop(permit);
-            // What the reset observed stands until a step observes more
-            // (MCP calls observe nothing of the environment).
-            let mut observed = Observed::from_reply(&reply, "reset", &target.ws_url)?;
-            r.resets_us.push(micros(t.elapsed()));
-            if let Some(a) = abort_at(AbortStage::Think) {
-                vanished = true;
-                let ws = conn.take().expect("connected above");
-                return Err(ws::vanish(ws, a.stage, a.fin).await);
-            }
-            for s in 0..dice.steps() {
-                let think = dice.think();
+            for s in 0..run.dice.steps() {
+                let think = run.dice.think();
                 if think > 0.0 {
                     let tt = Instant::now();
                     if deaf {
@@ -244,10 +354,11 @@ pub async fn run_ws(
                     }
                     r.think_us += micros(tt.elapsed());
                 }
-                if let Some(m) = member.as_mut() {
+                if let Some(m) = run.member.as_mut() {
                     m.arrive(e, s).await;
                 }
-                let (frame, expect) = spec.step_message(s, request_id);
+                calls += 1;
+                let (frame, expect, kind) = spec.step_message(s, request_id, calls);
                 if let Some(a) = abort_at(AbortStage::Step).filter(|_| s == 0) {
                     vanished = true;
                     let ws = conn.take().expect("connected above");
@@ -258,31 +369,43 @@ pub async fn run_ws(
                 let reply = ws::request_counted(
                     sock,
                     frame,
-                    "step",
+                    kind.stage(),
                     target,
                     limits.request,
                     expect,
                     &mut r.bytes_received,
                 )
                 .await?;
-                r.steps.push(StepTime {
-                    index: s,
-                    us: micros(t.elapsed()),
-                });
-                if expect == Reply::Observation {
+                r.timed(kind, s, t);
+                let mut ended = false;
+                if kind == StepKind::Step {
                     observed = Observed::from_reply(&reply, "step", &target.ws_url)?;
-                    if done(&reply) {
-                        break;
-                    }
+                    ended = done(&reply);
+                }
+                if spec.workload.state_after(s) {
+                    let state = Utf8Bytes::from_static(STATE_FRAME);
+                    r.bytes_sent += state.len() as u64;
+                    let t = Instant::now();
+                    ws::request_counted(
+                        sock,
+                        state,
+                        "state",
+                        target,
+                        limits.request,
+                        Reply::State,
+                        &mut r.bytes_received,
+                    )
+                    .await?;
+                    r.timed(StepKind::State, s, t);
+                }
+                if ended {
+                    break;
                 }
             }
             Ok::<_, Failure>(observed)
         }
         .await;
-        if let Some(m) = member.as_mut() {
-            m.end_episode(e);
-        }
-        if tally.ended(te, episode) {
+        if run.end_episode(e, te, episode) {
             conn = None; // dropped: the next episode reconnects
         }
         if vanished {
@@ -290,11 +413,16 @@ pub async fn run_ws(
         }
     }
     if let Some(sock) = conn.as_mut() {
-        if let Err(f) = ws::finish(sock, close, limits.close, target).await {
-            tally.first_failure.get_or_insert(f);
+        let finished = if spec.mcp_ws {
+            ws::finish_with(sock, None, CloseMode::ClientFirst, limits.close, target).await
+        } else {
+            ws::finish(sock, close, limits.close, target).await
+        };
+        if let Err(f) = finished {
+            run.tally.first_failure.get_or_insert(f);
         }
     }
-    tally.finish(t0, timings)
+    run.finish(t0)
 }
 
 /// An HTTP rollout session: each episode one `POST /reset` and K
@@ -307,14 +435,13 @@ pub async fn run_http(
     limits: Limits,
 ) -> Outcome {
     let t0 = Instant::now();
-    let mut tally = Tally::default();
-    let mut dice = spec.workload.dice(request_id);
-    let mut member = spec.member(request_id);
+    let mut run = spec.begin(request_id);
     let reset_url = format!("{}/reset", target.http_base);
     let step_url = format!("{}/step", target.http_base);
+    let state_url = format!("{}/state", target.http_base);
     for e in 0..spec.workload.episodes {
         let te = Instant::now();
-        let r = &mut tally.r;
+        let r = &mut run.tally.r;
         r.episodes += 1;
         let episode = async {
             let body = spec.reset_body.clone();
@@ -327,40 +454,54 @@ pub async fn run_http(
             r.bytes_received += len;
             let mut observed = Observed::from_reply(&reply, "reset", &reset_url)?;
             r.resets_us.push(micros(t.elapsed()));
-            for s in 0..dice.steps() {
-                let think = dice.think();
+            for s in 0..run.dice.steps() {
+                let think = run.dice.think();
                 if think > 0.0 {
                     let think = Duration::from_secs_f64(think);
                     tokio::time::sleep(think).await;
                     r.think_us += micros(think);
                 }
-                if let Some(m) = member.as_mut() {
+                if let Some(m) = run.member.as_mut() {
                     m.arrive(e, s).await;
                 }
-                let body = spec.step_body(s, request_id);
-                r.bytes_sent += body.len() as u64;
+                let kind = spec.kind(s);
                 let t = Instant::now();
-                let (reply, len) =
-                    crate::http::post_counted(client, &step_url, body, "step", limits).await?;
-                r.bytes_received += len;
-                r.steps.push(StepTime {
-                    index: s,
-                    us: micros(t.elapsed()),
-                });
-                observed = Observed::from_reply(&reply, "step", &step_url)?;
-                if done(&reply) {
+                let mut ended = false;
+                if kind == StepKind::State {
+                    r.bytes_received += http_state(client, &state_url, limits).await?;
+                } else {
+                    let body = spec.step_body(s, request_id);
+                    r.bytes_sent += body.len() as u64;
+                    let (reply, len) =
+                        crate::http::post_counted(client, &step_url, body, "step", limits).await?;
+                    r.bytes_received += len;
+                    observed = Observed::from_reply(&reply, "step", &step_url)?;
+                    ended = done(&reply);
+                }
+                r.timed(kind, s, t);
+                if spec.workload.state_after(s) {
+                    let t = Instant::now();
+                    r.bytes_received += http_state(client, &state_url, limits).await?;
+                    r.timed(StepKind::State, s, t);
+                }
+                if ended {
                     break;
                 }
             }
             Ok::<_, Failure>(observed)
         }
         .await;
-        if let Some(m) = member.as_mut() {
-            m.end_episode(e);
-        }
-        tally.ended(te, episode);
+        run.end_episode(e, te, episode);
     }
-    tally.finish(t0, Timings::default())
+    run.finish(t0)
+}
+
+/// `GET /state` (of a fresh instance: HTTP is stateless in OpenEnv); the
+/// reply's length.
+async fn http_state(client: &reqwest::Client, url: &str, limits: Limits) -> Result<u64, Failure> {
+    Ok(crate::http::get_counted(client, url, "state", limits)
+        .await?
+        .1)
 }
 
 /// Whether a reply ends its episode (`"done": true`).

@@ -1,5 +1,5 @@
 //! One session of a share, from its start to its record: the protocol's
-//! session (WebSocket or HTTP), a panic inside envload caught as a failure
+//! session (WebSocket, HTTP, or MCP over either), a panic inside envload caught as a failure
 //! that says so, and the record every session yields whatever happened.
 
 use std::panic::AssertUnwindSafe;
@@ -19,7 +19,7 @@ use crate::record::SessionRecord;
 use crate::resolve::Resolver;
 use crate::rollout::{self, RolloutSpec};
 use crate::target::Target;
-use crate::{http, upgrade, ws};
+use crate::{http, mcp_http, upgrade, ws};
 
 /// What every session of a share has in common.
 pub(crate) struct ShareSpec {
@@ -71,7 +71,8 @@ impl ShareSpec {
             Ok(None)
         };
         let step = ws::step_message(a.wait_seconds);
-        let rollout = (!a.workload.is_benchmark()).then(|| {
+        // MCP sessions always run a workload: their steps are tool calls.
+        let rollout = (!a.workload.is_benchmark() || a.mode.is_mcp()).then(|| {
             RolloutSpec::new(
                 a.workload.clone(),
                 a.wait_seconds,
@@ -80,10 +81,14 @@ impl ShareSpec {
                 Groups::new(a.workload.group, a.first_request_id, a.count),
             )
             .deaf(a.no_pong)
+            .over(a.mode)
         });
         ShareSpec {
             mode: a.mode,
-            targets: a.targets.clone(),
+            targets: match a.mode {
+                Mode::McpWs => a.targets.iter().map(Target::mcp_ws).collect(),
+                _ => a.targets.clone(),
+            },
             wait_seconds: a.wait_seconds,
             limits: a.limits(),
             close: a.close,
@@ -143,7 +148,7 @@ impl ShardTools {
     pub fn new(spec: &ShareSpec) -> Self {
         let headers = spec.headers.as_deref().unwrap_or_default();
         let client = match (&spec.tls, spec.mode) {
-            (Ok(cfg), Mode::Http) => Some(http::client(cfg.clone(), headers)),
+            (Ok(cfg), Mode::Http | Mode::McpHttp) => Some(http::client(cfg.clone(), headers)),
             _ => None,
         };
         ShardTools {
@@ -210,6 +215,10 @@ async fn run_now(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord 
             }
             (Mode::Http, Some(c), _, Some(rs)) => {
                 let (t, o, r) = rollout::run_http(c, target, request_id, rs, limits).await;
+                (t, o, Some(Box::new(r)))
+            }
+            (Mode::McpHttp, Some(c), _, Some(rs)) => {
+                let (t, o, r) = mcp_http::run(c, target, request_id, rs, limits, abort).await;
                 (t, o, Some(Box::new(r)))
             }
             (_, _, Ok(cfg), rs) => {

@@ -163,6 +163,10 @@ pub struct PhaseStats {
     pub reset: Latency,
     /// Step latency.
     pub step: Latency,
+    /// `state` request latency (workloads that ask it).
+    pub state: Latency,
+    /// MCP call latency (workloads that make them).
+    pub mcp: Latency,
     /// Total latency.
     pub total: Latency,
     /// Failures by class.
@@ -180,6 +184,12 @@ pub struct PhaseStats {
 pub struct RolloutStats {
     /// Step latency by step index within an episode (0: the first step).
     pub by_step: Vec<Latency>,
+    /// `state` latency by the index of the step it followed.
+    pub state_by_step: Vec<Latency>,
+    /// MCP call latency by index within an episode.
+    pub mcp_by_step: Vec<Latency>,
+    /// HTTP MCP sessions created and never closed (leaked by the client).
+    pub unclosed: u64,
     /// Latency of successful episodes (reset to the last reply, thinking
     /// included).
     pub episode: Latency,
@@ -209,13 +219,20 @@ impl RolloutStats {
         self.bytes_sent += r.bytes_sent;
         self.bytes_received += r.bytes_received;
         self.reconnects += u64::from(r.reconnects);
+        self.unclosed += u64::from(r.unclosed);
         if success {
-            for s in &r.steps {
-                let i = s.index as usize;
-                if self.by_step.len() <= i {
-                    self.by_step.resize_with(i + 1, Latency::default);
+            for (by, times) in [
+                (&mut self.by_step, &r.steps),
+                (&mut self.state_by_step, &r.states),
+                (&mut self.mcp_by_step, &r.mcp),
+            ] {
+                for s in times {
+                    let i = s.index as usize;
+                    if by.len() <= i {
+                        by.resize_with(i + 1, Latency::default);
+                    }
+                    by[i].record(s.us);
                 }
-                self.by_step[i].record(s.us);
             }
             for &us in &r.episodes_us {
                 self.episode.record(us);
@@ -226,12 +243,14 @@ impl RolloutStats {
 
 impl AddAssign<&RolloutStats> for RolloutStats {
     fn add_assign(&mut self, o: &RolloutStats) {
-        if self.by_step.len() < o.by_step.len() {
-            self.by_step.resize_with(o.by_step.len(), Latency::default);
+        for (mine, theirs) in [
+            (&mut self.by_step, &o.by_step),
+            (&mut self.state_by_step, &o.state_by_step),
+            (&mut self.mcp_by_step, &o.mcp_by_step),
+        ] {
+            merge_by_index(mine, theirs);
         }
-        for (mine, theirs) in self.by_step.iter_mut().zip(&o.by_step) {
-            *mine += theirs;
-        }
+        self.unclosed += o.unclosed;
         self.episode += &o.episode;
         self.episodes += o.episodes;
         self.episodes_ok += o.episodes_ok;
@@ -242,6 +261,16 @@ impl AddAssign<&RolloutStats> for RolloutStats {
         self.bytes_sent += o.bytes_sent;
         self.bytes_received += o.bytes_received;
         self.reconnects += o.reconnects;
+    }
+}
+
+/// Adds `theirs` to `mine`, index by index.
+pub fn merge_by_index(mine: &mut Vec<Latency>, theirs: &[Latency]) {
+    if mine.len() < theirs.len() {
+        mine.resize_with(theirs.len(), Latency::default);
+    }
+    for (m, t) in mine.iter_mut().zip(theirs) {
+        *m += t;
     }
 }
 
@@ -266,6 +295,12 @@ impl PhaseStats {
                         }
                         for s in &r.steps {
                             self.step.record(s.us);
+                        }
+                        for s in &r.states {
+                            self.state.record(s.us);
+                        }
+                        for s in &r.mcp {
+                            self.mcp.record(s.us);
                         }
                     }
                     None => {
@@ -304,6 +339,8 @@ impl AddAssign<&PhaseStats> for PhaseStats {
         self.connect += &other.connect;
         self.reset += &other.reset;
         self.step += &other.step;
+        self.state += &other.state;
+        self.mcp += &other.mcp;
         self.total += &other.total;
         self.start_lag += &other.start_lag;
         for (k, v) in &other.errors {

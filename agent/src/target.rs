@@ -106,6 +106,22 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The same server's WebSocket MCP endpoint: `…/mcp` where `…/ws` was.
+    pub fn mcp_ws(&self) -> Target {
+        let base = self.ws_url.strip_suffix("/ws").unwrap_or(&self.ws_url);
+        Target {
+            ws_url: format!("{base}/mcp"),
+            ..self.clone()
+        }
+    }
+
+    /// The server's HTTP MCP endpoint (`POST {base}/mcp`).
+    pub fn mcp_http_url(&self) -> String {
+        format!("{}/mcp", self.http_base)
+    }
+}
+
 /// `HOST:PORT` (or `[V6]:PORT`), optionally with a path: a URL whose
 /// scheme was left out.
 fn is_host_port(s: &str) -> bool {
@@ -138,6 +154,13 @@ mod tests {
         let t = Target::parse("ws://10.0.0.1:9000/env/ws").unwrap();
         assert_eq!(t.ws_url, "ws://10.0.0.1:9000/env/ws");
         assert_eq!(t.http_base, "http://10.0.0.1:9000/env");
+    }
+
+    #[test]
+    fn mcp_endpoints_sit_beside_the_session_ones() {
+        let t = Target::parse("ws://10.0.0.1:9000/env/ws").unwrap();
+        assert_eq!(t.mcp_ws().ws_url, "ws://10.0.0.1:9000/env/mcp");
+        assert_eq!(t.mcp_http_url(), "http://10.0.0.1:9000/env/mcp");
     }
 
     #[test]

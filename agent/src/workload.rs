@@ -178,6 +178,10 @@ pub struct Workload {
     /// Sessions per GRPO group (`--group`; 1: none): a group starts
     /// together, shares its step counts and steps in lockstep.
     pub group: u64,
+    /// A `state` request after every this many steps of an episode
+    /// (`--state-every`; 0: none), as a trainer that reads the episode's
+    /// state does.
+    pub state_every: u32,
 }
 
 impl Default for Workload {
@@ -191,6 +195,7 @@ impl Default for Workload {
             max_resets_in_flight: 0,
             seed: 0,
             group: 1,
+            state_every: 0,
         }
     }
 }
@@ -269,17 +274,64 @@ impl Workload {
         Some(render(template, wait, step, session))
     }
 
-    /// Whether each of the action texts (in [`Actions::texts`] order) is an
-    /// MCP message; the answer is the same for every rendering, so it is
-    /// worked out once per share, not per step.
-    pub fn mcp_actions(&self) -> Vec<bool> {
+    /// What each of the action texts (in [`Actions::texts`] order) asks;
+    /// the answer is the same for every rendering, so it is worked out once
+    /// per share, not per step.
+    pub fn kinds(&self) -> Vec<StepKind> {
         self.actions
             .texts()
             .iter()
-            .map(|t| is_mcp(&render(t, 1.0, 0, 0)))
+            .map(|t| StepKind::of(&render(t, 1.0, 0, 0)))
             .collect()
     }
+
+    /// Whether any action is of kind `k`.
+    pub fn asks(&self, k: StepKind) -> bool {
+        self.kinds().contains(&k)
+    }
+
+    /// Whether a `state` request follows step `s` (0-based) of an episode.
+    pub fn state_after(&self, s: u32) -> bool {
+        self.state_every > 0 && (s + 1) % self.state_every == 0
+    }
 }
+
+/// What one workload step asks the server, each timed as its own stage:
+/// an environment step (`step_*`), the environment's `state` (`state_*`),
+/// or an MCP call (`mcp_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    Step,
+    State,
+    Mcp,
+}
+
+impl StepKind {
+    /// The stage it is timed as (and named in failures).
+    pub fn stage(self) -> &'static str {
+        match self {
+            StepKind::Step => "step",
+            StepKind::State => "state",
+            StepKind::Mcp => "mcp",
+        }
+    }
+
+    /// The kind of an action text: `{"type":"state"}`, `{"type":"mcp",…}`,
+    /// or anything else (an environment action).
+    pub fn of(action: &str) -> StepKind {
+        let kind = serde_json::from_str::<Value>(action)
+            .ok()
+            .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string));
+        match kind.as_deref() {
+            Some("state") => StepKind::State,
+            Some("mcp") => StepKind::Mcp,
+            _ => StepKind::Step,
+        }
+    }
+}
+
+/// The `state` request of a WebSocket session.
+pub const STATE_FRAME: &str = r#"{"type":"state"}"#;
 
 /// `{wait}`, `{step}` (1-based) and `{session}` (the request id) put in.
 pub fn render(template: &str, wait: f64, step: u32, session: u64) -> String {
@@ -289,22 +341,14 @@ pub fn render(template: &str, wait: f64, step: u32, session: u64) -> String {
         .replace("{session}", &session.to_string())
 }
 
-/// The WebSocket frame that carries `action`: an MCP call (`mcp`, see
-/// [`Workload::mcp_actions`]) as it is, anything else as a step's data.
-pub fn step_frame(action: String, mcp: bool) -> Utf8Bytes {
-    if mcp {
-        action.into()
-    } else {
-        format!(r#"{{"type":"step","data":{action}}}"#).into()
+/// The WebSocket frame that carries `action` of kind `kind` (see
+/// [`Workload::kinds`]): an MCP call or a state request as it is, an
+/// environment action as a step's data.
+pub fn step_frame(action: String, kind: StepKind) -> Utf8Bytes {
+    match kind {
+        StepKind::Step => format!(r#"{{"type":"step","data":{action}}}"#).into(),
+        StepKind::Mcp | StepKind::State => action.into(),
     }
-}
-
-/// Whether `action` is an MCP message rather than an environment action.
-pub fn is_mcp(action: &str) -> bool {
-    serde_json::from_str::<Value>(action)
-        .ok()
-        .and_then(|v| v.get("type").and_then(Value::as_str).map(|t| t == "mcp"))
-        .unwrap_or(false)
 }
 
 /// Checks a template or line: a JSON object once the placeholders are
@@ -390,15 +434,19 @@ mod tests {
             ]),
             ..Workload::default()
         };
-        assert_eq!(w.mcp_actions(), [false, true]);
+        assert_eq!(w.kinds(), [StepKind::Step, StepKind::Mcp]);
         let a = w.action(0.5, 0, 12).unwrap();
         assert_eq!(a, r#"{"message":"turn 1 of session 12"}"#);
         assert_eq!(
-            step_frame(a, false).as_str(),
+            step_frame(a, StepKind::Step).as_str(),
             r#"{"type":"step","data":{"message":"turn 1 of session 12"}}"#
         );
         let mcp = w.action(0.5, 1, 12).unwrap();
-        assert!(is_mcp(&mcp) && step_frame(mcp.clone(), true).as_str() == mcp);
+        assert!(
+            StepKind::of(&mcp) == StepKind::Mcp
+                && step_frame(mcp.clone(), StepKind::Mcp).as_str() == mcp
+        );
+        assert_eq!(StepKind::of(STATE_FRAME), StepKind::State);
         assert_eq!(
             w.action(0.5, 2, 12).unwrap(),
             r#"{"message":"turn 3 of session 12"}"#

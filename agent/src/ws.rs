@@ -328,6 +328,22 @@ pub(crate) enum Reply {
     Observation,
     /// `{"type":"mcp","data":<JSON-RPC response>}` (an MCP call).
     Mcp,
+    /// `{"type":"state","data":…}` (a state request).
+    State,
+    /// A raw JSON-RPC response (`/mcp`'s frames).
+    JsonRpc,
+}
+
+impl Reply {
+    /// The `type` such a reply has (none for raw JSON-RPC).
+    fn type_name(self) -> &'static str {
+        match self {
+            Reply::Observation => "observation",
+            Reply::Mcp => "mcp",
+            Reply::State => "state",
+            Reply::JsonRpc => "<none>",
+        }
+    }
 }
 
 /// [`request`] for a reply of kind `expect`, adding the reply's bytes to
@@ -460,17 +476,15 @@ fn reply_data(text: &str, stage: &str, target: &Target, expect: Reply) -> Result
             ),
         )
     })?;
+    let what = || format!("{stage} at {}", target.ws_url);
+    if expect == Reply::JsonRpc {
+        return crate::jsonrpc::result(&msg, &what());
+    }
     match msg.get("type").and_then(Value::as_str) {
         Some("mcp") if expect == Reply::Mcp => {
-            let data = msg.get("data").unwrap_or(&Value::Null);
-            match data.get("error") {
-                Some(err) if !err.is_null() => Err(Failure::new(
-                    ErrorType::ServerError,
-                    format!("MCP error during {stage}: {}", excerpt(&err.to_string())),
-                )),
-                _ => Ok(Value::Null),
-            }
+            crate::jsonrpc::result(msg.get("data").unwrap_or(&Value::Null), &what())
         }
+        Some("state") if expect == Reply::State => Ok(Value::Null),
         // Moved out, not cloned: the reply's tree is built once.
         Some("observation") if expect == Reply::Observation => Ok(match msg {
             Value::Object(mut m) => m.remove("data").unwrap_or(Value::Null),
@@ -498,11 +512,7 @@ fn reply_data(text: &str, stage: &str, target: &Target, expect: Reply) -> Result
             format!(
                 "reply to {stage} has type {:?}, expected \"{}\": {}",
                 other.unwrap_or("<none>"),
-                if expect == Reply::Mcp {
-                    "mcp"
-                } else {
-                    "observation"
-                },
+                expect.type_name(),
                 excerpt(text)
             ),
         )),
@@ -552,10 +562,27 @@ pub(crate) async fn finish(
     limit: Duration,
     target: &Target,
 ) -> Result<(), Failure> {
+    finish_with(ws, Some(CLOSE), close, limit, target).await
+}
+
+/// [`finish`] with `goodbye` as the session's last message (none on `/mcp`,
+/// whose frames are JSON-RPC only: the close frame alone ends it).
+pub(crate) async fn finish_with(
+    ws: &mut Ws,
+    goodbye: Option<&'static str>,
+    close: CloseMode,
+    limit: Duration,
+    target: &Target,
+) -> Result<(), Failure> {
     // Client-first: the close message and the close frame leave in one write.
-    let goodbye = Utf8Bytes::from_static(CLOSE);
-    if ws.feed(Message::Text(goodbye)).await.is_err() {
-        return Ok(());
+    if let Some(goodbye) = goodbye {
+        if ws
+            .feed(Message::Text(Utf8Bytes::from_static(goodbye)))
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
     }
     if close == CloseMode::ClientFirst && ws.feed(Message::Close(None)).await.is_err() {
         return Ok(());

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::capacity::Capacity;
 use crate::counters::Counters;
 use crate::env::Identity;
+use crate::mcp_sessions::McpSessions;
 
 /// What one server process needs to answer requests.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     /// Every request but `/health` and `/envload/counters` must carry `Authorization: Bearer
     /// <token>` (401 otherwise), as a private Space or an auth proxy asks.
     pub auth_token: Option<Arc<str>>,
+    /// Open HTTP MCP sessions (`openenv/session/create`).
+    pub mcp_sessions: Arc<McpSessions>,
     /// Test hook: a session whose client vanished keeps its slot.
     pub leak_vanished_slots: bool,
 }

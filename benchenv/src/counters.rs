@@ -1,6 +1,7 @@
 //! What a server process has served, for tests that check a load
 //! generator's promises from the other end (`GET /envload/counters`):
-//! resets and the most ever in flight at once, steps, MCP calls, pings sent
+//! resets and the most ever in flight at once, steps, `state` requests, MCP
+//! calls and MCP sessions opened and closed, pings sent
 //! and pongs received, and when WebSocket sessions opened (per 100 ms from
 //! the first, for tests of arrival schedules). Per worker process.
 
@@ -18,6 +19,9 @@ pub struct Counters {
     resets_in_flight_max: AtomicU64,
     steps: AtomicU64,
     mcp_calls: AtomicU64,
+    states: AtomicU64,
+    mcp_sessions_created: AtomicU64,
+    mcp_sessions_closed: AtomicU64,
     pings_sent: AtomicU64,
     pongs_received: AtomicU64,
     pings_received: AtomicU64,
@@ -64,6 +68,21 @@ impl Counters {
         self.mcp_calls.fetch_add(1, Relaxed);
     }
 
+    /// A `state` request (WebSocket message or `GET /state`).
+    pub fn state(&self) {
+        self.states.fetch_add(1, Relaxed);
+    }
+
+    /// An MCP session opened (WebSocket `/mcp`, or HTTP's session/create).
+    pub fn mcp_session_created(&self) {
+        self.mcp_sessions_created.fetch_add(1, Relaxed);
+    }
+
+    /// An MCP session ended (its socket closed, or session/close).
+    pub fn mcp_session_closed(&self) {
+        self.mcp_sessions_closed.fetch_add(1, Relaxed);
+    }
+
     pub fn ping(&self) {
         self.pings_sent.fetch_add(1, Relaxed);
     }
@@ -104,6 +123,9 @@ impl Counters {
             "resets_in_flight_max": self.resets_in_flight_max.load(Relaxed),
             "steps": self.steps.load(Relaxed),
             "mcp_calls": self.mcp_calls.load(Relaxed),
+            "states": self.states.load(Relaxed),
+            "mcp_sessions_created": self.mcp_sessions_created.load(Relaxed),
+            "mcp_sessions_closed": self.mcp_sessions_closed.load(Relaxed),
             "pings_sent": self.pings_sent.load(Relaxed),
             "pongs_received": self.pongs_received.load(Relaxed),
             "pings_received": self.pings_received.load(Relaxed),

@@ -68,11 +68,7 @@ impl<'a> BenchEnv<'a> {
     pub fn reset(&mut self, episode_id: Option<String>) -> Observation<'_> {
         self.step_count = 0;
         self.messages.clear();
-        self.episode_id = Some(episode_id.unwrap_or_else(|| {
-            let mut raw = [0u8; 16];
-            rand::rng().fill_bytes(&mut raw);
-            format_uuid(&raw)
-        }));
+        self.episode_id = Some(episode_id.unwrap_or_else(random_uuid));
         self.observation(0.0)
     }
 
@@ -149,6 +145,13 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
         out.push(DIGITS[(b >> 4) as usize] as char);
         out.push(DIGITS[(b & 15) as usize] as char);
     }
+}
+
+/// A random id in UUID form (episode ids, MCP session ids).
+pub(crate) fn random_uuid() -> String {
+    let mut raw = [0u8; 16];
+    rand::rng().fill_bytes(&mut raw);
+    format_uuid(&raw)
 }
 
 fn format_uuid(b: &[u8; 16]) -> String {

@@ -14,8 +14,8 @@ use crate::config::ServerConfig;
 use crate::docs;
 use crate::env::{envelope, BenchEnv};
 use crate::reply::json_response;
+use crate::upgrade::{self, Endpoint};
 use crate::wire::{error_item, parse_action};
-use crate::ws_api;
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
@@ -39,24 +39,30 @@ pub async fn handle(
     }
     let resp = match (req.method().clone(), path.as_str()) {
         (Method::GET, "/health") => json_response(StatusCode::OK, &json!({"status": "healthy"})),
-        (Method::GET, "/state") => json_response(
-            StatusCode::OK,
-            &json!({"episode_id": null, "step_count": 0}),
-        ),
+        (Method::GET, "/state") => {
+            config.counters.state();
+            json_response(
+                StatusCode::OK,
+                &json!({"episode_id": null, "step_count": 0}),
+            )
+        }
         (Method::GET, "/schema") => json_response(StatusCode::OK, &docs::schema()),
         (Method::GET, "/metadata") => json_response(StatusCode::OK, &docs::metadata()),
         (Method::GET, "/envload/counters") => {
             json_response(StatusCode::OK, &config.counters.snapshot())
         }
-        (Method::GET, "/ws") => ws_api::upgrade(req, config),
+        (Method::GET, "/ws") => upgrade::upgrade(req, config, Endpoint::Env),
+        (Method::GET, "/mcp") => upgrade::upgrade(req, config, Endpoint::Mcp),
+        (Method::POST, "/mcp") => mcp(req, &config).await,
         (Method::POST, "/reset") => reset(req, &config).await,
         (Method::POST, "/step") => step(req, &config).await,
-        (_, "/health" | "/state" | "/schema" | "/metadata" | "/ws" | "/reset" | "/step") => {
-            json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &json!({"detail": "Method Not Allowed"}),
-            )
-        }
+        (
+            _,
+            "/health" | "/state" | "/schema" | "/metadata" | "/ws" | "/mcp" | "/reset" | "/step",
+        ) => json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"detail": "Method Not Allowed"}),
+        ),
         _ => json_response(StatusCode::NOT_FOUND, &json!({"detail": "Not Found"})),
     };
     Ok(resp)
@@ -140,6 +146,24 @@ async fn step(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<By
         Ok(obs) => json_response(StatusCode::OK, &envelope(obs)),
         Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"detail": e})),
     }
+}
+
+/// `POST /mcp`: a JSON-RPC call (`mcp_http`), always answered 200 as
+/// openenv does, errors in the JSON-RPC body.
+async fn mcp(req: Request<Incoming>, config: &ServerConfig) -> Response<Full<Bytes>> {
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"detail": format!("request body unreadable: {e}")}),
+            )
+        }
+    };
+    json_response(
+        StatusCode::OK,
+        &crate::mcp_http::answer(&body, config).await,
+    )
 }
 
 /// Reads a JSON object body; an empty body is `{}` when `empty_ok`.

@@ -9,6 +9,29 @@ use serde_json::{json, Value};
 
 use crate::env::MAX_WAIT_SECONDS;
 
+/// JSON-RPC's generic server error: what openenv answers a session it
+/// cannot open (`SessionCapacityError`).
+pub const SERVER_ERROR: i64 = -32000;
+
+/// A JSON-RPC error response.
+pub fn error(id: Value, code: i64, message: &str, data: Option<Value>) -> Value {
+    let mut err = json!({"code": code, "message": message});
+    if let Some(d) = data {
+        err["data"] = d;
+    }
+    json!({"jsonrpc": "2.0", "id": id, "error": err})
+}
+
+/// openenv's refusal of a session at capacity: -32000 with the counts.
+pub fn capacity_error(id: Value, active: usize, max: usize) -> Value {
+    error(
+        id,
+        SERVER_ERROR,
+        &format!("Server at capacity: {active}/{max} sessions active. Cannot accept new sessions."),
+        Some(json!({"active_sessions": active, "max_sessions": max})),
+    )
+}
+
 /// The JSON-RPC response to `request`.
 pub async fn answer(request: &Value) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);

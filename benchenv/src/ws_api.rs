@@ -1,78 +1,25 @@
 //! `/ws`: one environment session per connection. As in openenv, the upgrade
-//! is accepted (101) first and the session is created before any message;
-//! a refused session gets one error frame and a close with code 1000.
+//! is accepted (101) first (`upgrade`) and the session is created before
+//! any message; a refused session gets one error frame and a close with
+//! code 1000.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 use crate::config::ServerConfig;
 use crate::env::{envelope, BenchEnv, Envelope, Observation};
 use crate::mcp;
-use crate::reply::json_response;
 use crate::wire::{error_frame, parse_frame, ClientMsg, WireError};
+use crate::ws_conn::{close, Ws};
 
-type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
-
-/// How long the server waits for the client's close reply.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// Answers the upgrade request and runs the session on its own task.
-pub fn upgrade(mut req: Request<Incoming>, config: Arc<ServerConfig>) -> Response<Full<Bytes>> {
-    let is_ws = req
-        .headers()
-        .get(UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let Some(key) = req
-        .headers()
-        .get(SEC_WEBSOCKET_KEY)
-        .filter(|_| is_ws)
-        .cloned()
-    else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({"detail": "/ws expects a WebSocket upgrade request"}),
-        );
-    };
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        if let Ok(upgraded) = on_upgrade.await {
-            let cfg = WebSocketConfig::default()
-                .read_buffer_size(4096)
-                .write_buffer_size(0)
-                .max_message_size(Some(1 << 20));
-            let ws =
-                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(cfg))
-                    .await;
-            session(ws, &config).await;
-        }
-    });
-    let mut resp = Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
-        h.insert(SEC_WEBSOCKET_ACCEPT, accept);
-    }
-    resp
-}
-
-async fn session(mut ws: Ws, config: &ServerConfig) {
+/// Serves one `/ws` connection: its session, or the refusal at capacity.
+pub(crate) async fn session(mut ws: Ws, config: &ServerConfig) {
     let slot = match config.capacity.try_acquire() {
         Ok(slot) => slot,
         Err(active) => {
@@ -230,7 +177,10 @@ async fn handle(env: &mut BenchEnv<'_>, msg: ClientMsg, config: &ServerConfig) -
             config.counters.mcp_call();
             json!({"type": "mcp", "data": mcp::answer(&data).await}).to_string()
         }
-        ClientMsg::State => json!({"type": "state", "data": env.state()}).to_string(),
+        ClientMsg::State => {
+            config.counters.state();
+            json!({"type": "state", "data": env.state()}).to_string()
+        }
         ClientMsg::Close => return None,
     };
     Some(reply)
@@ -258,18 +208,4 @@ fn wire_error(e: &WireError) -> String {
         m
     });
     error_frame(e.code, &e.message, extra)
-}
-
-/// Closes with 1000 and waits (bounded) for the client's reply.
-async fn close(mut ws: Ws) {
-    let frame = CloseFrame {
-        code: CloseCode::Normal,
-        reason: "".into(),
-    };
-    if ws.close(Some(frame)).await.is_ok() {
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            while let Some(Ok(_)) = ws.next().await {}
-        })
-        .await;
-    }
 }

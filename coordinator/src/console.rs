@@ -40,6 +40,13 @@ pub fn phase_line(s: &SummaryRow, errors: &BTreeMap<ErrorType, u64>, first_error
         s.requests_per_second,
         s.unique_hosts
     );
+    let extra: Vec<String> = [("state", s.state), ("mcp", s.mcp)]
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| format!("{name} p50/p99 {:.3}/{:.3} s", v[0], v[2])))
+        .collect();
+    if !extra.is_empty() {
+        println!("     {}", extra.join(", "));
+    }
     if !errors.is_empty() {
         let parts: Vec<String> = errors
             .iter()
@@ -94,6 +101,23 @@ pub fn rollout_lines(ro: &RolloutStats, wall: f64) {
     if !by_index.is_empty() {
         println!("     step p99 by index (s): {}", by_index.join(", "));
     }
+    for (name, by) in [("state", &ro.state_by_step), ("mcp", &ro.mcp_by_step)] {
+        let by_index: Vec<String> = by
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.count() > 0)
+            .map(|(i, l)| format!("{}: {:.3}", i + 1, l.quantile_s(0.99)))
+            .collect();
+        if !by_index.is_empty() {
+            println!("     {name} p99 by index (s): {}", by_index.join(", "));
+        }
+    }
+    if ro.unclosed > 0 {
+        println!(
+            "     unclosed: {} HTTP MCP session(s) created and never closed (the server holds their slots until its idle timeout, if it has one)",
+            ro.unclosed
+        );
+    }
     let kib = |b: u64| b as f64 / 1024.0;
     println!(
         "     bytes: {:.1} KiB sent, {:.1} KiB received ({:.1} KiB/s)",
@@ -124,12 +148,11 @@ pub fn phase_summary(s: &SummaryRow) {
     println!("  Latency (seconds):");
     println!("    {:12} {:>10} {:>10} {:>10}", "", "P50", "P95", "P99");
     let total3 = [s.total[0], s.total[2], s.total[3]];
-    for (name, v) in [
-        ("Connect", s.connect),
-        ("Reset", s.reset),
-        ("Step", s.step),
-        ("Total", total3),
-    ] {
+    let mut stages = vec![("Connect", s.connect), ("Reset", s.reset), ("Step", s.step)];
+    stages.extend(s.state.map(|v| ("State", v)));
+    stages.extend(s.mcp.map(|v| ("MCP", v)));
+    stages.push(("Total", total3));
+    for (name, v) in stages {
         println!("    {name:12} {:>10.4} {:>10.4} {:>10.4}", v[0], v[1], v[2]);
     }
     println!();
@@ -270,7 +293,7 @@ pub fn target_lines(targets: &[envload_results::model::TargetCount]) {
 pub fn leak_probe_line(p: &envload_results::run_doc::LeakProbe) {
     let errors: Vec<String> = p.errors.iter().map(|(k, n)| format!("{k}:{n}")).collect();
     println!(
-        "  leak probe: {}/{} plain sessions held, leaked_slots {}{}",
+        "  leak probe: {}/{} probe sessions held, leaked_slots {}{}",
         p.succeeded,
         p.sessions,
         p.leaked_slots,

@@ -190,7 +190,7 @@ impl Metrics {
             "Agents connected to the coordinator (1 for an in-process run).",
         );
         let _ = writeln!(out, "envload_agents_connected {}", s.agents);
-        head(&mut out, "envload_session_latency_seconds", "histogram", "Latency of successful sessions by stage (total: session start to end; reset and step: every request).");
+        head(&mut out, "envload_session_latency_seconds", "histogram", "Latency of successful sessions by stage (total: session start to end; reset, step, state and mcp: every request).");
         for (stage, l) in [
             ("connect", &all.connect),
             ("reset", &all.reset),
@@ -198,6 +198,12 @@ impl Metrics {
             ("total", &all.total),
         ] {
             histogram(&mut out, stage, l);
+        }
+        // The protocol's own stages, once some session sent them.
+        for (stage, l) in [("state", &all.state), ("mcp", &all.mcp)] {
+            if l.count() > 0 {
+                histogram(&mut out, stage, l);
+            }
         }
         head(
             &mut out,
@@ -278,7 +284,10 @@ fn render_summary(labels: &str, r: &PhaseResult) -> String {
             "envload_phase_latency_seconds{{{labels},stage=\"{stage}\",quantile=\"{quantile}\"}} {v}"
         );
     };
-    for (stage, v) in [("connect", s.connect), ("reset", s.reset), ("step", s.step)] {
+    let mut stages = vec![("connect", s.connect), ("reset", s.reset), ("step", s.step)];
+    stages.extend(s.state.map(|v| ("state", v)));
+    stages.extend(s.mcp.map(|v| ("mcp", v)));
+    for (stage, v) in stages {
         for (quantile, x) in ["0.5", "0.95", "0.99"].into_iter().zip(v) {
             q(stage, quantile, x);
         }
@@ -353,11 +362,29 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
+        assert!(!text.contains("stage=\"mcp\""), "no MCP call yet: {text}");
+        // A session that made MCP calls adds their stage.
+        let mut r = rec(300_000, false);
+        r.rollout = Some(Box::new(envload_agent::record::Rollout {
+            mcp: vec![envload_agent::record::StepTime {
+                index: 0,
+                us: 200_000,
+            }],
+            ..Default::default()
+        }));
+        stats.record(&r);
+        m.phase_progress(5, &stats);
+        let text = m.render();
+        assert!(
+            text.lines()
+                .any(|l| l == "envload_session_latency_seconds_count{stage=\"mcp\"} 1"),
+            "{text}"
+        );
         // Stopping the phase keeps its counts: counters never go back.
         m.phase_stopped();
         let text = m.render();
         assert!(
-            text.contains("envload_sessions_started_total 4\n"),
+            text.contains("envload_sessions_started_total 5\n"),
             "{text}"
         );
         assert!(text.contains("envload_sessions_active 0\n"), "{text}");

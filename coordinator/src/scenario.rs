@@ -19,6 +19,8 @@
 //! max_message_size = "4MiB"
 //! time_scale = 0.1          # multiplies think times
 //! headers = ["Authorization: Bearer ${HF_TOKEN}"]   # as --header
+//! mode = "mcp-http"         # as --mode (ws, http, mcp-ws, mcp-http)
+//! state_every = 4           # as --state-every
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -57,6 +59,10 @@ pub struct Scenario {
     pub time_scale: Option<f64>,
     /// Headers every request carries (`headers = ["Name: value", …]`).
     pub headers: Vec<HeaderTemplate>,
+    /// `mode = "mcp-http"`, as `--mode`.
+    pub mode: Option<envload_agent::Mode>,
+    /// `state_every = 4`, as `--state-every`.
+    pub state_every: Option<u32>,
 }
 
 /// Reads and checks `path`.
@@ -90,6 +96,21 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
                 }
             }
             "leak_probe" => s.leak_probe = Some(parse_batch(&text).map_err(bad)?),
+            "mode" => {
+                let names = envload_agent::Mode::ALL.map(|m| m.as_str()).join(", ");
+                s.mode = Some(
+                    envload_agent::Mode::parse(&text)
+                        .ok_or_else(|| bad(format!("'{text}' is not a mode ({names})")))?,
+                )
+            }
+            "state_every" => {
+                s.state_every = Some(
+                    text.parse::<u32>()
+                        .ok()
+                        .filter(|k| *k > 0)
+                        .ok_or_else(|| bad(format!("'{text}' is not a step count (1 or more)")))?,
+                )
+            }
             "wait" => s.wait = Some(parse_wait(&text).map_err(bad)?),
             "timeout" => s.timeout = Some(parse_seconds(&text).map_err(bad)?),
             "steps" => s.steps = Some(parse_steps(&text).map_err(bad)?),
@@ -140,7 +161,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             _ => {
                 return Err(format!(
-                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group, abort, abort_mode, leak_probe)"
+                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group, abort, abort_mode, leak_probe, mode, state_every)"
                 ))
             }
         }

@@ -24,6 +24,8 @@ mod k8s;
 mod keepalive;
 mod output_contract;
 mod prometheus;
+mod protocol;
+mod protocol_python;
 mod report;
 mod report_figures;
 mod rollout;

@@ -10,6 +10,9 @@ use support::{csv_rows, out_dir, raw_lines, run, Server};
 
 const REFERENCE_HEADER: &str = "mode,url,num_requests,batch_size,wait_seconds,repetition,timestamp,hardware,successful,failed,error_rate,total_wall_time,connect_p50,connect_p95,connect_p99,reset_p50,reset_p95,reset_p99,step_p50,step_p95,step_p99,total_min,total_max,total_avg,total_p50,total_p90,total_p95,total_p99,requests_per_second,effective_concurrency,unique_pids,unique_sessions,unique_hosts";
 
+/// envload's own stages, after the reference's columns.
+const EXTRA_COLUMNS: &str = "state_p50,state_p95,state_p99,mcp_p50,mcp_p95,mcp_p99";
+
 const REFERENCE_KEYS: [&str; 17] = [
     "request_id",
     "mode",
@@ -51,14 +54,15 @@ fn run_into(dir: &std::path::Path, url: &str, extra: &[&str]) {
 
 #[test]
 fn summary_header_is_the_references_and_written_once() {
-    assert_eq!(COLUMNS.join(","), REFERENCE_HEADER);
+    let header = format!("{REFERENCE_HEADER},{EXTRA_COLUMNS}");
+    assert_eq!(COLUMNS.join(","), header);
     let s = Server::start(&[]);
     let dir = out_dir("contract-header");
     run_into(&dir, &s.url, &["-n", "3", "-w", "0"]);
     run_into(&dir, &s.url, &["-n", "4", "-w", "0", "-m", "http"]);
     let text = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert!(
-        text.starts_with(&format!("{REFERENCE_HEADER}\r\n")),
+        text.starts_with(&format!("{header}\r\n")),
         "CRLF rows like Python's csv module"
     );
     assert_eq!(
@@ -68,6 +72,21 @@ fn summary_header_is_the_references_and_written_once() {
     );
     assert_eq!(csv_rows(&dir).len(), 3);
     assert_eq!(raw_lines(&dir).len(), 7, "raw.jsonl appended too");
+}
+
+/// A folder whose summary.csv was written with the reference's 33 columns
+/// (by the reference tool, or an envload before state_*/mcp_*) keeps its
+/// header: appended rows carry those 33 fields, so every row still reads.
+#[test]
+fn a_reference_shaped_summary_keeps_its_columns_when_appended_to() {
+    let s = Server::start(&[]);
+    let dir = out_dir("contract-old-header");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("summary.csv"), format!("{REFERENCE_HEADER}\r\n")).unwrap();
+    run_into(&dir, &s.url, &["-n", "2", "-w", "0", "--state-every", "1"]);
+    let rows = csv_rows(&dir);
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.len() == 33), "{rows:?}");
 }
 
 #[test]
@@ -81,6 +100,11 @@ fn numbers_keep_their_kind() {
             assert!(
                 value.parse::<u64>().is_ok(),
                 "{name}={value} must be an integer"
+            );
+        } else if EXTRA_COLUMNS.split(',').any(|c| c == name) {
+            assert!(
+                value.is_empty(),
+                "{name}={value}: no state or MCP call was sent"
             );
         } else if !TEXT_COLUMNS.contains(&name.as_str()) {
             assert!(

@@ -36,6 +36,7 @@ fn the_shipped_scenarios_run_against_envload_serve() {
             &["-n", "64", "-w", "0.01", "--time-scale", "0.01"][..],
         ),
         ("mcp-tools", &["-n", "8"][..]),
+        ("mcp-http", &["-n", "8", "--leak-probe", "8"][..]),
     ] {
         let dir = out_dir(&format!("scenario-{name}"));
         let d = dir.to_str().unwrap();
@@ -68,22 +69,38 @@ fn the_shipped_scenarios_run_against_envload_serve() {
         assert_eq!(e("episodes_failed"), "0", "{name}");
         let bytes_sent: u64 = e("bytes_sent").parse().unwrap();
         let bytes_received: u64 = e("bytes_received").parse().unwrap();
+        // Observations outweigh actions; HTTP MCP calls carry the session
+        // id, their replies only a short text.
         assert!(
-            bytes_sent > 0 && bytes_received > bytes_sent,
+            bytes_sent > 0 && (bytes_received > bytes_sent || name == "mcp-http"),
             "{name}: {bytes_sent} {bytes_received}"
         );
         // Counted per step index: as many rows as the longest episode, each
         // count at most the one before (episodes are 1..K steps long).
+        // MCP calls are their own stage (mcp_count), not steps.
+        let mcp = name.starts_with("mcp-");
+        let count = if mcp { "mcp_count" } else { "count" };
         let counts: Vec<u64> = steps[1..]
             .iter()
-            .map(|r| col(&steps[0], r, "count").parse().unwrap())
+            .map(|r| col(&steps[0], r, count).parse().unwrap())
             .collect();
         assert!(
             counts.windows(2).all(|w| w[0] >= w[1]),
             "{name}: {counts:?}"
         );
         let total: u64 = counts.iter().sum();
-        assert_eq!(total.to_string(), e("steps"), "{name}");
+        if mcp {
+            // 8 sessions × 2 episodes × 4 calls.
+            assert_eq!((total, e("steps").as_str()), (64, "0"), "{name}");
+            if name == "mcp-http" {
+                assert_eq!(e("unclosed"), "0");
+                let probe = &support::run_json(&dir)["phases"][0]["leak_probe"];
+                assert_eq!(probe["leaked_slots"].as_u64(), Some(0), "{probe}");
+            }
+            assert!(!col(&rows[0], &rows[1], "mcp_p50").is_empty());
+        } else {
+            assert_eq!(total.to_string(), e("steps"), "{name}");
+        }
     }
 }
 

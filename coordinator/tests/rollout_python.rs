@@ -1,7 +1,7 @@
 //! The shipped rollout scenarios against real Python OpenEnv servers of
 //! deploy/local under uvicorn: the text game (its observation grows each
 //! turn) on openenv-core 0.3.0 and openenv 0.10.0, and the MCP tool
-//! environment on openenv 0.10.0 (the first with MCP over the session).
+//! environment on openenv 0.10.0 (0.3.0 serves it too: `protocol_python`).
 //! Both venvs come from PyPI, as for the benchmark server's tests.
 
 use crate::support;
@@ -124,10 +124,17 @@ fn mcp_tools_scenario_against_the_mcp_environment_on_openenv_0_10_0() {
     let rows = csv_rows(&dir);
     assert_eq!(col(&rows[0], &rows[1], "successful"), "4");
     let (h, e) = episodes_row(&dir);
+    // Tool calls are the mcp stage: 8 episodes × 4 calls, no step.
     assert_eq!(
         (col(&h, &e, "episodes_ok"), col(&h, &e, "steps")),
-        ("8", "32")
+        ("8", "0")
     );
+    let steps = support::csv_file(&dir, "steps.csv");
+    let calls: u64 = steps[1..]
+        .iter()
+        .map(|r| col(&steps[0], r, "mcp_count").parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(calls, 32);
     // Each call really waited: 4 calls of 0.05 s and 4 thinks of 0.1 s.
     let p50: f64 = col(&h, &e, "episode_p50").parse().unwrap();
     assert!(p50 >= 0.6, "episode p50 {p50}");

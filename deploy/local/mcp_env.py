@@ -1,9 +1,11 @@
-"""An MCP tool environment for rollout load tests, on openenv 0.10.x (MCP
-over the session arrived there; openenv-core 0.3.x has none): one FastMCP
+"""An MCP tool environment for rollout load tests (openenv-core 0.3.0 and
+openenv 0.10.0 both serve it, as measured by envload's tests): one FastMCP
 tool, ``wait(seconds)``, called with ``{"type": "mcp", "data":
 {"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "wait",
 "arguments": {"seconds": …}}}}`` over the WebSocket session (or listed with
-``tools/list``), as an agent that uses tools instead of steps does.
+``tools/list``), as raw JSON-RPC over WebSocket ``/mcp``, or over HTTP
+``POST /mcp`` in an ``openenv/session/create`` session — as an agent that
+uses tools instead of steps does.
 
 Served by ``APP=mcp_env:app OPENENV_PACKAGE=openenv==0.10.0
 deploy/local/run_uvicorn.sh``. Environment: ``PORT``,

@@ -31,6 +31,25 @@ pub struct Point {
     pub total_p99: f64,
     /// Mean requests per second.
     pub rps: f64,
+    /// envload's own stages: (sum of p50s, repetitions that had them).
+    pub state_p50: (f64, u32),
+    pub mcp_p50: (f64, u32),
+}
+
+impl Point {
+    /// Mean state p50 over the repetitions that asked state.
+    pub fn state(&self) -> Option<f64> {
+        mean_of(self.state_p50)
+    }
+
+    /// Mean MCP call p50 over the repetitions that made calls.
+    pub fn mcp(&self) -> Option<f64> {
+        mean_of(self.mcp_p50)
+    }
+}
+
+fn mean_of((sum, n): (f64, u32)) -> Option<f64> {
+    (n > 0).then(|| sum / f64::from(n))
 }
 
 fn wait_key(w: f64) -> u64 {
@@ -53,6 +72,11 @@ pub fn points_by(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
         p.step_p50 += r.step_p50;
         p.total_p99 += r.total_p99;
         p.rps += r.rps;
+        for (acc, v) in [(&mut p.state_p50, r.state_p50), (&mut p.mcp_p50, r.mcp_p50)] {
+            if let Some(v) = v {
+                *acc = (acc.0 + v, acc.1 + 1);
+            }
+        }
     }
     for by_n in sums.values_mut() {
         for p in by_n.values_mut() {
@@ -168,23 +192,43 @@ fn http_vs_ws_table(out: &mut String, pts: &Points, threshold: f64) {
     }
 }
 
-/// Table 3: the stages' latency at the maximum batch.
+/// Table 3: the stages' latency at the maximum batch; `State p50` and
+/// `MCP p50` columns follow when some phase asked state or made MCP calls
+/// (a reference-shaped run's table keeps the reference's columns).
 fn latency_table(out: &mut String, pts: &Points, threshold: f64) {
-    let _ = writeln!(out, "\n## Table 3: latency at maximum load (seconds)\n");
-    let _ = writeln!(out, "| Infrastructure | Mode | Wait (s) | Batch | Connect p50 | Reset p50 | Step p50 | Total p99 |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-    for ((infra, mode, w), by_n) in pts {
-        if let Some((n, p)) = max_batch(by_n, threshold) {
-            let _ = writeln!(
-                out,
-                "| {infra} | {mode} | {} | {n} | {:.4} | {:.4} | {:.4} | {:.4} |",
-                float(*w as f64 / 1e6),
-                p.connect_p50,
-                p.reset_p50,
-                p.step_p50,
-                p.total_p99
-            );
+    let best: Vec<_> = pts
+        .iter()
+        .filter_map(|(k, by_n)| max_batch(by_n, threshold).map(|b| (k, b)))
+        .collect();
+    let state = best.iter().any(|(_, (_, p))| p.state().is_some());
+    let mcp = best.iter().any(|(_, (_, p))| p.mcp().is_some());
+    let (mut head, mut rule) = (
+        "| Infrastructure | Mode | Wait (s) | Batch | Connect p50 | Reset p50 | Step p50 | Total p99 |".to_string(),
+        "|---|---|---|---|---|---|---|---|".to_string(),
+    );
+    for (shown, name) in [(state, " State p50 |"), (mcp, " MCP p50 |")] {
+        if shown {
+            head.push_str(name);
+            rule.push_str("---|");
         }
+    }
+    let _ = writeln!(out, "\n## Table 3: latency at maximum load (seconds)\n");
+    let _ = writeln!(out, "{head}\n{rule}");
+    for ((infra, mode, w), (n, p)) in best {
+        let mut line = format!(
+            "| {infra} | {mode} | {} | {n} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            float(*w as f64 / 1e6),
+            p.connect_p50,
+            p.reset_p50,
+            p.step_p50,
+            p.total_p99
+        );
+        for (shown, v) in [(state, p.state()), (mcp, p.mcp())] {
+            if shown {
+                line.push_str(&v.map_or(" – |".to_string(), |v| format!(" {v:.4} |")));
+            }
+        }
+        let _ = writeln!(out, "{line}");
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Row {
     pub step_p50: f64,
     pub total_p99: f64,
     pub rps: f64,
+    /// `state_p50` and `mcp_p50` (`None`: not in the file, or empty).
+    pub state_p50: Option<f64>,
+    pub mcp_p50: Option<f64>,
 }
 
 /// One run's rows and its `run.json` document (all defaults for a
@@ -129,6 +132,7 @@ fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
     let c: Vec<usize> = cols.into_iter().map(idx).collect::<Result<_, _>>()?;
     let hardware = idx("hardware").ok();
     let unique_pids = idx("unique_pids").ok();
+    let (state_p50, mcp_p50) = (idx("state_p50").ok(), idx("mcp_p50").ok());
     let mut rows = Vec::new();
     for (line, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| format!("{}: {e}", csv_path.display()))?;
@@ -150,9 +154,27 @@ fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
         };
         let seconds = |i: usize| num(i, 0.0..=f64::MAX, "a number of seconds ≥ 0");
         let mode = rec.get(c[0]).unwrap_or_default().to_string();
-        if mode != "ws" && mode != "http" {
-            return Err(bad(0, "a mode (ws or http)"));
+        if envload_agent::Mode::parse(&mode).is_none() {
+            return Err(bad(0, "a mode (ws, http, mcp-ws or mcp-http)"));
         }
+        // An extra stage: empty when the phase did not send it.
+        let extra = |col: Option<usize>, name: &str| -> Result<Option<f64>, String> {
+            match col.and_then(|i| rec.get(i)).map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!(
+                            "{} row {}, column '{name}': '{v}' is not a number of seconds ≥ 0",
+                            csv_path.display(),
+                            line + 2
+                        )
+                    }),
+            }
+        };
         let n = rec
             .get(c[1])
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -178,6 +200,8 @@ fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
             step_p50: seconds(6)?,
             total_p99: seconds(7)?,
             rps: num(8, 0.0..=f64::MAX, "a rate ≥ 0")?,
+            state_p50: extra(state_p50, "state_p50")?,
+            mcp_p50: extra(mcp_p50, "mcp_p50")?,
         });
     }
     Ok(rows)

@@ -167,6 +167,10 @@ pub struct PhaseEntry {
     /// `--leak-probe`: what the probe after the phase found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leak_probe: Option<LeakProbe>,
+    /// `--mode mcp-http`: sessions created and never closed (a close that
+    /// failed, or `--abort`), whose slots the server keeps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unclosed_sessions: Option<u64>,
 }
 
 /// What `--leak-probe` found right after a phase.

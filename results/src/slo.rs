@@ -122,10 +122,10 @@ fn parse_clause(c: &str) -> Result<Clause, String> {
         Some((stage, p)) => (stage, p),
         None => ("total", name.trim()),
     };
-    let stage = ["connect", "reset", "step", "total"]
+    let stage = ["connect", "reset", "step", "state", "mcp", "total"]
         .into_iter()
         .find(|s| *s == stage)
-        .ok_or_else(|| bad("the stage is connect, reset, step or total"))?;
+        .ok_or_else(|| bad("the stage is connect, reset, step, state, mcp or total"))?;
     let pct: u32 = pct
         .strip_prefix('p')
         .and_then(|p| p.parse().ok())
@@ -157,10 +157,11 @@ fn parse_clause(c: &str) -> Result<Clause, String> {
 }
 
 impl Clause {
-    /// The figure this clause bounds, in a phase's row.
-    fn value(&self, row: &SummaryRow) -> f64 {
+    /// The figure this clause bounds, in a phase's row (`None`: a state or
+    /// MCP stage the phase did not send).
+    fn value(&self, row: &SummaryRow) -> Option<f64> {
         match *self {
-            Clause::Success(_) => 1.0 - row.error_rate,
+            Clause::Success(_) => Some(1.0 - row.error_rate),
             Clause::Latency { stage, pct, .. } => {
                 let i3 = match pct {
                     50 => 0,
@@ -168,18 +169,30 @@ impl Clause {
                     _ => 2,
                 };
                 match stage {
-                    "connect" => row.connect[i3],
-                    "reset" => row.reset[i3],
-                    "step" => row.step[i3],
-                    _ => row.total[[50, 90, 95, 99].iter().position(|p| *p == pct).unwrap_or(3)],
+                    "connect" => Some(row.connect[i3]),
+                    "reset" => Some(row.reset[i3]),
+                    "step" => Some(row.step[i3]),
+                    "state" => row.state.map(|v| v[i3]),
+                    "mcp" => row.mcp.map(|v| v[i3]),
+                    _ => Some(
+                        row.total[[50, 90, 95, 99].iter().position(|p| *p == pct).unwrap_or(3)],
+                    ),
                 }
             }
         }
     }
 
-    /// How a phase missed this clause ("success 0.912 < 0.95"), if it did.
+    /// How a phase missed this clause ("success 0.912 < 0.95"), if it did;
+    /// a bound on a stage the phase never sent is missed, said so.
     fn missed(&self, row: &SummaryRow) -> Option<String> {
-        let v = self.value(row);
+        let Some(v) = self.value(row) else {
+            let Clause::Latency { stage, pct, .. } = *self else {
+                unreachable!("success is always measured")
+            };
+            return Some(format!(
+                "{stage} p{pct} not measured: the phase sent no {stage} request"
+            ));
+        };
         match *self {
             Clause::Success(min) => (!reaches(v, min)).then(|| format!("success {v:.4} < {min}")),
             Clause::Latency { stage, pct, max } => {
@@ -281,6 +294,18 @@ mod tests {
             s.as_ceiling(1.0).unwrap_err(),
             "ceiling searches on success and total p99: --slo 'success>=F,p99<=T'"
         );
+        // The protocol's own stages: bounded when sent, missed when not.
+        let m: SloSpec = "mcp_p99<=0.5,state_p50<=10ms".parse().unwrap();
+        assert_eq!(
+            m.misses(&row),
+            vec![
+                "mcp p99 not measured: the phase sent no mcp request",
+                "state p50 not measured: the phase sent no state request"
+            ]
+        );
+        row.mcp = Some([0.1, 0.2, 0.6]);
+        row.state = Some([0.005, 0.02, 0.03]);
+        assert_eq!(m.misses(&row), vec!["mcp p99 0.600 s > 0.5 s"]);
         let c: SloSpec = "p99<=5".parse().unwrap();
         assert_eq!(
             c.as_ceiling(1.0).unwrap(),

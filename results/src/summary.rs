@@ -8,8 +8,10 @@ use envload_agent::{Distinct, PhaseStats, SessionRecord};
 
 use crate::phase::Phase;
 
-/// The `summary.csv` header, in the reference's order. Pinned by a test.
-pub const COLUMNS: [&str; 33] = [
+/// The `summary.csv` header: the reference's 33 columns in its order, then
+/// envload's own stages (`state_*`, `mcp_*`; empty in a phase that did not
+/// send them). Pinned by a test.
+pub const COLUMNS: [&str; 39] = [
     "mode",
     "url",
     "num_requests",
@@ -43,7 +45,16 @@ pub const COLUMNS: [&str; 33] = [
     "unique_pids",
     "unique_sessions",
     "unique_hosts",
+    "state_p50",
+    "state_p95",
+    "state_p99",
+    "mcp_p50",
+    "mcp_p95",
+    "mcp_p99",
 ];
+
+/// How many of [`COLUMNS`] are the reference's.
+pub const REFERENCE_COLUMNS: usize = 33;
 
 /// One phase's summary.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +87,10 @@ pub struct SummaryRow {
     pub unique_pids: u64,
     pub unique_sessions: u64,
     pub unique_hosts: u64,
+    /// state p50, p95, p99 (`None`: the phase asked no state).
+    pub state: Option<[f64; 3]>,
+    /// MCP call p50, p95, p99 (`None`: the phase made no MCP call).
+    pub mcp: Option<[f64; 3]>,
 }
 
 /// Distinct non-empty `pid`, `session_hash` and `host_url` values over the
@@ -155,6 +170,8 @@ pub fn summarize(
         unique_pids: uniques.pids,
         unique_sessions: uniques.sessions,
         unique_hosts: uniques.hosts,
+        state: (stats.state.count() > 0).then(|| q3(&stats.state)),
+        mcp: (stats.mcp.count() > 0).then(|| q3(&stats.mcp)),
     }
 }
 
@@ -196,6 +213,8 @@ pub(crate) mod tests {
             unique_pids: 1,
             unique_sessions: 10,
             unique_hosts: 1,
+            state: None,
+            mcp: None,
         }
     }
 }

@@ -59,6 +59,7 @@ pub fn workload_to_proto(w: &Workload) -> Option<v1::Workload> {
         max_resets_in_flight: w.max_resets_in_flight,
         seed: w.seed,
         group: w.group,
+        state_every: w.state_every,
     })
 }
 
@@ -138,6 +139,7 @@ pub fn workload_from_proto(p: Option<&v1::Workload>) -> Result<Workload, Convert
         max_resets_in_flight: p.max_resets_in_flight,
         seed: p.seed,
         group: p.group.max(1),
+        state_every: p.state_every,
     })
 }
 
@@ -145,6 +147,9 @@ pub fn workload_from_proto(p: Option<&v1::Workload>) -> Result<Workload, Convert
 pub fn fill_stats(p: &mut v1::Stats, s: &PhaseStats) {
     let Some(r) = &s.rollout else { return };
     p.step_by_index = r.by_step.iter().map(latency_to_proto).collect();
+    p.state_by_index = r.state_by_step.iter().map(latency_to_proto).collect();
+    p.mcp_by_index = r.mcp_by_step.iter().map(latency_to_proto).collect();
+    p.unclosed = r.unclosed;
     p.episode = Some(latency_to_proto(&r.episode));
     p.episodes = r.episodes;
     p.episodes_ok = r.episodes_ok;
@@ -161,7 +166,8 @@ pub fn fill_stats(p: &mut v1::Stats, s: &PhaseStats) {
 
 /// Adds the rollout part of `p` to `s` (nothing when `p` has none).
 pub fn merge_stats(s: &mut PhaseStats, p: &v1::Stats) -> Result<(), ConvertError> {
-    if p.episodes == 0 && p.step_by_index.is_empty() {
+    if p.episodes == 0 && p.step_by_index.is_empty() && p.mcp_by_index.is_empty() && p.unclosed == 0
+    {
         return Ok(());
     }
     let mut errors = BTreeMap::new();
@@ -172,13 +178,19 @@ pub fn merge_stats(s: &mut PhaseStats, p: &v1::Stats) -> Result<(), ConvertError
         errors.insert(kind, *v);
     }
     let r = s.rollout.get_or_insert_with(Default::default);
-    if r.by_step.len() < p.step_by_index.len() {
-        r.by_step
-            .resize_with(p.step_by_index.len(), Latency::default);
+    for (mine, theirs) in [
+        (&mut r.by_step, &p.step_by_index),
+        (&mut r.state_by_step, &p.state_by_index),
+        (&mut r.mcp_by_step, &p.mcp_by_index),
+    ] {
+        if mine.len() < theirs.len() {
+            mine.resize_with(theirs.len(), Latency::default);
+        }
+        for (m, t) in mine.iter_mut().zip(theirs) {
+            merge_latency(m, Some(t))?;
+        }
     }
-    for (mine, theirs) in r.by_step.iter_mut().zip(&p.step_by_index) {
-        merge_latency(mine, Some(theirs))?;
-    }
+    r.unclosed += p.unclosed;
     merge_latency(&mut r.episode, p.episode.as_ref())?;
     r.episodes += p.episodes;
     r.episodes_ok += p.episodes_ok;
@@ -204,6 +216,11 @@ pub fn record_to_proto(r: &Rollout) -> v1::Rollout {
             .collect(),
         step_index: r.steps.iter().map(|s| s.index).collect(),
         step_us: r.steps.iter().map(|s| s.us).collect(),
+        state_index: r.states.iter().map(|s| s.index).collect(),
+        state_us: r.states.iter().map(|s| s.us).collect(),
+        mcp_index: r.mcp.iter().map(|s| s.index).collect(),
+        mcp_us: r.mcp.iter().map(|s| s.us).collect(),
+        unclosed: r.unclosed,
         reset_us: r.resets_us.clone(),
         episode_us: r.episodes_us.clone(),
         think_us: r.think_us,
@@ -215,12 +232,25 @@ pub fn record_to_proto(r: &Rollout) -> v1::Rollout {
 
 /// Decodes a session's rollout.
 pub fn record_from_proto(p: &v1::Rollout) -> Result<Rollout, ConvertError> {
-    if p.step_index.len() != p.step_us.len() {
-        return Err(bad(
-            "record.rollout",
-            "step_index and step_us differ in length",
-        ));
+    for (what, a, b) in [
+        ("step", p.step_index.len(), p.step_us.len()),
+        ("state", p.state_index.len(), p.state_us.len()),
+        ("mcp", p.mcp_index.len(), p.mcp_us.len()),
+    ] {
+        if a != b {
+            return Err(bad(
+                "record.rollout",
+                format!("{what}_index and {what}_us differ in length"),
+            ));
+        }
     }
+    let times = |index: &[u32], us: &[u64]| -> Vec<StepTime> {
+        index
+            .iter()
+            .zip(us)
+            .map(|(&index, &us)| StepTime { index, us })
+            .collect()
+    };
     let episode_errors = p
         .episode_errors
         .iter()
@@ -231,12 +261,10 @@ pub fn record_from_proto(p: &v1::Rollout) -> Result<Rollout, ConvertError> {
         episodes: p.episodes,
         episodes_ok: p.episodes_ok,
         episode_errors,
-        steps: p
-            .step_index
-            .iter()
-            .zip(&p.step_us)
-            .map(|(&index, &us)| StepTime { index, us })
-            .collect(),
+        steps: times(&p.step_index, &p.step_us),
+        states: times(&p.state_index, &p.state_us),
+        mcp: times(&p.mcp_index, &p.mcp_us),
+        unclosed: p.unclosed,
         resets_us: p.reset_us.clone(),
         episodes_us: p.episode_us.clone(),
         think_us: p.think_us,
@@ -265,6 +293,7 @@ mod tests {
             max_resets_in_flight: 256,
             seed: 11,
             group: 8,
+            state_every: 2,
         };
         let p = workload_to_proto(&w).unwrap();
         assert_eq!(workload_from_proto(Some(&p)).unwrap(), w);
@@ -299,6 +328,9 @@ mod tests {
             bytes_sent: 100,
             bytes_received: 900,
             reconnects: 1,
+            states: vec![StepTime { index: 1, us: 7 }],
+            mcp: vec![StepTime { index: 0, us: 40 }],
+            unclosed: true,
         };
         assert_eq!(record_from_proto(&record_to_proto(&r)).unwrap(), r);
         let mut stats = PhaseStats {
@@ -308,6 +340,11 @@ mod tests {
         let mut rs = RolloutStats::default();
         rs.by_step.resize_with(2, Latency::default);
         rs.by_step[1].record(30);
+        rs.mcp_by_step.resize_with(3, Latency::default);
+        rs.mcp_by_step[2].record(40);
+        rs.state_by_step.resize_with(1, Latency::default);
+        rs.state_by_step[0].record(8);
+        rs.unclosed = 3;
         rs.episodes = 2;
         stats.rollout = Some(Box::new(rs));
         let mut p = v1::Stats::default();
@@ -317,5 +354,14 @@ mod tests {
         let back = back.rollout.unwrap();
         assert_eq!((back.episodes, back.by_step.len()), (2, 2));
         assert_eq!(back.by_step[1].count(), 1);
+        assert_eq!(
+            (
+                back.mcp_by_step.len(),
+                back.mcp_by_step[2].count(),
+                back.state_by_step[0].max_us,
+                back.unclosed
+            ),
+            (3, 1, 8, 3)
+        );
     }
 }

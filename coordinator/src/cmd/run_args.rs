@@ -30,6 +30,12 @@ pub enum ModeArg {
     Ws,
     /// POST /reset then POST /step.
     Http,
+    /// MCP over WebSocket /mcp: raw JSON-RPC tool calls, one session per
+    /// connection.
+    McpWs,
+    /// MCP over HTTP POST /mcp: openenv/session/create, tool calls,
+    /// openenv/session/close (OpenEnv's production MCP client).
+    McpHttp,
 }
 
 impl From<ModeArg> for Mode {
@@ -37,6 +43,8 @@ impl From<ModeArg> for Mode {
         match m {
             ModeArg::Ws => Mode::Ws,
             ModeArg::Http => Mode::Http,
+            ModeArg::McpWs => Mode::McpWs,
+            ModeArg::McpHttp => Mode::McpHttp,
         }
     }
 }
@@ -94,9 +102,9 @@ pub struct RunArgs {
     /// Seconds each step waits [default: 1.0, or the scenario's].
     #[arg(short = 'w', long, allow_hyphen_values = true, value_parser = parse_wait)]
     pub wait: Option<f64>,
-    /// Session protocol.
-    #[arg(short = 'm', long, value_enum, default_value = "ws")]
-    pub mode: ModeArg,
+    /// Session protocol [default: ws, or the scenario's].
+    #[arg(short = 'm', long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Sweep the grid in each of these modes, one after the other
     /// (`ws,http`); replaces --mode (an envload addition).
     #[arg(long, value_enum, value_delimiter = ',', conflicts_with = "compare")]
@@ -281,7 +289,10 @@ impl RunArgs {
     /// bounded by its parser).
     pub fn config(&self) -> Result<RunConfig, UsageError> {
         let scenario = self.workload.scenario()?;
-        let mode: Mode = self.modes.first().copied().unwrap_or(self.mode).into();
+        let mode: Mode = match (self.modes.first().copied(), self.mode) {
+            (Some(m), _) | (None, Some(m)) => m.into(),
+            (None, None) => scenario.mode.unwrap_or(Mode::Ws),
+        };
         // Every mode the plan runs: --modes, else --mode; --compare adds HTTP.
         let mut modes: Vec<Mode> = self.modes.iter().map(|m| (*m).into()).collect();
         modes.push(mode);
@@ -317,7 +328,7 @@ impl RunArgs {
         }
         if abort.is_some() && modes.contains(&Mode::Http) {
             return Err(UsageError(
-                "--abort makes WebSocket sessions vanish without a close frame; HTTP sessions (--mode/--modes http, --compare) hold no slot to leak".into(),
+                "--abort makes WebSocket sessions vanish without a close frame (and HTTP MCP sessions leave theirs unclosed); plain HTTP sessions (--mode/--modes http, --compare) hold no slot to leak".into(),
             ));
         }
         let arrival = self.arrival.arrival(plan.n, workload.seed);

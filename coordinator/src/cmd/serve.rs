@@ -137,6 +137,7 @@ async fn serve_here(
         counters: Default::default(),
         auth_token: auth_token(args)?,
         leak_vanished_slots: args.inject_slot_leak,
+        mcp_sessions: Default::default(),
     };
     let scheme = if config.tls.is_some() {
         "https"

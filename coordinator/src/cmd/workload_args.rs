@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use envload_agent::workload::{check_action, Actions, Span, Think, Workload};
+use envload_agent::jsonrpc;
+use envload_agent::workload::{check_action, render, Actions, Span, StepKind, Think, Workload};
 use envload_agent::Mode;
 
 use crate::error::UsageError;
@@ -45,7 +46,9 @@ pub struct WorkloadArgs {
     pub reset: Option<String>,
     /// Every step's action, a JSON object template; {wait}, {step} and
     /// {session} are filled in. An object with "type": "mcp" is sent as an
-    /// MCP message instead of a step.
+    /// MCP message instead of a step, {"type": "state"} asks the state. In
+    /// the mcp-ws and mcp-http modes every action is a JSON-RPC request
+    /// (default: tools/call of the tool `wait` with seconds {wait}).
     #[arg(long, conflicts_with = "actions")]
     pub action: Option<String>,
     /// Actions from a JSONL file, one per step in order, cycling.
@@ -54,9 +57,38 @@ pub struct WorkloadArgs {
     /// At most this many resets outstanding across the phase (reset waves).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_resets_in_flight: Option<u64>,
+    /// Ask the environment's state ({"type":"state"} on WebSocket, GET
+    /// /state over HTTP) after every K-th step of an episode, timed as its
+    /// own stage (state_* columns). An action {"type": "state"} in --action
+    /// or an actions file asks it in place of a step.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub state_every: Option<u32>,
     /// Multiplies think times (0.1: ten times faster).
     #[arg(long, value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
+}
+
+/// Refuses a workload some mode of the plan cannot send.
+fn check_for_modes(w: &Workload, modes: &[Mode]) -> Result<(), UsageError> {
+    if modes.contains(&Mode::Http) && w.asks(StepKind::Mcp) {
+        return Err(UsageError(
+            "MCP actions ({\"type\": \"mcp\"}) travel over the WebSocket session: use --mode ws, or --mode mcp-http for MCP over HTTP".into(),
+        ));
+    }
+    if let Some(m) = modes.iter().find(|m| m.is_mcp()) {
+        if w.state_every > 0 {
+            return Err(UsageError(format!(
+                "--state-every asks the environment's state, which --mode {} sessions (MCP, JSON-RPC only) cannot: use --mode ws or http",
+                m.as_str()
+            )));
+        }
+        for a in w.actions.texts() {
+            jsonrpc::check_request(&render(a, 1.0, 0, 0)).map_err(|why| {
+                UsageError(format!("action '{a}' for --mode {}: {why}", m.as_str()))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 impl WorkloadArgs {
@@ -107,12 +139,9 @@ impl WorkloadArgs {
                 .unwrap_or(0),
             seed: self.seed.or(sc.seed).unwrap_or(0),
             group: self.group.or(sc.group).unwrap_or(1),
+            state_every: self.state_every.or(sc.state_every).unwrap_or(0),
         };
-        if modes.contains(&Mode::Http) && w.mcp_actions().contains(&true) {
-            return Err(UsageError(
-                "MCP actions ({\"type\": \"mcp\"}) travel over the WebSocket session: use --mode ws".into(),
-            ));
-        }
+        check_for_modes(&w, modes)?;
         Ok(w)
     }
 }

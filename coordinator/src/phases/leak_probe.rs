@@ -1,5 +1,7 @@
 //! `--leak-probe M`: right after a phase, M plain WebSocket sessions at
-//! once, each holding its slot for a step of at least 0.5 s. A server whose
+//! once, each holding its slot for a step of at least 0.5 s (after an MCP
+//! phase, M sessions of its mode, each holding its slot for one `wait`
+//! tool call as long: a tool environment may take no plain step). A server whose
 //! capacity is M refuses `leaked_slots` = M − succeeded of them when
 //! sessions of the phase — aborted ones, say (`--abort`) — still hold the
 //! slots they should have given back (the stall OpenEnv's PR #1000 fixed).
@@ -27,7 +29,11 @@ pub async fn run<D: PhaseDriver>(
     shutdown: &Shutdown,
 ) -> anyhow::Result<Option<LeakProbe>> {
     let probe = Phase {
-        mode: Mode::Ws,
+        mode: if phase.mode.is_mcp() {
+            phase.mode
+        } else {
+            Mode::Ws
+        },
         n: config.leak_probe,
         wait: phase.wait.max(HOLD),
         pause_before: Duration::ZERO,

@@ -160,6 +160,30 @@ pub fn csv_file(dir: &Path, name: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// `envload run -u URL -o <a fresh folder named tag> args…`, which must
+/// succeed; the folder.
+pub fn run_to(tag: &str, url: &str, args: &[&str]) -> OutDir {
+    let dir = out_dir(tag);
+    let mut all = vec!["run", "-u", url, "-o", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run_ok(&all);
+    dir
+}
+
+/// Column `name` of the last row of `dir/summary.csv`.
+pub fn last_summary(dir: &Path, name: &str) -> String {
+    let rows = csv_rows(dir);
+    col(&rows[0], &rows[rows.len() - 1], name).to_string()
+}
+
+/// The `error_type` of every failed session in `dir/raw.jsonl`, in order.
+pub fn error_types(dir: &Path) -> Vec<String> {
+    raw_lines(dir)
+        .iter()
+        .filter_map(|l| l["error_type"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// Runs `envload args…`, which must succeed; its stdout and stderr.
 pub fn run_ok(args: &[&str]) -> (String, String) {
     let out = run(args);

@@ -81,7 +81,7 @@ pub struct Heartbeat {
 pub struct Assignment {
     #[prost(uint64, tag = "1")]
     pub phase: u64,
-    /// "ws" | "http"
+    /// "ws" | "http" | "mcp-ws" | "mcp-http"
     #[prost(string, tag = "2")]
     pub mode: ::prost::alloc::string::String,
     /// session request_id goes to targets\[id % len\]
@@ -221,6 +221,9 @@ pub struct Workload {
     /// sessions per GRPO group, in lockstep (0, 1: none)
     #[prost(uint64, tag = "15")]
     pub group: u64,
+    /// a state request after every this many steps (0: none)
+    #[prost(uint32, tag = "16")]
+    pub state_every: u32,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ready {
@@ -301,6 +304,21 @@ pub struct Stats {
     /// scheduled start to actual (scheduled arrivals)
     #[prost(message, optional, tag = "18")]
     pub start_lag: ::core::option::Option<Latency>,
+    /// state requests
+    #[prost(message, optional, tag = "19")]
+    pub state: ::core::option::Option<Latency>,
+    /// MCP calls
+    #[prost(message, optional, tag = "20")]
+    pub mcp: ::core::option::Option<Latency>,
+    /// state latency by the index of the step it followed
+    #[prost(message, repeated, tag = "21")]
+    pub state_by_index: ::prost::alloc::vec::Vec<Latency>,
+    /// MCP call latency by index within an episode
+    #[prost(message, repeated, tag = "22")]
+    pub mcp_by_index: ::prost::alloc::vec::Vec<Latency>,
+    /// HTTP MCP sessions created and never closed
+    #[prost(uint64, tag = "23")]
+    pub unclosed: u64,
 }
 /// What finished since the last Progress (a delta, merged by the coordinator).
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -377,6 +395,19 @@ pub struct Rollout {
     pub bytes_received: u64,
     #[prost(uint32, tag = "11")]
     pub reconnects: u32,
+    /// parallel to state_us
+    #[prost(uint32, repeated, tag = "12")]
+    pub state_index: ::prost::alloc::vec::Vec<u32>,
+    #[prost(uint64, repeated, tag = "13")]
+    pub state_us: ::prost::alloc::vec::Vec<u64>,
+    /// parallel to mcp_us
+    #[prost(uint32, repeated, tag = "14")]
+    pub mcp_index: ::prost::alloc::vec::Vec<u32>,
+    #[prost(uint64, repeated, tag = "15")]
+    pub mcp_us: ::prost::alloc::vec::Vec<u64>,
+    /// an HTTP MCP session left open
+    #[prost(bool, tag = "16")]
+    pub unclosed: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SessionRecords {

@@ -10,7 +10,8 @@ use std::path::Path;
 pub struct RolloutPhase {
     /// `<folder> <mode> N=<batch size>`.
     pub label: String,
-    /// (step index, p50, p99) in seconds, from steps.csv.
+    /// (step index, p50, p99) in seconds, from steps.csv: the step's, or
+    /// at an index where no step was answered, the MCP call's.
     pub by_index: Vec<(u32, f64, f64)>,
     /// Its episodes.csv row, when there is one.
     pub episodes: Option<Episodes>,
@@ -62,7 +63,16 @@ pub fn load(dirs: &[std::path::PathBuf]) -> Result<Vec<RolloutPhase>, String> {
             let first = rows[0];
             let by_index = rows
                 .iter()
-                .map(|r| Ok((r.num("step_index")? as u32, r.num("p50")?, r.num("p99")?)))
+                .map(|r| {
+                    let mcp_only =
+                        r.get("count") == "0" && r.num("mcp_count").is_ok_and(|c| c > 0.0);
+                    let (p50, p99) = if mcp_only {
+                        ("mcp_p50", "mcp_p99")
+                    } else {
+                        ("p50", "p99")
+                    };
+                    Ok((r.num("step_index")? as u32, r.num(p50)?, r.num(p99)?))
+                })
                 .collect::<Result<Vec<_>, String>>()?;
             let ep = episodes.iter().find(|r| key(r) == k);
             let episodes = match ep {

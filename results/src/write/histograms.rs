@@ -1,5 +1,6 @@
 //! `histograms.jsonl`: each phase's merged histograms (connect, reset, step,
-//! total; microseconds; successful sessions only) as base64 HdrHistogram
+//! total, and state and mcp when the phase sent them; microseconds;
+//! successful sessions only) as base64 HdrHistogram
 //! V2+DEFLATE, so any set of runs can be re-merged exactly later.
 
 use std::fs::{File, OpenOptions};
@@ -53,6 +54,12 @@ impl PhaseWriter for HistogramsJsonl {
             "step": enc(&s.step)?,
             "total": enc(&s.total)?,
         });
+        // Phases that asked state or made MCP calls: those stages too.
+        for (name, l) in [("state", &s.state), ("mcp", &s.mcp)] {
+            if l.count() > 0 {
+                line[name] = enc(l)?.into();
+            }
+        }
         // Rollout phases only: the episode and per-step-index histograms.
         if let Some(ro) = s.rollout.as_deref() {
             line["episode"] = enc(&ro.episode)?.into();

@@ -20,17 +20,34 @@ use crate::files::{EPISODES_CSV, STEPS_CSV};
 use crate::model::PhaseResult;
 use crate::numfmt::float;
 
-/// `steps.csv` columns.
-pub const STEP_COLUMNS: &str =
-    "phase,mode,batch_size,wait_seconds,repetition,step_index,count,p50,p95,p99,mean,max";
-/// `episodes.csv` columns.
-pub const EPISODE_COLUMNS: &str = "phase,mode,batch_size,wait_seconds,repetition,episodes,episodes_ok,episodes_failed,episode_errors,episode_p50,episode_p95,episode_p99,steps,bytes_sent,bytes_received,reconnects,episodes_per_second,bytes_per_second";
+/// `steps.csv` columns: the step's latency at each index, then the `state`
+/// requests that followed the step at that index and the MCP calls at it
+/// (empty when none).
+pub const STEP_COLUMNS: &str = "phase,mode,batch_size,wait_seconds,repetition,step_index,count,p50,p95,p99,mean,max,state_count,state_p50,state_p95,state_p99,mcp_count,mcp_p50,mcp_p95,mcp_p99";
+/// `episodes.csv` columns (`unclosed`: HTTP MCP sessions created and never
+/// closed).
+pub const EPISODE_COLUMNS: &str = "phase,mode,batch_size,wait_seconds,repetition,episodes,episodes_ok,episodes_failed,episode_errors,episode_p50,episode_p95,episode_p99,steps,bytes_sent,bytes_received,reconnects,episodes_per_second,bytes_per_second,unclosed";
 
 /// Appends to `steps.csv` and `episodes.csv`, created on the first rollout
 /// phase.
 pub struct RolloutsCsv {
     dir: PathBuf,
-    files: Option<(BufWriter<File>, BufWriter<File>)>,
+    files: Option<(Appending, Appending)>,
+}
+
+/// One CSV file appended to, and the fields its header has room for.
+struct Appending {
+    file: BufWriter<File>,
+    width: usize,
+}
+
+impl Appending {
+    /// Writes `key,row`, cut to the header's width.
+    fn row(&mut self, key: &str, row: &str) -> io::Result<()> {
+        let line = format!("{key},{row}");
+        let cut: Vec<&str> = line.split(',').take(self.width).collect();
+        writeln!(self.file, "{}", cut.join(","))
+    }
 }
 
 impl RolloutsCsv {
@@ -42,17 +59,21 @@ impl RolloutsCsv {
         }
     }
 
-    fn files(&mut self) -> io::Result<&mut (BufWriter<File>, BufWriter<File>)> {
+    fn files(&mut self) -> io::Result<&mut (Appending, Appending)> {
         if self.files.is_none() {
-            let open = |name: &str, header: &str| -> io::Result<BufWriter<File>> {
+            let open = |name: &str, header: &str| -> io::Result<Appending> {
                 let path = self.dir.join(name);
-                let fresh = !path.exists();
-                let mut f =
+                let columns: Vec<&str> = header.split(',').collect();
+                let width = super::header_width(&path, &columns)?;
+                let mut file =
                     BufWriter::new(OpenOptions::new().create(true).append(true).open(path)?);
-                if fresh {
-                    writeln!(f, "{header}")?;
+                if width.is_none() {
+                    writeln!(file, "{header}")?;
                 }
-                Ok(f)
+                Ok(Appending {
+                    file,
+                    width: width.unwrap_or(columns.len()),
+                })
             };
             self.files = Some((
                 open(STEPS_CSV, STEP_COLUMNS)?,
@@ -79,13 +100,38 @@ impl PhaseWriter for RolloutsCsv {
         );
         let wall = r.outcome.wall.as_secs_f64();
         let (steps, episodes) = self.files()?;
-        for (i, l) in ro.by_step.iter().enumerate() {
-            writeln!(steps, "{key},{},{},{}", i + 1, l.count(), latency(l))?;
+        let indices = ro
+            .by_step
+            .len()
+            .max(ro.state_by_step.len())
+            .max(ro.mcp_by_step.len());
+        let empty = Latency::default();
+        for i in 0..indices {
+            let at = |v: &'_ [Latency]| v.get(i).unwrap_or(&empty).clone();
+            let (step, state, mcp) = (at(&ro.by_step), at(&ro.state_by_step), at(&ro.mcp_by_step));
+            let row = format!(
+                "{},{},{},{},{}",
+                i + 1,
+                step.count(),
+                latency(&step),
+                stage(&state),
+                stage(&mcp)
+            );
+            steps.row(&key, &row)?;
         }
-        writeln!(episodes, "{key},{}", episode_row(ro, wall))?;
-        steps.flush()?;
-        episodes.flush()
+        episodes.row(&key, &episode_row(ro, wall))?;
+        steps.file.flush()?;
+        episodes.file.flush()
     }
+}
+
+/// `count,p50,p95,p99` of an extra stage; `0,,,` when it had none.
+fn stage(l: &Latency) -> String {
+    if l.count() == 0 {
+        return "0,,,".into();
+    }
+    let q = [0.5, 0.95, 0.99].map(|q| float(l.quantile_s(q)));
+    format!("{},{}", l.count(), q.join(","))
 }
 
 /// `p50,p95,p99,mean,max` in seconds.
@@ -111,7 +157,7 @@ fn episode_row(ro: &RolloutStats, wall: f64) -> String {
         .join(";");
     let e = &ro.episode;
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         ro.episodes,
         ro.episodes_ok,
         ro.episodes - ro.episodes_ok,
@@ -125,5 +171,6 @@ fn episode_row(ro: &RolloutStats, wall: f64) -> String {
         ro.reconnects,
         float(per_s(ro.episodes_ok)),
         float(per_s(ro.bytes_sent + ro.bytes_received)),
+        ro.unclosed,
     )
 }

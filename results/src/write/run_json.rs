@@ -89,6 +89,8 @@ impl PhaseWriter for RunJson {
             cpu_seconds: r.cpu,
             inter_arrival: r.inter_arrival,
             leak_probe: None,
+            unclosed_sessions: (r.phase.mode == envload_agent::Mode::McpHttp)
+                .then(|| r.outcome.stats.rollout.as_ref().map_or(0, |ro| ro.unclosed)),
             think: r.think,
             start_lag: {
                 let l = &r.outcome.stats.start_lag;

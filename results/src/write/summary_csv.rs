@@ -13,30 +13,38 @@ use crate::summary::{SummaryRow, COLUMNS};
 /// Appends to `<dir>/summary.csv`.
 pub struct SummaryCsv {
     writer: csv::Writer<File>,
+    /// Fields per row: what the file's header has (a reused folder whose
+    /// file has the reference's 33 columns keeps them).
+    width: usize,
 }
 
 impl SummaryCsv {
-    /// Opens `dir/summary.csv`, writing the header if the file is new or empty.
+    /// Opens `dir/summary.csv`, writing the header if the file is new or
+    /// empty; an existing file keeps its header, and rows carry as many of
+    /// [`COLUMNS`] as it names.
     pub fn open(dir: &Path) -> io::Result<Self> {
         let path = dir.join(SUMMARY_CSV);
-        let fresh = std::fs::metadata(&path)
-            .map(|m| m.len() == 0)
-            .unwrap_or(true);
+        let width = super::header_width(&path, &COLUMNS)?;
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(file);
-        if fresh {
+        if width.is_none() {
             writer.write_record(COLUMNS)?;
             writer.flush()?;
         }
-        Ok(SummaryCsv { writer })
+        Ok(SummaryCsv {
+            writer,
+            width: width.unwrap_or(COLUMNS.len()),
+        })
     }
 }
 
 impl PhaseWriter for SummaryCsv {
     fn write_phase(&mut self, result: &PhaseResult) -> io::Result<()> {
-        self.writer.write_record(fields(&result.summary))?;
+        let mut row = fields(&result.summary);
+        row.truncate(self.width);
+        self.writer.write_record(row)?;
         self.writer.flush()
     }
 }
@@ -68,5 +76,11 @@ pub fn fields(s: &SummaryRow) -> Vec<String> {
     out.extend(s.total.iter().map(|v| float(*v)));
     out.extend([s.requests_per_second, s.effective_concurrency].map(float));
     out.extend([s.unique_pids, s.unique_sessions, s.unique_hosts].map(|v| v.to_string()));
+    for stage in [s.state, s.mcp] {
+        match stage {
+            Some(q) => out.extend(q.map(float)),
+            None => out.extend([""; 3].map(String::from)),
+        }
+    }
     out
 }

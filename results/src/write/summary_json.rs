@@ -114,6 +114,16 @@ impl PhaseWriter for SummaryJson {
                 .map(|(k, v)| (k.as_str().to_string(), Value::from(*v)))
                 .collect::<serde_json::Map<_, _>>(),
         });
+        for (name, stage) in [("state", s.state), ("mcp", s.mcp)] {
+            if let Some(v) = stage {
+                phase[name] = q3(&v);
+            }
+        }
+        if let Some(ro) = &r.outcome.stats.rollout {
+            if r.phase.mode == envload_agent::Mode::McpHttp {
+                phase["unclosed_sessions"] = ro.unclosed.into();
+            }
+        }
         if let Some(spec) = &self.slo {
             let missed = spec.misses(s);
             phase["slo"] = json!({"passed": missed.is_empty(), "missed": missed});
