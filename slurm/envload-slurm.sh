@@ -60,9 +60,16 @@ start_server() {
 # (comma-separated; default: every node of the job), $AGENTS_PER_NODE each.
 # TARGETS is one URL or a comma-separated list. Plan from the environment:
 # REQUESTS_GRID, WAIT_GRID, MODE, REPS, TIMEOUT, EXPECTED_HOSTS, SCENARIO (a
-# rollout scenario file; the grid's requests and waits win), EXTRA_ARGS.
+# rollout scenario file; the grid's requests and waits win), STAGES (a stage
+# plan, --stages: replaces REQUESTS_GRID; the wait is WAIT_GRID's first),
+# EXTRA_ARGS.
 run_load() {
   local targets="$1" head port agent_nodes per_node n_nodes agents token out coord_pid rc url_flag
+  local plan=(--requests-grid "${REQUESTS_GRID:-32,128,512}" --wait-grid "${WAIT_GRID:-1.0}")
+  if [ -n "${STAGES:-}" ]; then
+    local wait="${WAIT_GRID:-1.0}"
+    plan=(--stages "$STAGES" --wait "${wait%%,*}")
+  fi
   head="$(hostname)"
   port="${COORD_PORT:-$((20000 + ${SLURM_JOB_ID:-0} % 20000))}"
   agent_nodes="${AGENT_NODES:-$(job_nodes | paste -sd, -)}"
@@ -78,7 +85,7 @@ run_load() {
   # shellcheck disable=SC2086  # EXTRA_ARGS is a list of flags
   ENVLOAD_TOKEN="$token" "$ENVLOAD" coordinator --listen "0.0.0.0:$port" --agents "$agents" \
     --agent-wait "${AGENT_WAIT:-120}" "$url_flag" "$targets" \
-    --requests-grid "${REQUESTS_GRID:-32,128,512}" --wait-grid "${WAIT_GRID:-1.0}" \
+    "${plan[@]}" \
     --mode "${MODE:-ws}" --reps "${REPS:-1}" --timeout "${TIMEOUT:-120}" \
     --infrastructure "$INFRASTRUCTURE" --hardware "${HARDWARE:-slurm}" -o "$out" \
     ${EXPECTED_HOSTS:+--expected-hosts "$EXPECTED_HOSTS" --require-hosts} \

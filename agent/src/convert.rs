@@ -12,12 +12,14 @@ use proto::v1;
 
 use crate::failure::{ErrorType, Failure};
 use crate::headers::HeaderTemplate;
+use crate::intervals::Interval;
 use crate::observation::Observed;
 use crate::plan::{
     Abort, AbortStage, Arrival, Assignment, CloseMode, Mode, DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_MAX_MESSAGE, DEFAULT_PING_TIMEOUT,
 };
 use crate::record::{SessionRecord, Timings};
+use crate::stages::Stages;
 use crate::stats::{Latency, PhaseStats};
 use crate::target::Target;
 use crate::tls::TlsOptions;
@@ -235,6 +237,16 @@ pub fn assignment_to_proto(phase: u64, a: &Assignment, send_records: bool) -> v1
         abort_stage: a.abort.map(|x| x.stage.as_str()).unwrap_or_default().into(),
         abort_fin: a.abort.is_some_and(|x| x.fin),
         no_pong_fraction: a.no_pong,
+        stages: a
+            .stages
+            .iter()
+            .flat_map(|p| &p.0)
+            .map(|s| v1::Stage {
+                seconds: s.duration.as_secs_f64(),
+                target: s.target,
+            })
+            .collect(),
+        interval_seconds: a.interval.as_secs_f64(),
         ping_interval_seconds: a.ping_interval.as_secs_f64(),
         ping_timeout_seconds: a.ping_timeout.as_secs_f64(),
         headers: a
@@ -258,6 +270,41 @@ fn seconds(what: &'static str, s: f64, default: Duration) -> Result<Duration, Co
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| bad(what, s))
+}
+
+/// A time-series interval on the wire.
+pub fn interval_to_proto(i: &Interval) -> v1::Interval {
+    v1::Interval {
+        index: i.index,
+        started: i.started,
+        stats: Some(stats_to_proto(&i.stats)),
+    }
+}
+
+/// A time-series interval from the wire.
+pub fn interval_from_proto(p: &v1::Interval) -> Result<Interval, ConvertError> {
+    Ok(Interval {
+        index: p.index,
+        started: p.started,
+        stats: match &p.stats {
+            Some(s) => stats_from_proto(s)?,
+            None => PhaseStats::default(),
+        },
+    })
+}
+
+/// The assignment's stage plan, checked (none: not a stage phase).
+fn stages_from_proto(p: &[v1::Stage]) -> Result<Option<Stages>, ConvertError> {
+    if p.is_empty() {
+        return Ok(None);
+    }
+    let text: Vec<String> = p
+        .iter()
+        .map(|s| format!("{}s:{}", s.seconds, s.target))
+        .collect();
+    Stages::parse(&text.join(","))
+        .map(Some)
+        .map_err(|e| bad("assignment.stages", e))
 }
 
 /// The assignment's client faults, checked.
@@ -344,6 +391,12 @@ pub fn assignment_from_proto(p: &v1::Assignment) -> Result<Assignment, ConvertEr
         },
         workload: rollout::workload_from_proto(p.workload.as_ref())?,
         abort: abort_from_proto(p)?,
+        stages: stages_from_proto(&p.stages)?,
+        interval: seconds(
+            "assignment.interval_seconds",
+            p.interval_seconds,
+            crate::plan::DEFAULT_INTERVAL,
+        )?,
         no_pong: if (0.0..=1.0).contains(&p.no_pong_fraction) {
             p.no_pong_fraction
         } else {
@@ -441,6 +494,8 @@ mod tests {
                 fin: true,
             }),
             no_pong: 0.5,
+            stages: Some(crate::stages::Stages::parse("10s:64,40s:64,500ms:0").unwrap()),
+            interval: Duration::from_millis(250),
         };
         let p = assignment_to_proto(3, &a, true);
         assert_eq!(
@@ -457,6 +512,7 @@ mod tests {
         assert_eq!(back.headers, a.headers);
         assert_eq!(back.abort, a.abort);
         assert_eq!(back.no_pong, a.no_pong);
+        assert_eq!((&back.stages, back.interval), (&a.stages, a.interval));
         assert_eq!(
             (back.ping_interval, back.ping_timeout),
             (a.ping_interval, a.ping_timeout)

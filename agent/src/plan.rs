@@ -253,7 +253,16 @@ pub struct Assignment {
     /// This fraction of the sessions (chosen by the seed) leave their socket
     /// unread while they think, so server pings go unanswered (`--no-pong`).
     pub no_pong: f64,
+    /// A stage plan (`--stages`): `count` virtual users of the phase's
+    /// `batch_size`, each running sessions back to back while the plan
+    /// holds it.
+    pub stages: Option<crate::stages::Stages>,
+    /// The width of the time series' intervals (`--interval`).
+    pub interval: Duration,
 }
+
+/// Default `--interval`: one row of the time series a second.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Assignment {
     /// The bounds every session of this share runs under.

@@ -153,7 +153,7 @@ pub async fn run(opts: AgentOpts) -> Result<(), AgentError> {
                         }
                     }
                     None => {
-                        for m in [sh.take_progress(), sh.take_records(), Some(sh.done())].into_iter().flatten() {
+                        for m in [sh.take_progress(true), sh.take_records(), Some(sh.done())].into_iter().flatten() {
                             send(&tx, m).await.map_err(lost)?;
                         }
                         share = None;
@@ -167,7 +167,7 @@ pub async fn run(opts: AgentOpts) -> Result<(), AgentError> {
                 let beat = msg(Up::Heartbeat(v1::Heartbeat { sent_unix_ms: unix_ms() }));
                 send(&tx, beat).await.map_err(lost)?;
                 if let Some(sh) = share.as_mut().filter(|s| s.sessions.is_some()) {
-                    for m in [sh.take_progress(), sh.take_records()].into_iter().flatten() {
+                    for m in [sh.take_progress(false), sh.take_records()].into_iter().flatten() {
                         send(&tx, m).await.map_err(lost)?;
                     }
                 }

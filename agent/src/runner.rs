@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::intervals::{Interval, Intervals};
 use crate::plan::Assignment;
 use crate::record::SessionRecord;
 use crate::session::ShareSpec;
@@ -59,6 +60,16 @@ impl Sessions {
         self.spec.started.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Sessions started in intervals `k` of the time series.
+    pub fn started_in(&self, k: u64) -> u64 {
+        self.spec.started_in(k, k + 1)
+    }
+
+    /// Time since the share started (its clock: what `ended_after` counts).
+    pub fn elapsed(&self) -> Duration {
+        self.spec.start.elapsed()
+    }
+
     /// The next session to finish, or `None` when all have.
     pub async fn next(&mut self) -> Option<SessionRecord> {
         loop {
@@ -75,19 +86,22 @@ pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs every session of `a` concurrently and waits for all of them.
 pub async fn run_share(a: &Assignment) -> ShareResult {
-    run_share_with(a, |_, _| {}).await
+    run_share_with(a, |_, _, _| {}).await
 }
 
 /// [`run_share`], calling `progress` every [`PROGRESS_EVERY`] — whether or
 /// not a session ended (long steps, scheduled starts) — with the sessions
-/// started and the statistics so far (the in-process driver's live view).
+/// started, the statistics so far and the time-series intervals closed
+/// since the last call (the in-process driver's live view); once more at
+/// the end with the last intervals.
 pub async fn run_share_with(
     a: &Assignment,
-    mut progress: impl FnMut(u64, &PhaseStats),
+    mut progress: impl FnMut(u64, &PhaseStats, Vec<Interval>),
 ) -> ShareResult {
     let mut sessions = Sessions::spawn(a);
-    let mut records = Vec::with_capacity(a.count as usize);
+    let mut records = Vec::with_capacity(a.count.min(1 << 20) as usize);
     let mut stats = PhaseStats::default();
+    let mut intervals = Intervals::new(a.interval);
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -95,13 +109,19 @@ pub async fn run_share_with(
             rec = sessions.next() => match rec {
                 Some(rec) => {
                     stats.record(&rec);
+                    intervals.record(&rec);
                     records.push(rec);
                 }
                 None => break,
             },
-            _ = tick.tick() => progress(sessions.started(), &stats),
+            _ = tick.tick() => {
+                let closed = intervals.close(sessions.elapsed(), |k| sessions.started_in(k));
+                progress(sessions.started(), &stats, closed);
+            }
         }
     }
+    let closed = intervals.close_all(sessions.elapsed(), |k| sessions.started_in(k));
+    progress(sessions.started(), &stats, closed);
     let wall = records
         .iter()
         .map(|r| r.ended_after)

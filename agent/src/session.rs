@@ -47,6 +47,10 @@ pub(crate) struct ShareSpec {
     pub in_flight: Option<Semaphore>,
     /// Sessions started so far (past their schedule and the bound).
     pub started: AtomicU64,
+    /// Sessions started per interval of the time series (`interval` wide).
+    pub starts: std::sync::Mutex<Vec<u64>>,
+    /// The time series' interval width.
+    pub interval: Duration,
     /// Source addresses for loopback targets.
     pub loopback_sources: u8,
     /// When each session starts after the share's start (empty: at once).
@@ -58,6 +62,9 @@ pub(crate) struct ShareSpec {
     /// The user's headers, expanded from this process's environment; a
     /// variable it lacks fails every session, named.
     pub headers: Result<Vec<(String, String)>, String>,
+    /// A stage plan: the share's `count` are virtual users running sessions
+    /// back to back as the plan holds them (`stages`).
+    pub stages: Option<crate::stages::Stages>,
 }
 
 impl ShareSpec {
@@ -103,10 +110,13 @@ impl ShareSpec {
             arrival: a.arrival,
             in_flight: share_of(a.arrival.max_in_flight, a).map(Semaphore::new),
             started: AtomicU64::new(0),
+            starts: Default::default(),
+            interval: a.interval.max(Duration::from_millis(1)),
             loopback_sources: a.loopback_sources,
             headers: crate::headers::expand_all(&a.headers),
             abort: a.abort,
             abort_seed: a.workload.seed,
+            stages: a.stages.clone(),
             schedule: a.arrival.schedule(
                 a.first_request_id,
                 a.count,
@@ -114,6 +124,24 @@ impl ShareSpec {
                 a.workload.group,
             ),
         }
+    }
+
+    /// A session starts now: counted, and in its interval.
+    pub fn count_start(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        let i = (self.start.elapsed().as_nanos() / self.interval.as_nanos()) as usize;
+        let mut starts = self.starts.lock().unwrap_or_else(|p| p.into_inner());
+        if starts.len() <= i {
+            starts.resize(i + 1, 0);
+        }
+        starts[i] += 1;
+    }
+
+    /// Sessions started in intervals `from..to`.
+    pub fn started_in(&self, from: u64, to: u64) -> u64 {
+        let starts = self.starts.lock().unwrap_or_else(|p| p.into_inner());
+        let (from, to) = (from as usize, (to as usize).min(starts.len()));
+        starts.get(from..to).map_or(0, |s| s.iter().sum())
     }
 
     /// When session `i` of the share is due (`None`: at once).
@@ -176,8 +204,8 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
         None => None,
     };
     let start_lag = due.map(|at| at.elapsed());
-    spec.started.fetch_add(1, Ordering::Relaxed);
-    let mut record = run_now(spec, tools, i).await;
+    spec.count_start();
+    let mut record = run_id(spec, tools, spec.first_request_id + i).await;
     if let Some(lag) = start_lag {
         if spec.arrival.open {
             let lag_us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
@@ -188,8 +216,8 @@ pub(crate) async fn run(spec: &ShareSpec, tools: &ShardTools, i: u64) -> Session
     record
 }
 
-async fn run_now(spec: &ShareSpec, tools: &ShardTools, i: u64) -> SessionRecord {
-    let request_id = spec.first_request_id + i;
+/// Runs session `request_id` now (a share's, or a virtual user's next one).
+pub(crate) async fn run_id(spec: &ShareSpec, tools: &ShardTools, request_id: u64) -> SessionRecord {
     let target_index = (request_id % spec.targets.len() as u64) as usize;
     let target = &spec.targets[target_index];
     let (wait, limits) = (spec.wait_seconds, spec.limits);

@@ -19,6 +19,8 @@ use tokio::task::JoinSet;
 use crate::failure::{ErrorType, Failure};
 use crate::record::SessionRecord;
 use crate::session::{self, ShardTools, ShareSpec};
+use crate::stages::Stages;
+use crate::users;
 
 /// Sessions started between two turns of the shard's event loop. Launching
 /// all of a shard's sessions before its loop turns once made each of them
@@ -118,7 +120,68 @@ impl Work {
         ids(&self.spec, self.index, self.stride)
     }
 
-    async fn run(mut self) {
+    async fn run(self) {
+        match self.spec.stages.clone() {
+            Some(plan) => self.run_users(plan).await,
+            None => self.run_sessions().await,
+        }
+    }
+
+    /// A stage plan: the shard's virtual users, each sending its records as
+    /// its sessions end; batched as below.
+    async fn run_users(mut self, plan: Stages) {
+        let tools = Arc::new(ShardTools::new(&self.spec));
+        let plan = Arc::new(plan);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut set = JoinSet::new();
+        for (k, j) in self.ids().enumerate() {
+            let (spec, tools, plan, tx) =
+                (self.spec.clone(), tools.clone(), plan.clone(), tx.clone());
+            set.spawn(async move { users::run_vu(&spec, &tools, &plan, j, &tx).await });
+            if (k + 1) % LAUNCH_BURST == 0 {
+                tokio::task::yield_now().await;
+                if !matches!(self.cancelled.try_recv(), Err(TryRecvError::Empty)) {
+                    return;
+                }
+            }
+        }
+        drop(tx);
+        let mut pending: Vec<SessionRecord> = Vec::new();
+        let mut flush = tokio::time::interval(FLUSH);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut self.cancelled => return,
+                rec = rx.recv() => match rec {
+                    Some(rec) => {
+                        pending.push(rec);
+                        while let Ok(more) = rx.try_recv() {
+                            pending.push(more);
+                        }
+                        if pending.len() < BATCH {
+                            continue;
+                        }
+                    }
+                    None => break,
+                },
+                _ = flush.tick() => {
+                    if pending.is_empty() {
+                        continue;
+                    }
+                }
+            }
+            if self.out.send(std::mem::take(&mut pending)).is_err() {
+                return;
+            }
+        }
+        drop(set);
+        if !pending.is_empty() {
+            let _ = self.out.send(pending);
+        }
+    }
+
+    async fn run_sessions(mut self) {
         let tools = Arc::new(ShardTools::new(&self.spec));
         let mut set = JoinSet::new();
         for (k, i) in self.ids().enumerate() {

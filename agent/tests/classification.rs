@@ -29,6 +29,8 @@ async fn one_session(url: &str, mode: Mode, timeout: Duration) -> Failure {
         ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
         abort: None,
         no_pong: 0.0,
+        stages: None,
+        interval: envload_agent::plan::DEFAULT_INTERVAL,
     };
     let share = run_share(&a).await;
     assert_eq!(share.stats.failed, 1);

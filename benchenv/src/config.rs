@@ -32,6 +32,9 @@ pub struct ServerConfig {
     pub auth_token: Option<Arc<str>>,
     /// Open HTTP MCP sessions (`openenv/session/create`).
     pub mcp_sessions: Arc<McpSessions>,
+    /// Every K-th session (of this process) keeps its slot when it ends
+    /// (`--leak-every`; 0: none): a server that leaks, for soak tests.
+    pub leak_every: u64,
     /// Test hook: a session whose client vanished keeps its slot.
     pub leak_vanished_slots: bool,
 }

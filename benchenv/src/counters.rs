@@ -26,6 +26,7 @@ pub struct Counters {
     pongs_received: AtomicU64,
     pings_received: AtomicU64,
     sessions: AtomicU64,
+    sessions_ended: AtomicU64,
     unauthorized: AtomicU64,
     opened: Mutex<Opened>,
 }
@@ -94,6 +95,11 @@ impl Counters {
     /// A client's keepalive ping arrived (and was answered).
     pub fn ping_received(&self) {
         self.pings_received.fetch_add(1, Relaxed);
+    }
+
+    /// A WebSocket session ended; its number (1, 2, …).
+    pub fn session_ended(&self) -> u64 {
+        self.sessions_ended.fetch_add(1, Relaxed) + 1
     }
 
     /// A request refused for want of the bearer token.

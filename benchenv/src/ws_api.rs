@@ -54,7 +54,9 @@ pub(crate) async fn session(mut ws: Ws, config: &ServerConfig) {
     // The session ends here: its slot is free before the close handshake —
     // unless the server is told to leak the slots of clients that vanish
     // (a test hook: the stall OpenEnv fixed in its PR #1000).
-    if config.leak_vanished_slots && !server_closes {
+    let leak_this =
+        config.leak_every > 0 && config.counters.session_ended() % config.leak_every == 0;
+    if (config.leak_vanished_slots && !server_closes) || leak_this {
         std::mem::forget(slot);
     } else {
         drop(slot);

@@ -59,6 +59,8 @@ pub struct RunConfig {
     pub summary_json: Option<PathBuf>,
     /// `--metrics-listen`: where live metrics are served.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `--web`: where the live page is served.
+    pub web_listen: Option<std::net::SocketAddr>,
     /// `--metrics-linger`: how long they outlive the run.
     pub metrics_linger: Duration,
     /// What is known of the server under test (`--server-*`).
@@ -83,6 +85,10 @@ pub struct RunConfig {
     pub leak_probe: u64,
     /// `--no-pong FRACTION` (0: none).
     pub no_pong: f64,
+    /// `--stages`: every phase is this plan of virtual users.
+    pub stages: Option<envload_agent::stages::Stages>,
+    /// `--interval`: the time series' interval width.
+    pub interval: Duration,
 }
 
 impl RunConfig {
@@ -120,6 +126,8 @@ impl RunConfig {
             ping_timeout: self.ping_timeout,
             abort: self.abort,
             no_pong: self.no_pong,
+            stages: self.stages.clone(),
+            interval: self.interval,
         }
     }
 }

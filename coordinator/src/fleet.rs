@@ -171,11 +171,7 @@ impl Fleet {
                 match *msg {
                     Up::Ready(_) => c.ready(id),
                     Up::Progress(p) => {
-                        if let Err(e) = p
-                            .delta
-                            .as_ref()
-                            .map_or(Ok(()), |d| c.progress(id, p.started, d))
-                        {
+                        if let Err(e) = c.progress(id, &p) {
                             self.drop_agent(id, &e, Some(c));
                         }
                     }
@@ -312,8 +308,10 @@ impl PhaseDriver for Fleet {
                 shown = Instant::now();
                 let (started, stats) = collect.live();
                 live.update(started, stats);
+                live.rows(&collect.rows());
             }
         }
+        live.rows(&collect.rows());
         live.finish();
         Ok(collect.finish())
     }

@@ -1,7 +1,7 @@
 //! Launching a run, one path whoever drives it — `run` and `ceiling` on
 //! this host (in-process, or `--agents K` local agent processes),
 //! `coordinator` with agents on many hosts, and `experiment` through
-//! `run`: the metrics endpoint, the checks of what this host must hold
+//! `run`: the metrics endpoint and the live page, the checks of what this host must hold
 //! (descriptors, local ports), the output folder, the targets (the embedded
 //! benchmark server when no URL was given), one runtime, the driver started
 //! (a signal meanwhile ends the run before any phase), the body (the phase
@@ -38,11 +38,14 @@ pub fn launch(
     body: impl AsyncFnOnce(&mut RunDriver, RunContext<'_>) -> anyhow::Result<RunOutcome>,
 ) -> anyhow::Result<RunOutcome> {
     let metrics = crate::metrics::endpoint::for_run(config)?;
+    let web = crate::web::for_run(config)?;
     let Prepared {
         dir,
         targets,
         embedded,
     } = prepare(config, &agents, max_n)?;
+    crate::timeseries::open(&dir)
+        .with_context(|| format!("cannot write the time series in {}", dir.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -65,8 +68,10 @@ pub fn launch(
         driver.stop().await;
         outcome
     });
+    crate::timeseries::close();
+    crate::web::run_finished();
     drop(embedded);
-    if let Some(m) = &metrics {
+    if let Some(m) = metrics.as_ref().or(web.as_ref()) {
         m.linger(config.metrics_linger, &shutdown);
     }
     outcome

@@ -14,6 +14,7 @@ mod console;
 mod cpu;
 mod driver;
 mod embedded;
+mod endpoint;
 mod error;
 mod experiment;
 mod fleet;
@@ -26,7 +27,9 @@ mod recorder;
 mod run_driver;
 mod scenario;
 mod shutdown;
+mod timeseries;
 mod values;
+mod web;
 
 pub use cmd::main_with;
 pub use envload_results::write::raw_jsonl::KEYS as RAW_JSONL_KEYS;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use envload_agent::PhaseStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use envload_results::series::IntervalRow;
 use envload_results::Phase;
 
 /// How often plain (non-terminal) progress lines are printed.
@@ -28,6 +29,8 @@ impl LiveProgress {
         if let Some(m) = crate::metrics::global() {
             m.phase_started(phase);
         }
+        crate::timeseries::phase_started(phase);
+        crate::web::phase_started(phase);
         let label = format!(
             "phase {} {} N={}",
             phase.index + 1,
@@ -58,6 +61,7 @@ impl LiveProgress {
         if let Some(m) = crate::metrics::global() {
             m.phase_progress(started, stats);
         }
+        crate::web::progress(started, stats);
         let (done, failed) = (stats.sessions, stats.failed);
         let p99_s = stats.total.quantile_s(0.99);
         match &self.bar {
@@ -75,6 +79,14 @@ impl LiveProgress {
                 );
             }
             None => {}
+        }
+    }
+
+    /// Rows of the phase's time series, as they close.
+    pub fn rows(&mut self, rows: &[IntervalRow]) {
+        if !rows.is_empty() {
+            crate::timeseries::rows(rows);
+            crate::web::rows(rows);
         }
     }
 

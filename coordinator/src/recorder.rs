@@ -200,6 +200,7 @@ impl Recorder {
         if let Some(m) = crate::metrics::global() {
             m.phase_finished(&result);
         }
+        crate::web::phase_finished(&result.outcome.stats);
         Ok(result)
     }
 

@@ -14,6 +14,7 @@ use crate::fleet::local::LocalFleet;
 use crate::fleet::remote::{RemoteAgents, RemoteFleet};
 use crate::progress::LiveProgress;
 use crate::shutdown::Shutdown;
+use crate::timeseries::Series;
 
 /// Where the sessions run.
 #[derive(Debug, Clone)]
@@ -135,7 +136,16 @@ impl PhaseDriver for InProcess {
             m.set_agents(1);
         }
         let mut live = LiveProgress::start(phase);
-        let share = run_share_with(template, |started, stats| live.update(started, stats)).await;
+        let mut series = Series::new(template.interval, [0]);
+        let share = run_share_with(template, |started, stats, closed| {
+            for iv in closed {
+                series.add(0, iv);
+            }
+            live.update(started, stats);
+            live.rows(&series.ready());
+        })
+        .await;
+        live.rows(&series.rest());
         live.finish();
         let ShareResult {
             mut records,

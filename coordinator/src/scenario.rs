@@ -21,6 +21,10 @@
 //! headers = ["Authorization: Bearer ${HF_TOKEN}"]   # as --header
 //! mode = "mcp-http"         # as --mode (ws, http, mcp-ws, mcp-http)
 //! state_every = 4           # as --state-every
+//!
+//! [[stages]]                # as --stages: users over time (k6's stages)
+//! duration = "30s"
+//! target = 64
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -63,6 +67,50 @@ pub struct Scenario {
     pub mode: Option<envload_agent::Mode>,
     /// `state_every = 4`, as `--state-every`.
     pub state_every: Option<u32>,
+    /// `[[stages]]` tables (`duration = "30s"`, `target = 64`), or
+    /// `stages = "30s:64,…"`, as `--stages`.
+    pub stages: Option<envload_agent::stages::Stages>,
+}
+
+/// A stage plan: `"30s:64,…"`, or `[[stages]]` tables of `duration` and
+/// `target`.
+fn stages(value: &toml::Value) -> Result<envload_agent::stages::Stages, String> {
+    use envload_agent::stages::Stages;
+    if let Some(text) = value.as_str() {
+        return Stages::parse(text);
+    }
+    let list = value
+        .as_array()
+        .ok_or("expected [[stages]] tables (duration, target) or a string like \"30s:64,1m:64\"")?;
+    let mut parts = Vec::new();
+    for (i, t) in list.iter().enumerate() {
+        let t = t
+            .as_table()
+            .ok_or_else(|| format!("stage {} is not a table of duration and target", i + 1))?;
+        let duration = match t.get("duration") {
+            Some(toml::Value::String(d)) => d.clone(),
+            Some(toml::Value::Integer(n)) => format!("{n}s"),
+            Some(toml::Value::Float(f)) => format!("{f}s"),
+            _ => {
+                return Err(format!(
+                    "stage {}: duration (\"30s\", \"2m\") is missing",
+                    i + 1
+                ))
+            }
+        };
+        let target = t
+            .get("target")
+            .and_then(toml::Value::as_integer)
+            .ok_or_else(|| format!("stage {}: target (a number of users) is missing", i + 1))?;
+        if let Some(k) = t.keys().find(|k| *k != "duration" && *k != "target") {
+            return Err(format!(
+                "stage {}: unknown key '{k}' (known: duration, target)",
+                i + 1
+            ));
+        }
+        parts.push(format!("{duration}:{target}"));
+    }
+    Stages::parse(&parts.join(","))
 }
 
 /// Reads and checks `path`.
@@ -139,6 +187,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             "max_message_size" => s.max_message = Some(parse_message_size(&text).map_err(bad)?),
             "time_scale" => s.time_scale = Some(parse_time_scale(&text).map_err(bad)?),
+            "stages" => s.stages = Some(stages(value).map_err(bad)?),
             "headers" => {
                 let list = value.as_array().ok_or_else(|| {
                     bad("expected a list of 'Name: value' strings".to_string())
@@ -161,7 +210,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             _ => {
                 return Err(format!(
-                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group, abort, abort_mode, leak_probe, mode, state_every)"
+                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group, abort, abort_mode, leak_probe, mode, state_every, stages)"
                 ))
             }
         }

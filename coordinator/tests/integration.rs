@@ -34,5 +34,7 @@ mod run_e2e;
 mod signals;
 mod slurm;
 mod thresholds;
+mod timeseries;
 mod tls;
 mod uvicorn;
+mod web;

@@ -294,6 +294,40 @@ fn a_rollout_scenario_runs_under_slurm() {
 
 #[test]
 #[ignore = "needs the Slurm test cluster (slurm/testcluster/up.sh as root, SLURM_CONF); bash .ci/run runs it"]
+fn a_stage_plan_runs_under_slurm_as_one_series() {
+    let _cluster = cluster();
+    let dir = work_dir("stages");
+    let env = [
+        ("STAGES", "2s:8,4s:8,2s:0"),
+        ("WAIT_GRID", "0.2"),
+        ("EXTRA_ARGS", "--interval 1"),
+    ];
+    let (ok, job) = sbatch("experiment_single.sbatch", &dir, &env, true);
+    assert!(ok, "job {job} failed:\n{}", job_log(&dir));
+    let results = dir.join("results");
+    let ts = support::csv_file(&results, "timeseries.csv");
+    let active: Vec<&str> = ts[1..].iter().map(|r| col(&ts[0], r, "active")).collect();
+    // 8 users from 2 s to 6 s, held by the agents of 2+ nodes together.
+    assert!(active.len() >= 8, "{active:?}\n{}", job_log(&dir));
+    assert!(
+        active[2..6].iter().all(|a| ["7", "8"].contains(a)),
+        "{active:?}"
+    );
+    let rows = csv_rows(&results);
+    let ended: u64 = ts[1..]
+        .iter()
+        .map(|r| col(&ts[0], r, "succeeded").parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(ended.to_string(), col(&rows[0], &rows[1], "successful"));
+    assert!(
+        agent_hosts(&run_json(&dir)).len() >= 2,
+        "the plan travelled to agents on 2+ nodes"
+    );
+    assert_nothing_left(&job);
+}
+
+#[test]
+#[ignore = "needs the Slurm test cluster (slurm/testcluster/up.sh as root, SLURM_CONF); bash .ci/run runs it"]
 fn experiment_multi_reaches_every_server() {
     let _cluster = cluster();
     let dir = work_dir("multi");

@@ -169,6 +169,8 @@ fn check_package(package: &str) {
             ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
             abort: None,
             no_pong: 0.0,
+            stages: None,
+            interval: envload_agent::plan::DEFAULT_INTERVAL,
         };
         let share = rt.block_on(run_share(&a));
         let f = share.records[0]

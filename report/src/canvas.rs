@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -63,9 +62,9 @@ pub(super) fn both(out: &Path, stem: &str, fig: &impl Figure) -> Result<(), Stri
         .map_err(|e| format!("{}: {e}", svg.display()))
 }
 
-/// The series legend of an f64 × f64 chart, boxed on a translucent white.
-pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+/// The series legend of a chart, boxed on a translucent white.
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
 ) -> Result<(), String>
 where

@@ -5,7 +5,10 @@
 //! p99 heatmap, maximum batch per core), a self-contained `index.html`, and
 //! with `--log` one entry per folder in the experiment log. Rollout runs add
 //! the step latency by step index and a table of episodes (`rollouts`);
-//! runs with `--leak-probe`, a table of what the probes found (`leaks`).
+//! runs with `--leak-probe`, a table of what the probes found (`leaks`);
+//! every phase with a time series, its drift over time (`drift`) and the
+//! latency-over-time figure (`over_time`); every phase with histograms,
+//! its percentile spectrum (`spectrum`).
 //!
 //! It reads through `envload-results` only (the folder, run.json and the
 //! SLO rule are the result format's); plotters and the font live here, so
@@ -13,12 +16,15 @@
 
 mod bars;
 mod canvas;
+mod drift;
 mod figures;
 mod heatmap;
 mod html;
 mod leaks;
 mod log;
+mod over_time;
 mod rollouts;
+mod spectrum;
 mod tables;
 
 use std::collections::BTreeMap;
@@ -42,6 +48,13 @@ fn cores_by_infrastructure(rows: &[load::Row], given: &[(String, u32)]) -> BTree
         .collect();
     cores.extend(given.iter().cloned());
     cores
+}
+
+/// A folder's last component, as labels name it.
+fn folder_name(dir: &std::path::Path) -> String {
+    dir.file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| dir.display().to_string())
 }
 
 /// What to report on and where.
@@ -75,6 +88,11 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
         return Err(BadInput("the results folders hold no summary.csv rows".into()).into());
     }
     let rollout_phases = load_rollouts(&args.results).map_err(BadInput)?;
+    let (mut series, mut histograms) = (Vec::new(), Vec::new());
+    for dir in &args.results {
+        series.extend(load::series::load(dir, &folder_name(dir)).map_err(BadInput)?);
+        histograms.extend(load::histograms::load(dir, &folder_name(dir)).map_err(BadInput)?);
+    }
     envload_results::write::prepare_dir(&args.out, "--out").map_err(BadInput)?;
     if let Some(log_path) = &args.log {
         log::check_writable(log_path).map_err(BadInput)?;
@@ -102,7 +120,19 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
     let (rollout_figures, rollout_md) = rollouts::render(&rollout_phases, &args.out)
         .map_err(|e| anyhow::anyhow!("rollout figures: {e}"))?;
     figures.extend(rollout_figures);
-    let extra_md = rollout_md + &leaks::render(&runs);
+    figures.extend(
+        over_time::render(&series, &args.out)
+            .map_err(|e| anyhow::anyhow!("latency over time: {e}"))?,
+    );
+    figures.extend(
+        spectrum::render(&histograms, &args.out)
+            .map_err(|e| anyhow::anyhow!("percentile spectrum: {e}"))?,
+    );
+    let drifts: Vec<drift::Drift> = series
+        .iter()
+        .filter_map(|s| drift::analyze(s, args.success_threshold))
+        .collect();
+    let extra_md = rollout_md + &leaks::render(&runs) + &drift::table(&drifts);
     if !extra_md.is_empty() {
         let mut md = std::fs::read_to_string(&path)?;
         md.push_str(&extra_md);

@@ -114,6 +114,15 @@ pub fn append(
             rel(&dir.join(RUN_JSON))
         ));
     }
+    let name = dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |s| s.to_string_lossy().to_string(),
+    );
+    let over_time = envload_results::folder::series::load(dir, &name)?
+        .iter()
+        .filter_map(|s| crate::drift::analyze(s, threshold))
+        .map(|d| crate::drift::log_line(&d, threshold))
+        .collect();
     let body = entry::render(&entry::Entry {
         heading: id,
         marker,
@@ -121,6 +130,7 @@ pub fn append(
         rows,
         threshold,
         links,
+        over_time,
     });
     let row = overview::OverviewRow {
         infrastructure: infra,

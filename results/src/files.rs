@@ -13,3 +13,8 @@ pub const HISTOGRAMS_JSONL: &str = "histograms.jsonl";
 pub const STEPS_CSV: &str = "steps.csv";
 /// See [`SUMMARY_CSV`] (rollout phases only).
 pub const EPISODES_CSV: &str = "episodes.csv";
+/// See [`SUMMARY_CSV`]: one row per interval of every phase.
+pub const TIMESERIES_CSV: &str = "timeseries.csv";
+/// See [`SUMMARY_CSV`]: the total latency of every interval, an
+/// HdrHistogram interval log.
+pub const LATENCY_HLOG: &str = "latency.hlog";

@@ -6,7 +6,9 @@
 //! the folder's name; and its core count, from `run.json`'s `cores` when
 //! recorded. Rollout runs' own files are read by [`rollouts`].
 
+pub mod histograms;
 pub mod rollouts;
+pub mod series;
 
 use std::path::{Path, PathBuf};
 

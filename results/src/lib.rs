@@ -13,6 +13,7 @@ pub mod model;
 pub mod numfmt;
 pub mod phase;
 pub mod run_doc;
+pub mod series;
 pub mod slo;
 pub mod summary;
 pub mod write;

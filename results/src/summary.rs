@@ -134,7 +134,8 @@ pub fn summarize(
     SummaryRow {
         mode: phase.mode.as_str().to_string(),
         url: url.to_string(),
-        num_requests: phase.n,
+        // A stage plan's phase runs more sessions than its peak users (N).
+        num_requests: phase.n.max(stats.sessions),
         batch_size: phase.n,
         wait_seconds: phase.wait,
         repetition: phase.rep,

@@ -7,6 +7,7 @@ pub mod rollouts_csv;
 pub mod run_json;
 pub mod summary_csv;
 pub mod summary_json;
+pub mod timeseries;
 
 use std::fs;
 use std::io;

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use envload_proto::v1;
 
-use crate::convert::{record_to_proto, stats_to_proto};
+use crate::convert::{interval_to_proto, record_to_proto, stats_to_proto};
 use crate::distinct::Distinct;
+use crate::intervals::Intervals;
 use crate::plan::Assignment;
 use crate::record::SessionRecord;
 use crate::runner::Sessions;
@@ -30,6 +31,7 @@ pub struct Share {
     distinct: Distinct,
     wall: Duration,
     started_sent: u64,
+    intervals: Intervals,
 }
 
 impl Share {
@@ -37,7 +39,6 @@ impl Share {
     pub fn new(phase: u64, assignment: Assignment, send_records: bool) -> Self {
         Share {
             phase,
-            assignment,
             send_records,
             sessions: None,
             delta: PhaseStats::default(),
@@ -45,6 +46,8 @@ impl Share {
             distinct: Distinct::default(),
             wall: Duration::ZERO,
             started_sent: 0,
+            intervals: Intervals::new(assignment.interval),
+            assignment,
         }
     }
 
@@ -56,6 +59,7 @@ impl Share {
     /// Adds a finished session.
     pub fn record(&mut self, rec: &SessionRecord) {
         self.delta.record(rec);
+        self.intervals.record(rec);
         self.wall = self.wall.max(rec.ended_after);
         self.distinct.add(rec);
         if self.send_records {
@@ -81,10 +85,21 @@ impl Share {
     }
 
     /// The progress delta since the last one, with the sessions started so
-    /// far (None when nothing finished or started since).
-    pub fn take_progress(&mut self) -> Option<v1::AgentMessage> {
-        let started = self.sessions.as_ref().map_or(0, Sessions::started);
-        if self.delta.sessions == 0 && started == self.started_sent {
+    /// far and the time-series intervals closed since (all that are left
+    /// when `last`); None when nothing finished, started or closed since.
+    pub fn take_progress(&mut self, last: bool) -> Option<v1::AgentMessage> {
+        let (started, elapsed) = self
+            .sessions
+            .as_ref()
+            .map_or((0, Duration::ZERO), |s| (s.started(), s.elapsed()));
+        let sessions = self.sessions.as_ref();
+        let in_k = |k: u64| sessions.map_or(0, |s| s.started_in(k));
+        let closed = if last {
+            self.intervals.close_all(elapsed, in_k)
+        } else {
+            self.intervals.close(elapsed, in_k)
+        };
+        if self.delta.sessions == 0 && started == self.started_sent && closed.is_empty() {
             return None;
         }
         self.started_sent = started;
@@ -93,6 +108,7 @@ impl Share {
             phase: self.phase,
             started,
             delta: Some(stats_to_proto(&delta)),
+            intervals: closed.iter().map(interval_to_proto).collect(),
         })))
     }
 

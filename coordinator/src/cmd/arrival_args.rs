@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use envload_agent::stages::Stages;
 use envload_agent::Arrival;
 
 use crate::error::UsageError;
@@ -39,6 +40,14 @@ pub struct ArrivalArgs {
     /// independent clients arrive.
     #[arg(long, value_enum, default_value = "uniform", requires = "rate")]
     pub arrival: ArrivalKind,
+    /// A stage plan, k6's `stages`: 'DURATION:TARGET,…' (e.g.
+    /// 30s:512,1h:512,10s:0). From 0, the number of concurrent virtual users
+    /// moves linearly to each target over its duration; each user runs
+    /// sessions back to back. One phase of N = the peak, written as it goes
+    /// in timeseries.csv. A soak: --stages 2m:512,8h:512.
+    #[arg(long, value_parser = Stages::parse,
+          conflicts_with_all = ["ramp_up", "rate", "requests", "requests_grid", "wait_grid"])]
+    pub stages: Option<Stages>,
 }
 
 /// `--arrival` values.
@@ -52,8 +61,12 @@ pub enum ArrivalKind {
 }
 
 impl ArrivalArgs {
-    /// The open model's session count (R × D, rounded up), if it is one.
+    /// The phase's N when it is not `-n`'s: the open model's session count
+    /// (R × D, rounded up), or a stage plan's peak.
     pub fn sessions(&self) -> Result<Option<u64>, UsageError> {
+        if let Some(plan) = &self.stages {
+            return Ok(Some(plan.peak()));
+        }
         let (Some(rate), Some(duration)) = (self.rate, self.duration) else {
             return Ok(None);
         };

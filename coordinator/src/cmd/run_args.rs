@@ -173,6 +173,12 @@ pub struct RunArgs {
     /// http://ADDR/metrics while the run goes (HOST:PORT; port 0 picks one).
     #[arg(long, value_parser = parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Serve a live page of the run at http://ADDR/ while it goes
+    /// (HOST:PORT; port 0 picks one): the plan and its progress, sessions
+    /// active, success, failures by type and latency over time, updated
+    /// every second; with agents on many hosts, served here.
+    #[arg(long, value_parser = parse_listen)]
+    pub web: Option<SocketAddr>,
     /// Keep serving metrics this many seconds after the run ends, so a last
     /// scrape sees the final values.
     #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_wait, requires = "metrics_listen")]
@@ -236,6 +242,11 @@ pub struct RunArgs {
     /// their next request.
     #[arg(long, value_parser = parse_fraction)]
     pub no_pong: Option<f64>,
+    /// Seconds per row of the time series (timeseries.csv, latency.hlog):
+    /// every interval, the sessions active, started, succeeded and failed,
+    /// and each stage's latency, merged exactly across agents.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_interval, default_value = "1")]
+    pub interval: f64,
     #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
@@ -303,9 +314,22 @@ impl RunArgs {
         let plan = PlanSpec {
             mode,
             modes: self.modes.iter().map(|m| (*m).into()).collect(),
-            n: match self.arrival.sessions()? {
-                Some(n) => n,
-                None => self.requests.or(scenario.requests).unwrap_or(10),
+            n: match (self.arrival.sessions()?, &scenario.stages) {
+                (Some(n), _) => n,
+                (None, Some(plan)) if self.requests.is_none() && self.arrival.rate.is_none() => {
+                    plan.peak()
+                }
+                (None, Some(_)) => {
+                    return Err(UsageError(format!(
+                        "the scenario's stages set the users over time: it takes no -n/--rate ({})",
+                        self.workload
+                            .scenario
+                            .as_deref()
+                            .unwrap_or(std::path::Path::new(""))
+                            .display()
+                    )))
+                }
+                (None, None) => self.requests.or(scenario.requests).unwrap_or(10),
             },
             wait: self.wait.or(scenario.wait).unwrap_or(1.0),
             requests_grid: self.requests_grid.clone().map(|g| g.0),
@@ -342,6 +366,12 @@ impl RunArgs {
                 arrival.max_in_flight,
                 self.agents.max(1)
             )));
+        }
+        let stages = self.arrival.stages.clone().or(scenario.stages.clone());
+        if stages.is_some() && (group > 1 || self.compare || self.reps > 1) {
+            return Err(UsageError(
+                "--stages is one phase of virtual users running sessions back to back: it takes no --group, --compare or --reps".into(),
+            ));
         }
         if arrival.max_in_flight > 0 && arrival.max_in_flight < u64::from(self.agents) {
             return Err(UsageError(format!(
@@ -384,6 +414,7 @@ impl RunArgs {
                 max_concurrent_envs: self.server_max_concurrent_envs,
             },
             metrics_listen: self.metrics_listen,
+            web_listen: self.web,
             metrics_linger: Duration::from_secs_f64(self.metrics_linger),
             arrival,
             loopback_sources: self.loopback_sources,
@@ -394,7 +425,19 @@ impl RunArgs {
             abort,
             leak_probe: self.leak_probe.or(scenario.leak_probe).unwrap_or(0),
             no_pong: self.no_pong.unwrap_or(0.0),
+            stages,
+            interval: Duration::from_secs_f64(self.interval),
         })
+    }
+}
+
+/// `--interval`: seconds in [0.1, 3600].
+fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not an interval in seconds in [0.1, 3600]"
+        )),
     }
 }
 

@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// its slot, as servers did before OpenEnv's PR #1000.
     #[arg(long, hide = true)]
     pub inject_slot_leak: bool,
+    /// A leaking server, for soak tests: every K-th WebSocket session (per
+    /// worker) keeps its slot when it ends, so capacity shrinks as the run
+    /// goes (0: none).
+    #[arg(long, default_value = "0", value_name = "K")]
+    pub leak_every: u64,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -137,6 +142,7 @@ async fn serve_here(
         counters: Default::default(),
         auth_token: auth_token(args)?,
         leak_vanished_slots: args.inject_slot_leak,
+        leak_every: args.leak_every,
         mcp_sessions: Default::default(),
     };
     let scheme = if config.tls.is_some() {
@@ -183,6 +189,9 @@ async fn supervise(args: &ServeArgs, addr: SocketAddr, shutdown: Shutdown) -> an
     ];
     if args.inject_factory_error {
         worker_args.push("--inject-factory-error".into());
+    }
+    if args.leak_every > 0 {
+        worker_args.extend(["--leak-every".into(), args.leak_every.to_string()]);
     }
     if args.inject_slot_leak {
         worker_args.push("--inject-slot-leak".into());

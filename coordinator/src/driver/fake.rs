@@ -159,6 +159,7 @@ impl Setup {
             summary_json: None,
             server: Default::default(),
             metrics_listen: None,
+            web_listen: None,
             metrics_linger: Default::default(),
             arrival: Default::default(),
             loopback_sources: 32,
@@ -168,6 +169,8 @@ impl Setup {
             abort: None,
             leak_probe: 0,
             no_pong: 0.0,
+            stages: None,
+            interval: envload_agent::plan::DEFAULT_INTERVAL,
             workload: Default::default(),
         };
         Setup {

@@ -6,12 +6,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use envload_agent::convert::{record_from_proto, stats_from_proto};
+use envload_agent::convert::{interval_from_proto, record_from_proto, stats_from_proto};
 use envload_agent::{Assignment, ErrorType, Failure, PhaseStats, SessionRecord};
 use envload_proto::v1;
 
 use envload_results::model::{AgentPhase, PhaseOutcome};
+use envload_results::series::IntervalRow;
 use envload_results::summary::Uniques;
+
+use crate::timeseries::Series;
 
 struct Part {
     name: String,
@@ -34,6 +37,8 @@ pub struct Collector {
     /// Every delta so far, merged as they come, for the live view (merging
     /// all parts' histograms four times a second would cost far more).
     live: PhaseStats,
+    /// The time series (from the start).
+    series: Option<Series>,
 }
 
 impl Collector {
@@ -44,6 +49,7 @@ impl Collector {
             send_records,
             started: None,
             live: PhaseStats::default(),
+            series: None,
         }
     }
 
@@ -98,24 +104,51 @@ impl Collector {
             .collect()
     }
 
-    /// The phase starts now.
+    /// The phase starts now (for the agents started).
     pub fn start(&mut self) {
         self.started = Some((Instant::now(), Utc::now()));
+        let width = self
+            .parts
+            .values()
+            .next()
+            .map_or(envload_agent::plan::DEFAULT_INTERVAL, |p| {
+                p.assignment.interval
+            });
+        self.series = Some(Series::new(width, self.ready_ids()));
     }
 
-    /// A progress report from `id`: its sessions started so far and the
-    /// statistics delta, decoded once and added to its part and the live
-    /// view.
-    pub fn progress(&mut self, id: u64, started: u64, delta: &v1::Stats) -> Result<(), String> {
+    /// A progress report from `id`: its sessions started so far, the
+    /// statistics delta (decoded once and added to its part and the live
+    /// view) and the time-series intervals it closed.
+    pub fn progress(&mut self, id: u64, p: &v1::Progress) -> Result<(), String> {
         match self.parts.get_mut(&id).filter(|p| p.lost.is_none()) {
-            Some(p) => {
-                let delta = stats_from_proto(delta).map_err(|e| e.to_string())?;
-                p.stats += &delta;
-                p.started = p.started.max(started);
-                self.live += &delta;
+            Some(part) => {
+                if let Some(delta) = &p.delta {
+                    let delta = stats_from_proto(delta).map_err(|e| e.to_string())?;
+                    part.stats += &delta;
+                    self.live += &delta;
+                }
+                part.started = part.started.max(p.started);
+                for iv in &p.intervals {
+                    let iv = interval_from_proto(iv).map_err(|e| e.to_string())?;
+                    if let Some(s) = self.series.as_mut() {
+                        s.add(id, iv);
+                    }
+                }
                 Ok(())
             }
             None => Ok(()),
+        }
+    }
+
+    /// The time-series rows every running agent has closed (every row
+    /// left once the phase is finished).
+    pub fn rows(&mut self) -> Vec<IntervalRow> {
+        let finished = self.finished();
+        match self.series.as_mut() {
+            Some(s) if finished => s.rest(),
+            Some(s) => s.ready(),
+            None => Vec::new(),
         }
     }
 
@@ -144,6 +177,9 @@ impl Collector {
         match self.parts.get_mut(&id) {
             Some(p) if p.done.is_none() && p.lost.is_none() => {
                 p.lost = Some((reason.to_string(), elapsed));
+                if let Some(s) = self.series.as_mut() {
+                    s.lost(id);
+                }
                 true
             }
             _ => false,
@@ -303,6 +339,8 @@ mod tests {
             ping_timeout: envload_agent::plan::DEFAULT_PING_TIMEOUT,
             abort: None,
             no_pong: 0.0,
+            stages: None,
+            interval: envload_agent::plan::DEFAULT_INTERVAL,
         }
     }
 
@@ -333,7 +371,13 @@ mod tests {
         for r in &recs {
             delta.record(r);
         }
-        c.progress(id, 0, &stats_to_proto(&delta)).unwrap();
+        let p = v1::Progress {
+            phase: 0,
+            started: 0,
+            delta: Some(stats_to_proto(&delta)),
+            intervals: Vec::new(),
+        };
+        c.progress(id, &p).unwrap();
         // Agents send records only when the coordinator asked for them.
         if c.send_records {
             let wire: Vec<v1::SessionRecord> = recs.iter().map(record_to_proto).collect();

@@ -1,161 +1,30 @@
-//! The HTTP endpoint of `--metrics-listen`: `GET /metrics` answers the
-//! registry in Prometheus' text format. It runs on a thread of its own (its
-//! own small runtime), so a scrape never waits behind the sessions and the
-//! endpoint can outlive the run's runtime for `--metrics-linger`. Bound
-//! before anything runs: an address in use is bad input.
+//! The endpoint of `--metrics-listen`: `GET /metrics` answers the registry
+//! in Prometheus' text format (`crate::endpoint` serves it).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{oneshot, Semaphore};
-
-use super::Metrics;
-use crate::shutdown::Shutdown;
-
-/// Largest request head read.
-const MAX_HEAD: usize = 8192;
-/// Time a client gets to send its request.
-const READ_WITHIN: Duration = Duration::from_secs(5);
-/// Scrapes answered at once; more wait for a slot.
-const CONCURRENT: usize = 16;
-
-/// The running endpoint; dropping it stops it.
-pub struct Endpoint {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+use crate::endpoint::Endpoint;
 
 /// The endpoint `config` asks for, started (an address that cannot be
 /// listened on is bad input).
 pub fn for_run(
     config: &crate::config::RunConfig,
 ) -> Result<Option<Endpoint>, crate::error::UsageError> {
-    config
-        .metrics_listen
-        .map(Endpoint::start)
-        .transpose()
-        .map_err(crate::error::UsageError)
-}
-
-impl Endpoint {
-    /// Listens on `addr` and serves the registry (installing it).
-    pub fn start(addr: SocketAddr) -> Result<Endpoint, String> {
-        let cant = |e: std::io::Error| format!("--metrics-listen {addr}: cannot listen: {e}");
-        let listener = std::net::TcpListener::bind(addr).map_err(cant)?;
-        listener.set_nonblocking(true).map_err(cant)?;
-        let addr = listener.local_addr().map_err(cant)?;
-        let metrics = super::install();
-        let (stop, stopped) = oneshot::channel();
-        let thread = std::thread::Builder::new()
-            .name("envload-metrics".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a current-thread runtime starts");
-                rt.block_on(serve(listener, metrics, stopped));
-            })
-            .map_err(|e| format!("--metrics-listen {addr}: cannot start its thread: {e}"))?;
-        eprintln!("envload: Prometheus metrics at http://{addr}/metrics");
-        Ok(Endpoint {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-
-    /// Keeps serving for `linger` after the run (so a last scrape sees the
-    /// final values), or until a signal.
-    pub fn linger(&self, linger: Duration, shutdown: &Shutdown) {
-        let until = Instant::now() + linger;
-        while Instant::now() < until && !shutdown.is_requested() {
-            std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
-        }
-    }
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-async fn serve(
-    listener: std::net::TcpListener,
-    metrics: &'static Metrics,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
+    let Some(addr) = config.metrics_listen else {
+        return Ok(None);
     };
-    let slots = Arc::new(Semaphore::new(CONCURRENT));
-    loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            conn = listener.accept() => {
-                let Ok((conn, _)) = conn else { continue };
-                let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                tokio::spawn(async move {
-                    let _ = answer(conn, metrics).await;
-                    drop(slot);
-                });
-            }
-        }
-    }
+    super::install();
+    let e = Endpoint::start(addr, "--metrics-listen", routes).map_err(crate::error::UsageError)?;
+    eprintln!("envload: Prometheus metrics at http://{}/metrics", e.addr);
+    Ok(Some(e))
 }
 
-/// Reads one request head and answers it; the connection closes after.
-async fn answer(mut conn: tokio::net::TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    let read = async {
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
-            let n = conn.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        Ok::<_, std::io::Error>(())
-    };
-    if tokio::time::timeout(READ_WITHIN, read).await.is_err() {
-        return Ok(());
-    }
-    let line = head.split(|b| *b == b'\r').next().unwrap_or_default();
-    let mut parts = line.split(|b| *b == b' ');
-    let (method, path) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
-    let path = path.split(|b| *b == b'?').next().unwrap_or_default();
-    let (status, kind, body) = match (method, path) {
-        (b"GET" | b"HEAD", b"/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            metrics.render(),
-        ),
-        (b"GET" | b"HEAD", b"/") => (
-            "200 OK",
+fn routes(path: &str) -> Option<(&'static str, String)> {
+    let metrics = super::global()?;
+    match path {
+        "/metrics" => Some(("text/plain; version=0.0.4; charset=utf-8", metrics.render())),
+        "/" => Some((
             "text/plain; charset=utf-8",
             "envload: Prometheus metrics at /metrics\n".to_string(),
-        ),
-        _ => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "not found\n".to_string(),
-        ),
-    };
-    let mut reply = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if method != b"HEAD" {
-        reply.push_str(&body);
+        )),
+        _ => None,
     }
-    conn.write_all(reply.as_bytes()).await?;
-    conn.shutdown().await
 }

@@ -42,15 +42,20 @@ pub async fn run<D: PhaseDriver>(
     let mut template = config.template(&probe, targets);
     template.workload = Workload::default();
     template.arrival = Arrival::default();
+    template.stages = None;
     template.abort = None;
+    crate::timeseries::suspend(true);
     let outcome = tokio::select! {
         biased;
         _ = shutdown.requested() => {
             driver.abort(&probe).await;
+            crate::timeseries::suspend(false);
             return Ok(None);
         }
-        o = driver.run_phase(&probe, &template) => o?,
+        o = driver.run_phase(&probe, &template) => o,
     };
+    crate::timeseries::suspend(false);
+    let outcome = outcome?;
     let stats = &outcome.stats;
     Ok(Some(LeakProbe {
         sessions: probe.n,

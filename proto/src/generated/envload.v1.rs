@@ -146,6 +146,20 @@ pub struct Assignment {
     /// this fraction of sessions leave their socket unread while thinking
     #[prost(double, tag = "25")]
     pub no_pong_fraction: f64,
+    /// a stage plan: count virtual users of batch_size, sessions back to back
+    #[prost(message, repeated, tag = "26")]
+    pub stages: ::prost::alloc::vec::Vec<Stage>,
+    /// the time series' interval width (0: 1 s)
+    #[prost(double, tag = "27")]
+    pub interval_seconds: f64,
+}
+/// One stage of a plan: reach target users over seconds (from 0 at the start).
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+pub struct Stage {
+    #[prost(double, tag = "1")]
+    pub seconds: f64,
+    #[prost(uint64, tag = "2")]
+    pub target: u64,
 }
 /// A header every WebSocket upgrade and HTTP request carries (--header). The
 /// value is a template: ${VAR} is expanded from the agent's own environment,
@@ -329,6 +343,21 @@ pub struct Progress {
     pub started: u64,
     #[prost(message, optional, tag = "3")]
     pub delta: ::core::option::Option<Stats>,
+    /// time-series intervals closed since the last Progress
+    #[prost(message, repeated, tag = "4")]
+    pub intervals: ::prost::alloc::vec::Vec<Interval>,
+}
+/// One interval of the time series on one agent: the sessions that ended in
+/// [index·width, (index+1)·width) of the share's clock, and the sessions
+/// started by its end.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Interval {
+    #[prost(uint64, tag = "1")]
+    pub index: u64,
+    #[prost(uint64, tag = "2")]
+    pub started: u64,
+    #[prost(message, optional, tag = "3")]
+    pub stats: ::core::option::Option<Stats>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SessionRecord {

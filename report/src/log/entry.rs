@@ -27,6 +27,8 @@ pub struct Entry<'a> {
     pub threshold: f64,
     /// `- Label: [text](relative link)` lines.
     pub links: Vec<String>,
+    /// What each phase's time series says (`drift::log_line`).
+    pub over_time: Vec<String>,
 }
 
 /// `2026-01-09T18:45:37Z` from run.json's timestamps (seconds kept).
@@ -254,6 +256,9 @@ fn observations(e: &Entry, out: &mut String) {
                 let _ = writeln!(out, "- {line}{at}");
             }
         }
+    }
+    for line in &e.over_time {
+        let _ = writeln!(out, "- {line}");
     }
     let pids = e.rows.iter().map(|r| r.unique_pids).max().unwrap_or(0);
     if pids > 0 {
