@@ -316,19 +316,10 @@ pub async fn run_ws(
                     return Err(ws::send_and_vanish(ws, reset, a.stage, a.fin).await);
                 }
                 let sock = conn.as_mut().expect("connected above");
-                r.bytes_sent += reset.len() as u64;
                 let permit = spec.reset_permit().await;
                 let t = Instant::now();
-                let reply = ws::request_counted(
-                    sock,
-                    reset,
-                    "reset",
-                    target,
-                    limits.request,
-                    Reply::Observation,
-                    &mut r.bytes_received,
-                )
-                .await?;
+                let reply =
+                    exchange(sock, reset, "reset", target, limits, Reply::Observation, r).await?;
                 drop(permit);
                 // What the reset observed stands until a step observes
                 // more (MCP calls observe nothing of the environment).
@@ -343,17 +334,7 @@ pub async fn run_ws(
             };
             let sock = conn.as_mut().expect("connected above");
             for s in 0..run.dice.steps() {
-                let think = run.dice.think();
-                if think > 0.0 {
-                    let tt = Instant::now();
-                    if deaf {
-                        // A busy event loop: nothing read, no pong sent.
-                        tokio::time::sleep(Duration::from_secs_f64(think)).await;
-                    } else {
-                        ws::think(sock, think, target).await?;
-                    }
-                    r.think_us += micros(tt.elapsed());
-                }
+                r.think_us += think_on(sock, run.dice.think(), deaf, target).await?;
                 if let Some(m) = run.member.as_mut() {
                     m.arrive(e, s).await;
                 }
@@ -364,18 +345,8 @@ pub async fn run_ws(
                     let ws = conn.take().expect("connected above");
                     return Err(ws::send_and_vanish(ws, frame, a.stage, a.fin).await);
                 }
-                r.bytes_sent += frame.len() as u64;
                 let t = Instant::now();
-                let reply = ws::request_counted(
-                    sock,
-                    frame,
-                    kind.stage(),
-                    target,
-                    limits.request,
-                    expect,
-                    &mut r.bytes_received,
-                )
-                .await?;
+                let reply = exchange(sock, frame, kind.stage(), target, limits, expect, r).await?;
                 r.timed(kind, s, t);
                 let mut ended = false;
                 if kind == StepKind::Step {
@@ -384,18 +355,8 @@ pub async fn run_ws(
                 }
                 if spec.workload.state_after(s) {
                     let state = Utf8Bytes::from_static(STATE_FRAME);
-                    r.bytes_sent += state.len() as u64;
                     let t = Instant::now();
-                    ws::request_counted(
-                        sock,
-                        state,
-                        "state",
-                        target,
-                        limits.request,
-                        Reply::State,
-                        &mut r.bytes_received,
-                    )
-                    .await?;
+                    exchange(sock, state, "state", target, limits, Reply::State, r).await?;
                     r.timed(StepKind::State, s, t);
                 }
                 if ended {
@@ -423,6 +384,45 @@ pub async fn run_ws(
         }
     }
     run.finish(t0)
+}
+
+/// Sends `frame` and waits for its reply of kind `expect`, counting the
+/// bytes both ways in `r`.
+async fn exchange(
+    sock: &mut Ws,
+    frame: Utf8Bytes,
+    stage: &str,
+    target: &Target,
+    limits: Limits,
+    expect: Reply,
+    r: &mut Rollout,
+) -> Result<Value, Failure> {
+    r.bytes_sent += frame.len() as u64;
+    ws::request_counted(
+        sock,
+        frame,
+        stage,
+        target,
+        limits.request,
+        expect,
+        &mut r.bytes_received,
+    )
+    .await
+}
+
+/// Thinks `secs` on an open session — reading it (pings answered), or,
+/// `deaf`, not (a busy event loop: no pong sent); the µs it took.
+async fn think_on(sock: &mut Ws, secs: f64, deaf: bool, target: &Target) -> Result<u64, Failure> {
+    if secs <= 0.0 {
+        return Ok(0);
+    }
+    let t = Instant::now();
+    if deaf {
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    } else {
+        ws::think(sock, secs, target).await?;
+    }
+    Ok(micros(t.elapsed()))
 }
 
 /// An HTTP rollout session: each episode one `POST /reset` and K

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::distinct::Distinct;
 use crate::intervals::{Interval, Intervals};
 use crate::plan::Assignment;
 use crate::record::SessionRecord;
@@ -24,6 +25,8 @@ pub struct ShareResult {
     pub stats: PhaseStats,
     /// From the share's start to its last session's end.
     pub wall: Duration,
+    /// Distinct pids, hosts and session hashes of its successful sessions.
+    pub distinct: Distinct,
 }
 
 /// A share in flight: its sessions run in one shard per core the process
@@ -86,21 +89,29 @@ pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs every session of `a` concurrently and waits for all of them.
 pub async fn run_share(a: &Assignment) -> ShareResult {
-    run_share_with(a, |_, _, _| {}).await
+    run_share_with(a, true, |_, _, _| {}).await
 }
 
 /// [`run_share`], calling `progress` every [`PROGRESS_EVERY`] — whether or
 /// not a session ended (long steps, scheduled starts) — with the sessions
 /// started, the statistics so far and the time-series intervals closed
 /// since the last call (the in-process driver's live view); once more at
-/// the end with the last intervals.
+/// the end with the last intervals. Records are kept when `keep_records`
+/// (without, memory stays flat however many sessions a stage plan runs).
 pub async fn run_share_with(
     a: &Assignment,
+    keep_records: bool,
     mut progress: impl FnMut(u64, &PhaseStats, Vec<Interval>),
 ) -> ShareResult {
     let mut sessions = Sessions::spawn(a);
-    let mut records = Vec::with_capacity(a.count.min(1 << 20) as usize);
+    let mut records = Vec::with_capacity(if keep_records {
+        a.count.min(1 << 20) as usize
+    } else {
+        0
+    });
     let mut stats = PhaseStats::default();
+    let mut distinct = Distinct::default();
+    let mut wall = Duration::ZERO;
     let mut intervals = Intervals::new(a.interval);
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -110,7 +121,11 @@ pub async fn run_share_with(
                 Some(rec) => {
                     stats.record(&rec);
                     intervals.record(&rec);
-                    records.push(rec);
+                    distinct.add(&rec);
+                    wall = wall.max(rec.ended_after);
+                    if keep_records {
+                        records.push(rec);
+                    }
                 }
                 None => break,
             },
@@ -122,14 +137,10 @@ pub async fn run_share_with(
     }
     let closed = intervals.close_all(sessions.elapsed(), |k| sessions.started_in(k));
     progress(sessions.started(), &stats, closed);
-    let wall = records
-        .iter()
-        .map(|r| r.ended_after)
-        .max()
-        .unwrap_or_default();
     ShareResult {
         records,
         stats,
         wall,
+        distinct,
     }
 }

@@ -46,7 +46,9 @@ impl RunDriver {
         shutdown: &Shutdown,
     ) -> anyhow::Result<Option<Self>> {
         Ok(match agents {
-            Agents::Here if count == 0 => Some(RunDriver::InProcess(InProcess)),
+            Agents::Here if count == 0 => Some(RunDriver::InProcess(InProcess {
+                records: send_records,
+            })),
             // Starting local agents takes a moment; dropping the half-started
             // fleet stops it.
             Agents::Here => tokio::select! {
@@ -124,7 +126,11 @@ impl PhaseDriver for RunDriver {
 }
 
 /// The in-process agent of `envload run`.
-pub struct InProcess;
+pub struct InProcess {
+    /// Per-session records kept for raw.jsonl (`--no-records`: none, so a
+    /// soak's memory does not grow with its sessions).
+    pub records: bool,
+}
 
 impl PhaseDriver for InProcess {
     async fn run_phase(
@@ -137,7 +143,7 @@ impl PhaseDriver for InProcess {
         }
         let mut live = LiveProgress::start(phase);
         let mut series = Series::new(template.interval, [0]);
-        let share = run_share_with(template, |started, stats, closed| {
+        let share = run_share_with(template, self.records, |started, stats, closed| {
             for iv in closed {
                 series.add(0, iv);
             }
@@ -151,9 +157,10 @@ impl PhaseDriver for InProcess {
             mut records,
             stats,
             wall,
+            distinct,
         } = share;
         records.sort_by_key(|r| r.request_id);
-        let uniques = Uniques::from_records(&records);
+        let uniques = Uniques::from(&distinct);
         let me = &self.agents()[0];
         let agents = vec![AgentPhase {
             name: me.name.clone(),

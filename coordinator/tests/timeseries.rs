@@ -75,11 +75,9 @@ fn stage_run(tag: &str, url: &str, extra: &[&str]) -> support::OutDir {
     dir
 }
 
-#[test]
-fn a_stage_plan_follows_its_users_and_its_series_adds_up_to_the_summary() {
-    let s = Server::start(&[]);
-    let dir = stage_run("ts-stages", &s.url, &[]);
-    // HdrHistogram's own reader: every interval, the same sessions.
+/// `dir/latency.hlog` read by HdrHistogram's own Python reader: one
+/// interval per row of timeseries.csv, the phase's sessions in all.
+fn hlog_agrees(dir: &std::path::Path) {
     let py = venv("hdrhistogram==0.10.8").join("bin/python");
     let out = Command::new(&py)
         .arg("-c")
@@ -100,8 +98,8 @@ fn a_stage_plan_follows_its_users_and_its_series_adds_up_to_the_summary() {
         .expect("python runs");
     let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(out.status.success(), "{:?}", text(&out));
-    let s = csv_rows(&dir);
-    let rows = csv_file(&dir, "timeseries.csv").len() - 1;
+    let s = csv_rows(dir);
+    let rows = csv_file(dir, "timeseries.csv").len() - 1;
     assert_eq!(
         said,
         format!("{rows} {} True", col(&s[0], &s[1], "successful"))
@@ -109,9 +107,15 @@ fn a_stage_plan_follows_its_users_and_its_series_adds_up_to_the_summary() {
 }
 
 #[test]
+fn a_stage_plan_follows_its_users_and_its_series_adds_up_to_the_summary() {
+    let s = Server::start(&[]);
+    hlog_agrees(&stage_run("ts-stages", &s.url, &[]));
+}
+
+#[test]
 fn a_stage_plan_over_two_agents_keeps_one_series() {
     let s = Server::start(&[]);
-    stage_run("ts-stages-agents", &s.url, &["--agents", "2"]);
+    hlog_agrees(&stage_run("ts-stages-agents", &s.url, &["--agents", "2"]));
 }
 
 #[test]
@@ -157,6 +161,10 @@ fn every_run_has_its_series_and_bad_plans_are_refused() {
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("stages") && err.contains("target"), "{err}");
+    let out = run(&["ceiling", "-u", "http://127.0.0.1:9", "--stages", "5s:4"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("drop --stages"), "{err}");
     for (args, needle) in [
         (&["--stages", "10s"][..], "DURATION:TARGET"),
         (&["--stages", "10s:0"][..], "every target is 0"),

@@ -51,6 +51,14 @@ pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Res
         )
         .into());
     }
+    let config = plan.config()?;
+    if config.stages.is_some() {
+        return Err(UsageError(
+            "ceiling searches N itself: drop --stages (a stage plan sets the users over time; run it with envload run)"
+                .into(),
+        )
+        .into());
+    }
     if plan.modes.len() > 1 {
         return Err(UsageError(
             "ceiling searches one mode at a time: give --mode ws or --mode http, not --modes"
@@ -58,7 +66,6 @@ pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Res
         )
         .into());
     }
-    let config = plan.config()?;
     let slo = match (&plan.slo, c.max_p99) {
         (Some(spec), _) => spec
             .as_ceiling(config.plan.wait)
