@@ -184,6 +184,15 @@ pub fn error_types(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Runs `envload args…`, which must be refused as bad input (exit 2,
+/// before anything runs); its stderr.
+pub fn refused(args: &[&str]) -> String {
+    let out = run(args);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    err
+}
+
 /// Runs `envload args…`, which must succeed; its stdout and stderr.
 pub fn run_ok(args: &[&str]) -> (String, String) {
     let out = run(args);
