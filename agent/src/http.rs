@@ -124,7 +124,7 @@ pub(crate) async fn get_counted(
 }
 
 /// One request and its parsed JSON reply, with the reply body's length.
-async fn send_counted(
+pub(crate) async fn send_counted(
     client: &Client,
     method: reqwest::Method,
     url: &str,

@@ -19,7 +19,7 @@ use crate::record::SessionRecord;
 use crate::resolve::Resolver;
 use crate::rollout::{self, RolloutSpec};
 use crate::target::Target;
-use crate::{http, mcp_http, upgrade, ws};
+use crate::{http, mcp_http, replaying, upgrade, ws};
 
 /// What every session of a share has in common.
 pub(crate) struct ShareSpec {
@@ -241,6 +241,12 @@ pub(crate) async fn run_id(spec: &ShareSpec, tools: &ShardTools, request_id: u64
                 let (t, o) = http::run_session(c, target, wait, limits).await;
                 (t, o, None)
             }
+            (Mode::Http, Some(c), _, Some(rs)) if rs.workload.replay.is_some() => {
+                let replay = rs.workload.replay.as_ref().expect("matched");
+                let (t, o, r) =
+                    replaying::run_http(c, target, request_id, rs, replay, limits).await;
+                (t, o, Some(Box::new(r)))
+            }
             (Mode::Http, Some(c), _, Some(rs)) => {
                 let (t, o, r) = rollout::run_http(c, target, request_id, rs, limits).await;
                 (t, o, Some(Box::new(r)))
@@ -266,8 +272,16 @@ pub(crate) async fn run_id(spec: &ShareSpec, tools: &ShardTools, request_id: u64
                         (t, o, None)
                     }
                     Some(rs) => {
-                        let (t, o, r) =
-                            rollout::run_ws(dial, request_id, rs, limits, spec.close, abort).await;
+                        let (t, o, r) = match &rs.workload.replay {
+                            Some(replay) => {
+                                replaying::run_ws(dial, request_id, rs, replay, limits, spec.close)
+                                    .await
+                            }
+                            None => {
+                                rollout::run_ws(dial, request_id, rs, limits, spec.close, abort)
+                                    .await
+                            }
+                        };
                         (t, o, Some(Box::new(r)))
                     }
                 }

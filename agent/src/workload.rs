@@ -182,6 +182,8 @@ pub struct Workload {
     /// (`--state-every`; 0: none), as a trainer that reads the episode's
     /// state does.
     pub state_every: u32,
+    /// Recorded sessions to replay instead (`--replay`).
+    pub replay: Option<std::sync::Arc<crate::replay::Replay>>,
 }
 
 impl Default for Workload {
@@ -196,6 +198,7 @@ impl Default for Workload {
             seed: 0,
             group: 1,
             state_every: 0,
+            replay: None,
         }
     }
 }

@@ -421,6 +421,18 @@ pub(crate) async fn request_counted(
     }
 }
 
+/// Sends `frame` and waits for no reply (a recorded client message that
+/// got none).
+pub(crate) async fn send_only(
+    ws: &mut Ws,
+    frame: Utf8Bytes,
+    target: &Target,
+) -> Result<(), Failure> {
+    ws.send(Message::Text(frame))
+        .await
+        .map_err(|e| stream_failure(e, "send", target))
+}
+
 /// Waits `secs` on an open session as a thinking agent does: the socket is
 /// read meanwhile, so pings are answered (tungstenite queues the pong; the
 /// flush sends it) and a server that ends the session is seen at once.

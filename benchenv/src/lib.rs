@@ -31,3 +31,4 @@ mod ws_conn;
 pub use bind::bind_listener;
 pub use config::ServerConfig;
 pub use server::serve;
+pub use upgrade::switching_protocols;

@@ -65,6 +65,12 @@ pub fn upgrade(
             }
         }
     });
+    switching_protocols(&key)
+}
+
+/// The `101 Switching Protocols` answer to an upgrade request whose
+/// `Sec-WebSocket-Key` is `key`.
+pub fn switching_protocols(key: &HeaderValue) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();

@@ -10,6 +10,7 @@ pub mod coordinator;
 pub mod experiment;
 pub mod lb_config;
 pub mod matrix_run;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod run_args;
@@ -30,6 +31,7 @@ use ceiling::CeilingArgs;
 use coordinator::CoordinatorArgs;
 use experiment::ExperimentArgs;
 use lb_config::LbArgs;
+use record::RecordArgs;
 use report::ReportArgs;
 use run_args::RunArgs;
 use serve::ServeArgs;
@@ -73,6 +75,9 @@ pub enum Command {
     /// Run one infrastructure's plan from the experiment matrix, writing
     /// results where `report` expects them.
     Experiment(ExperimentArgs),
+    /// Record what real clients send an OpenEnv server, through a
+    /// transparent proxy, as a session trace (docs/TRACE.md).
+    Record(RecordArgs),
 }
 
 /// Set (to anything): parse and check the arguments, run nothing — for
@@ -181,6 +186,7 @@ where
         Command::Ceiling(args) => ceiling::run(*args, argv, shutdown),
         Command::Report(args) => report::run(args).map(|()| RunOutcome::Complete),
         Command::Experiment(args) => experiment::run(args, shutdown),
+        Command::Record(args) => record::run(args, shutdown).map(|()| RunOutcome::Complete),
         Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
             print!("{cfg}");
             RunOutcome::Complete

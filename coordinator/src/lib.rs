@@ -23,6 +23,7 @@ mod metrics;
 mod phases;
 mod plan;
 mod progress;
+mod proxy;
 mod recorder;
 mod run_driver;
 mod scenario;

@@ -67,6 +67,8 @@ pub struct Scenario {
     pub mode: Option<envload_agent::Mode>,
     /// `state_every = 4`, as `--state-every`.
     pub state_every: Option<u32>,
+    /// `replay = "trace.jsonl"` (relative to the scenario), as `--replay`.
+    pub replay: Option<PathBuf>,
     /// `[[stages]]` tables (`duration = "30s"`, `target = 64`), or
     /// `stages = "30s:64,…"`, as `--stages`.
     pub stages: Option<envload_agent::stages::Stages>,
@@ -188,6 +190,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             "max_message_size" => s.max_message = Some(parse_message_size(&text).map_err(bad)?),
             "time_scale" => s.time_scale = Some(parse_time_scale(&text).map_err(bad)?),
             "stages" => s.stages = Some(stages(value).map_err(bad)?),
+            "replay" => s.replay = Some(resolve(path, &text)),
             "headers" => {
                 let list = value.as_array().ok_or_else(|| {
                     bad("expected a list of 'Name: value' strings".to_string())
@@ -210,7 +213,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
             }
             _ => {
                 return Err(format!(
-                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group, abort, abort_mode, leak_probe, mode, state_every, stages)"
+                    "--scenario '{where_}': unknown key '{key}' (known: description, requests, wait, timeout, steps, think, episodes, seed, reset, action, actions, max_resets_in_flight, max_message_size, time_scale, headers, group, abort, abort_mode, leak_probe, mode, state_every, stages, replay)"
                 ))
             }
         }

@@ -26,6 +26,7 @@ mod output_contract;
 mod prometheus;
 mod protocol;
 mod protocol_python;
+mod record_replay;
 mod report;
 mod report_figures;
 mod rollout;

@@ -328,6 +328,47 @@ fn a_stage_plan_runs_under_slurm_as_one_series() {
 
 #[test]
 #[ignore = "needs the Slurm test cluster (slurm/testcluster/up.sh as root, SLURM_CONF); bash .ci/run runs it"]
+fn a_recorded_trace_replays_under_slurm() {
+    let _cluster = cluster();
+    let dir = work_dir("replay");
+    std::fs::create_dir_all(&*dir).unwrap();
+    let trace = dir.join("trace.jsonl");
+    std::fs::write(
+        &trace,
+        concat!(
+            r#"{"envload_trace": 1, "upstream": "http://x:1", "recorded_at": "x", "bodies": true}"#, "\n",
+            r#"{"session": 1, "transport": "ws", "path": "/ws", "dir": "client", "kind": "reset", "t": 0, "body": {"type": "reset", "data": {}}}"#, "\n",
+            r#"{"session": 1, "transport": "ws", "path": "/ws", "dir": "server", "kind": "observation", "t": 0.01}"#, "\n",
+            r#"{"session": 1, "transport": "ws", "path": "/ws", "dir": "client", "kind": "step", "t": 0.05, "body": {"type": "step", "data": {"wait_seconds": 0.05}}}"#, "\n",
+            r#"{"session": 1, "transport": "ws", "path": "/ws", "dir": "server", "kind": "observation", "t": 0.11}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let extra = format!("--replay {}", trace.display());
+    let env = [
+        ("REQUESTS_GRID", "16"),
+        ("WAIT_GRID", "0.05"),
+        ("EXTRA_ARGS", extra.as_str()),
+    ];
+    let (ok, job) = sbatch("experiment_single.sbatch", &dir, &env, true);
+    assert!(ok, "job {job} failed:\n{}", job_log(&dir));
+    let results = dir.join("results");
+    let rows = csv_rows(&results);
+    assert_eq!(
+        col(&rows[0], &rows[1], "successful"),
+        "16",
+        "{}",
+        job_log(&dir)
+    );
+    assert!(
+        agent_hosts(&run_json(&dir)).len() >= 2,
+        "the recorded sessions travelled to agents on 2+ nodes"
+    );
+    assert_nothing_left(&job);
+}
+
+#[test]
+#[ignore = "needs the Slurm test cluster (slurm/testcluster/up.sh as root, SLURM_CONF); bash .ci/run runs it"]
 fn experiment_multi_reaches_every_server() {
     let _cluster = cluster();
     let dir = work_dir("multi");

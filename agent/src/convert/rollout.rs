@@ -10,6 +10,7 @@ use envload_proto::v1;
 use super::{bad, latency_to_proto, merge_latency, ConvertError};
 use crate::failure::ErrorType;
 use crate::record::{Rollout, StepTime};
+use crate::replay::{Message, Replay, Transport};
 use crate::stats::{Latency, PhaseStats};
 use crate::workload::{check_action, Actions, Span, Think, Workload};
 
@@ -60,6 +61,63 @@ pub fn workload_to_proto(w: &Workload) -> Option<v1::Workload> {
         seed: w.seed,
         group: w.group,
         state_every: w.state_every,
+        replay: w.replay.as_deref().map(replay_to_proto),
+    })
+}
+
+fn replay_to_proto(r: &Replay) -> v1::Replay {
+    v1::Replay {
+        transport: r.transport.as_str().into(),
+        random: r.random,
+        sessions: r
+            .sessions
+            .iter()
+            .map(|s| v1::ReplaySession {
+                messages: s
+                    .iter()
+                    .map(|m| v1::ReplayMessage {
+                        gap_seconds: m.gap,
+                        text: m.text.clone(),
+                        kind: m.kind.clone(),
+                        path: m.path.clone(),
+                        reply: m.reply,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn replay_from_proto(p: &v1::Replay) -> Result<Replay, ConvertError> {
+    let transport = Transport::parse(&p.transport)
+        .ok_or_else(|| bad("assignment.workload.replay.transport", &p.transport))?;
+    let mut sessions = Vec::new();
+    for s in &p.sessions {
+        let mut msgs = Vec::new();
+        for m in &s.messages {
+            if !(m.gap_seconds.is_finite() && m.gap_seconds >= 0.0) {
+                return Err(bad("assignment.workload.replay.gap_seconds", m.gap_seconds));
+            }
+            msgs.push(Message {
+                gap: m.gap_seconds,
+                text: m.text.clone(),
+                kind: m.kind.clone(),
+                path: m.path.clone(),
+                reply: m.reply,
+            });
+        }
+        sessions.push(msgs);
+    }
+    if sessions.is_empty() || sessions.iter().any(Vec::is_empty) {
+        return Err(bad(
+            "assignment.workload.replay",
+            "a session without messages",
+        ));
+    }
+    Ok(Replay {
+        transport,
+        sessions,
+        random: p.random,
     })
 }
 
@@ -140,6 +198,12 @@ pub fn workload_from_proto(p: Option<&v1::Workload>) -> Result<Workload, Convert
         seed: p.seed,
         group: p.group.max(1),
         state_every: p.state_every,
+        replay: p
+            .replay
+            .as_ref()
+            .map(replay_from_proto)
+            .transpose()?
+            .map(std::sync::Arc::new),
     })
 }
 
@@ -294,6 +358,17 @@ mod tests {
             seed: 11,
             group: 8,
             state_every: 2,
+            replay: Some(std::sync::Arc::new(Replay {
+                transport: Transport::McpWs,
+                sessions: vec![vec![Message {
+                    gap: 0.5,
+                    text: r#"{"method":"tools/list"}"#.into(),
+                    kind: "jsonrpc".into(),
+                    path: "/mcp".into(),
+                    reply: true,
+                }]],
+                random: true,
+            })),
         };
         let p = workload_to_proto(&w).unwrap();
         assert_eq!(workload_from_proto(Some(&p)).unwrap(), w);

@@ -311,6 +311,26 @@ impl RunArgs {
             modes.push(Mode::Http);
         }
         let workload = self.workload.workload(&scenario, &modes)?;
+        // A replay speaks as its trace did.
+        let mode = match &workload.replay {
+            None => mode,
+            Some(r) => {
+                let theirs = match r.transport {
+                    envload_agent::replay::Transport::Ws => Mode::Ws,
+                    envload_agent::replay::Transport::McpWs => Mode::McpWs,
+                    envload_agent::replay::Transport::Http => Mode::Http,
+                };
+                if (self.mode.is_some() || !self.modes.is_empty() || self.compare)
+                    && modes.iter().any(|m| *m != theirs)
+                {
+                    return Err(UsageError(format!(
+                        "--replay: the trace's sessions are {}; drop --mode/--modes/--compare (the replay speaks as recorded)",
+                        theirs.as_str()
+                    )));
+                }
+                theirs
+            }
+        };
         let plan = PlanSpec {
             mode,
             modes: self.modes.iter().map(|m| (*m).into()).collect(),

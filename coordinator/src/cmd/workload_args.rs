@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use envload_agent::jsonrpc;
+use envload_agent::replay::Replay;
 use envload_agent::workload::{check_action, render, Actions, Span, StepKind, Think, Workload};
 use envload_agent::Mode;
 
@@ -66,6 +67,26 @@ pub struct WorkloadArgs {
     /// Multiplies think times (0.1: ten times faster).
     #[arg(long, value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
+    /// Replay recorded sessions (a trace of `envload record`): each session
+    /// sends one recorded session's client messages in order, waits for
+    /// each reply and the recorded think time (--time-scale scales it).
+    /// The mode is the trace's.
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+    /// Which recorded session each replaying session takes: in turn, or at
+    /// random (from --seed).
+    #[arg(long, value_enum, default_value = "round-robin", requires = "replay")]
+    pub replay_pick: ReplayPick,
+}
+
+/// `--replay-pick` values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReplayPick {
+    /// Session k replays recorded session k mod the count.
+    #[default]
+    RoundRobin,
+    /// A recorded session drawn from the seed and the session's id.
+    Random,
 }
 
 /// Refuses a workload some mode of the plan cannot send.
@@ -92,6 +113,23 @@ fn check_for_modes(w: &Workload, modes: &[Mode]) -> Result<(), UsageError> {
 }
 
 impl WorkloadArgs {
+    /// The recorded sessions of `--replay` (or the scenario's `replay`).
+    fn replay(
+        &self,
+        sc: &Scenario,
+        scale: f64,
+    ) -> Result<Option<std::sync::Arc<Replay>>, UsageError> {
+        let Some(path) = self.replay.clone().or(sc.replay.clone()) else {
+            return Ok(None);
+        };
+        let trace =
+            envload_agent::trace::read(&path).map_err(|e| UsageError(format!("--replay {e}")))?;
+        let mut r = Replay::from_trace(&trace, scale)
+            .map_err(|e| UsageError(format!("--replay '{}': {e}", path.display())))?;
+        r.random = self.replay_pick == ReplayPick::Random;
+        Ok(Some(std::sync::Arc::new(r)))
+    }
+
     /// The scenario file's settings, if one was given.
     pub fn scenario(&self) -> Result<Scenario, UsageError> {
         match &self.scenario {
@@ -140,6 +178,7 @@ impl WorkloadArgs {
             seed: self.seed.or(sc.seed).unwrap_or(0),
             group: self.group.or(sc.group).unwrap_or(1),
             state_every: self.state_every.or(sc.state_every).unwrap_or(0),
+            replay: self.replay(sc, scale)?,
         };
         check_for_modes(&w, modes)?;
         Ok(w)

@@ -238,6 +238,44 @@ pub struct Workload {
     /// a state request after every this many steps (0: none)
     #[prost(uint32, tag = "16")]
     pub state_every: u32,
+    /// recorded sessions to replay instead (absent: none)
+    #[prost(message, optional, tag = "17")]
+    pub replay: ::core::option::Option<Replay>,
+}
+/// Recorded sessions (docs/TRACE.md), each its client messages in order.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Replay {
+    /// "ws" | "mcp-ws" | "http"
+    #[prost(string, tag = "1")]
+    pub transport: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "2")]
+    pub sessions: ::prost::alloc::vec::Vec<ReplaySession>,
+    /// pick a recorded session at random (seeded), else in turn
+    #[prost(bool, tag = "3")]
+    pub random: bool,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReplaySession {
+    #[prost(message, repeated, tag = "1")]
+    pub messages: ::prost::alloc::vec::Vec<ReplayMessage>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReplayMessage {
+    /// the client's wait after the previous reply
+    #[prost(double, tag = "1")]
+    pub gap_seconds: f64,
+    /// the message, or the HTTP request body
+    #[prost(string, tag = "2")]
+    pub text: ::prost::alloc::string::String,
+    /// its type (jsonrpc on /mcp); HTTP: the method
+    #[prost(string, tag = "3")]
+    pub kind: ::prost::alloc::string::String,
+    /// HTTP: the path
+    #[prost(string, tag = "4")]
+    pub path: ::prost::alloc::string::String,
+    /// a reply came before the next message
+    #[prost(bool, tag = "5")]
+    pub reply: bool,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ready {
