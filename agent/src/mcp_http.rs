@@ -7,7 +7,7 @@
 //! the server until an idle timeout, if the server has one: it is counted
 //! as unclosed ([`Rollout::unclosed`](crate::record::Rollout)).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ use crate::failure::{ErrorType, Failure};
 use crate::observation::Observed;
 use crate::plan::{Abort, Limits};
 use crate::record::micros;
-use crate::rollout::{Outcome, RolloutSpec};
+use crate::rollout::{sleep_think, Outcome, RolloutSpec};
 use crate::target::Target;
 use crate::workload::StepKind;
 use crate::{http, jsonrpc};
@@ -63,12 +63,7 @@ pub async fn run(
             }
             let sid = session.as_deref().expect("created above");
             for s in 0..run.dice.steps() {
-                let think = run.dice.think();
-                if think > 0.0 {
-                    let think = Duration::from_secs_f64(think);
-                    tokio::time::sleep(think).await;
-                    r.think_us += micros(think);
-                }
+                r.think_us += sleep_think(run.dice.think()).await;
                 if let Some(m) = run.member.as_mut() {
                     m.arrive(e, s).await;
                 }

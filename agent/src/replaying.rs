@@ -6,14 +6,14 @@
 //! by its index in the recorded session.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::failure::Failure;
 use crate::observation::Observed;
 use crate::plan::{CloseMode, Limits};
 use crate::record::micros;
 use crate::replay::{Replay, Transport};
-use crate::rollout::{Outcome, RolloutSpec};
+use crate::rollout::{sleep_think, think_on, Outcome, RolloutSpec};
 use crate::target::Target;
 use crate::workload::StepKind;
 use crate::ws::{self, Dial, Reply};
@@ -54,7 +54,7 @@ pub async fn run_ws(
         run.timings.connect_us = micros(tc.elapsed());
         let mut observed = Observed::default();
         for (i, m) in msgs.iter().enumerate() {
-            r.think_us += think(sock, m.gap, target).await?;
+            r.think_us += think_on(sock, m.gap, false, target).await?;
             let (kind, expect, is_reset) = stage_of(&m.kind, &m.path);
             let frame = m.text.clone().into();
             let t = Instant::now();
@@ -85,8 +85,7 @@ pub async fn run_ws(
         Ok::<_, Failure>(observed)
     }
     .await;
-    let te = t0;
-    let failed = run.end_episode(0, te, result);
+    let failed = run.end_episode(0, t0, result);
     if let (Some(sock), false) = (conn.as_mut(), failed) {
         let done = if replay.transport == Transport::McpWs {
             ws::finish_with(sock, None, CloseMode::ClientFirst, limits.close, target).await
@@ -117,10 +116,7 @@ pub async fn run_http(
     let result = async {
         let mut observed = Observed::default();
         for (i, m) in msgs.iter().enumerate() {
-            if m.gap > 0.0 {
-                tokio::time::sleep(Duration::from_secs_f64(m.gap)).await;
-                r.think_us += micros(Duration::from_secs_f64(m.gap));
-            }
+            r.think_us += sleep_think(m.gap).await;
             let (kind, _, is_reset) = stage_of(&m.kind, &m.path);
             let url = format!("{}{}", target.http_base, m.path);
             let method =
@@ -147,15 +143,4 @@ pub async fn run_http(
     .await;
     run.end_episode(0, t0, result);
     run.finish(t0)
-}
-
-/// The recorded gap before a message: the socket read meanwhile (pings
-/// answered); the µs it took.
-async fn think(sock: &mut ws::Ws, secs: f64, target: &Target) -> Result<u64, Failure> {
-    if secs <= 0.0 {
-        return Ok(0);
-    }
-    let t = Instant::now();
-    ws::think(sock, secs, target).await?;
-    Ok(micros(t.elapsed()))
 }

@@ -410,9 +410,24 @@ async fn exchange(
     .await
 }
 
+/// Thinks `secs` without a socket to read (HTTP sessions); the µs slept.
+pub(crate) async fn sleep_think(secs: f64) -> u64 {
+    if secs <= 0.0 {
+        return 0;
+    }
+    let d = Duration::from_secs_f64(secs);
+    tokio::time::sleep(d).await;
+    micros(d)
+}
+
 /// Thinks `secs` on an open session — reading it (pings answered), or,
 /// `deaf`, not (a busy event loop: no pong sent); the µs it took.
-async fn think_on(sock: &mut Ws, secs: f64, deaf: bool, target: &Target) -> Result<u64, Failure> {
+pub(crate) async fn think_on(
+    sock: &mut Ws,
+    secs: f64,
+    deaf: bool,
+    target: &Target,
+) -> Result<u64, Failure> {
     if secs <= 0.0 {
         return Ok(0);
     }
@@ -455,12 +470,7 @@ pub async fn run_http(
             let mut observed = Observed::from_reply(&reply, "reset", &reset_url)?;
             r.resets_us.push(micros(t.elapsed()));
             for s in 0..run.dice.steps() {
-                let think = run.dice.think();
-                if think > 0.0 {
-                    let think = Duration::from_secs_f64(think);
-                    tokio::time::sleep(think).await;
-                    r.think_us += micros(think);
-                }
+                r.think_us += sleep_think(run.dice.think()).await;
                 if let Some(m) = run.member.as_mut() {
                     m.arrive(e, s).await;
                 }

@@ -78,8 +78,8 @@ impl Recorder {
             path: path.to_string(),
             start: Instant::now(),
         };
-        let mut names: Vec<String> = headers.keys().map(|k| k.as_str().to_string()).collect();
-        names.dedup();
+        // Each name once, however many values it has.
+        let names: Vec<String> = headers.keys().map(|k| k.as_str().to_string()).collect();
         self.write(&Event {
             headers: names,
             ..self.event(&s, Dir::Client, "open", b"")
@@ -131,6 +131,17 @@ pub fn hop_by_hop(name: &str) -> bool {
             | "proxy-connection"
             | "proxy-authorization"
     )
+}
+
+/// The proxy's own answer (an upstream that did not answer, a request it
+/// cannot relay), a line of text.
+pub fn reply(
+    status: hyper::StatusCode,
+    text: String,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(text)));
+    *r.status_mut() = status;
+    r
 }
 
 /// What a WebSocket message is: its `type`, or `jsonrpc` for `/mcp`'s raw

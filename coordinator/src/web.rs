@@ -7,12 +7,12 @@
 //! what every phase reports (`progress`) and its time-series rows.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Mutex;
 
 use envload_agent::PhaseStats;
 use envload_results::series::IntervalRow;
 use envload_results::Phase;
+use serde_json::{json, Value};
 
 use crate::endpoint::Endpoint;
 
@@ -138,56 +138,42 @@ fn json() -> String {
     let Some(l) = guard.as_ref() else {
         return "{}".into();
     };
-    let num = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.6}"));
     let mut errors = l.errors.clone();
     for (k, v) in &l.stats.errors {
         *errors.entry(k.as_str().to_string()).or_default() += v;
     }
-    let errors: Vec<String> = errors.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
-    let phase = match &l.phase {
-        None => "null".to_string(),
-        Some(p) => format!(
-            "{{\"number\":{},\"mode\":\"{}\",\"batch_size\":{},\"wait_seconds\":{},\"repetition\":{}}}",
-            p.index + 1,
-            p.mode.as_str(),
-            p.n,
-            p.wait,
-            p.rep
-        ),
-    };
     let s = &l.stats;
-    let success = (s.sessions > 0).then(|| s.successful as f64 / s.sessions as f64);
     // Started and not yet reported ended: a session whose record is still
     // on its way shows as running a moment longer, never beyond N.
     let active = l
         .started
         .saturating_sub(s.sessions)
         .min(l.phase.as_ref().map_or(u64::MAX, |p| p.n));
-    let mut points = String::new();
-    for (i, p) in l.points.iter().enumerate() {
-        let _ = write!(
-            points,
-            "{}[{:.3},{},{},{},{},{}]",
-            if i > 0 { "," } else { "" },
-            p.time_s,
-            p.active,
-            num(p.p50),
-            num(p.p99),
-            p.succeeded,
-            p.failed
-        );
-    }
-    format!(
-        "{{\"status\":\"{}\",\"phases_total\":{},\"phases_done\":{},\"phase\":{phase},\"started\":{},\"done\":{},\"succeeded\":{},\"failed\":{},\"active\":{active},\"success\":{},\"total_p99\":{},\"errors\":{{{}}},\"series\":[{points}]}}",
-        if l.finished { "finished" } else { "running" },
-        l.phases_total,
-        l.phases_done,
-        l.started,
-        s.sessions,
-        s.successful,
-        s.failed,
-        num(success),
-        num((s.total.count() > 0).then(|| s.total.quantile_s(0.99))),
-        errors.join(",")
-    )
+    let series: Vec<Value> = l
+        .points
+        .iter()
+        .map(|p| json!([p.time_s, p.active, p.p50, p.p99, p.succeeded, p.failed]))
+        .collect();
+    json!({
+        "status": if l.finished { "finished" } else { "running" },
+        "phases_total": l.phases_total,
+        "phases_done": l.phases_done,
+        "phase": l.phase.as_ref().map(|p| json!({
+            "number": p.index + 1,
+            "mode": p.mode.as_str(),
+            "batch_size": p.n,
+            "wait_seconds": p.wait,
+            "repetition": p.rep,
+        })),
+        "started": l.started,
+        "done": s.sessions,
+        "succeeded": s.successful,
+        "failed": s.failed,
+        "active": active,
+        "success": (s.sessions > 0).then(|| s.successful as f64 / s.sessions as f64),
+        "total_p99": (s.total.count() > 0).then(|| s.total.quantile_s(0.99)),
+        "errors": errors,
+        "series": series,
+    })
+    .to_string()
 }

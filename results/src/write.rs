@@ -39,6 +39,15 @@ pub fn prepare_dir(dir: &Path, flag: &str) -> Result<PathBuf, String> {
     Ok(dir.to_path_buf())
 }
 
+/// Failures by class as the CSV files write them: `Type:count;…`.
+pub fn error_counts(errors: &std::collections::BTreeMap<envload_agent::ErrorType, u64>) -> String {
+    errors
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// How many fields rows of the CSV file at `path` carry: `None` when the
 /// file is new or empty (its header is still to write); else as many of
 /// `columns` as its header names — a file written before envload added

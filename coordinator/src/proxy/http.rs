@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use super::{hop_by_hop, Recorder, Session};
+use super::{hop_by_hop, reply, Recorder, Session};
 
 /// Largest body relayed.
 const MAX_BODY: usize = 16 << 20;
@@ -33,12 +33,6 @@ pub async fn connection(conn: tokio::net::TcpStream, rec: Arc<Recorder>) {
     if let Some(s) = open {
         rec.write(&rec.event(&s, Dir::Client, "end", b""));
     }
-}
-
-fn reply(status: StatusCode, text: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(text)));
-    *r.status_mut() = status;
-    r
 }
 
 async fn handle(

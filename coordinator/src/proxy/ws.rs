@@ -18,13 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{hop_by_hop, kind_of, Recorder, Session};
-
-fn reply(status: StatusCode, text: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(text)));
-    *r.status_mut() = status;
-    r
-}
+use super::{hop_by_hop, kind_of, reply, Recorder, Session};
 
 /// Relays one upgrade request's session.
 pub async fn relay(mut req: Request<Incoming>, rec: Arc<Recorder>) -> Response<Full<Bytes>> {

@@ -149,12 +149,7 @@ fn latency(l: &Latency) -> String {
 
 fn episode_row(ro: &RolloutStats, wall: f64) -> String {
     let per_s = |v: u64| if wall > 0.0 { v as f64 / wall } else { 0.0 };
-    let errors = ro
-        .episode_errors
-        .iter()
-        .map(|(k, v)| format!("{}:{v}", k.as_str()))
-        .collect::<Vec<_>>()
-        .join(";");
+    let errors = super::error_counts(&ro.episode_errors);
     let e = &ro.episode;
     format!(
         "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",

@@ -49,7 +49,7 @@ impl TimeSeriesFiles {
     /// at `now`.
     pub fn open(dir: &Path, now: SystemTime) -> io::Result<Self> {
         let csv_path = dir.join(TIMESERIES_CSV);
-        let fresh_csv = super::header_width(&csv_path, &[])?.is_none();
+        let fresh_csv = std::fs::metadata(&csv_path).map_or(true, |m| m.len() == 0);
         let mut csv = BufWriter::new(
             OpenOptions::new()
                 .create(true)
@@ -136,11 +136,6 @@ fn start_time_of(path: &Path) -> Option<SystemTime> {
 /// One row of `timeseries.csv`.
 pub fn csv_row(p: &Phase, r: &IntervalRow) -> String {
     let s = &r.stats;
-    let errors: Vec<String> = s
-        .errors
-        .iter()
-        .map(|(k, v)| format!("{}:{v}", k.as_str()))
-        .collect();
     let mut row = format!(
         "{},{},{},{},{},{},{},{},{},{},{},{},{}",
         p.index,
@@ -154,7 +149,7 @@ pub fn csv_row(p: &Phase, r: &IntervalRow) -> String {
         r.started,
         s.successful,
         s.failed,
-        errors.join(";"),
+        super::error_counts(&s.errors),
         float(r.episodes_per_second())
     );
     for l in [&s.connect, &s.reset, &s.step, &s.state, &s.mcp, &s.total] {
