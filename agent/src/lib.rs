@@ -8,12 +8,15 @@
 
 mod conn;
 pub mod convert;
+mod dial;
 mod distinct;
 mod failure;
 mod group;
 pub mod headers;
 pub mod host;
 mod http;
+mod http_conn;
+mod http_wire;
 pub mod intervals;
 pub mod jsonrpc;
 mod keepalive;

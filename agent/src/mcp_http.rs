@@ -12,25 +12,26 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::failure::{ErrorType, Failure};
+use crate::http_conn::HttpConn;
 use crate::observation::Observed;
 use crate::plan::{Abort, Limits};
 use crate::record::micros;
 use crate::rollout::{sleep_think, Outcome, RolloutSpec};
-use crate::target::Target;
 use crate::workload::StepKind;
 use crate::{http, jsonrpc};
 
+/// The MCP endpoint's path under the target's base.
+const MCP: &str = "/mcp";
+
 /// One HTTP MCP session.
 pub async fn run(
-    client: &reqwest::Client,
-    target: &Target,
+    conn: &mut HttpConn<'_>,
     request_id: u64,
     spec: &RolloutSpec,
     limits: Limits,
     abort: Option<Abort>,
 ) -> Outcome {
     let t0 = Instant::now();
-    let url = target.mcp_http_url();
     let mut run = spec.begin(request_id);
     let mut session: Option<String> = None;
     // JSON-RPC ids: 1, 2, … over the session.
@@ -43,7 +44,7 @@ pub async fn run(
             if session.is_none() {
                 calls += 1;
                 let t = Instant::now();
-                let id = create(client, &url, calls, limits, r).await?;
+                let id = create(conn, calls, limits, r).await?;
                 if e == 0 {
                     run.timings.connect_us = micros(t.elapsed());
                 } else {
@@ -70,7 +71,7 @@ pub async fn run(
                 calls += 1;
                 let body = spec.mcp_call(s, request_id, calls, Some(sid));
                 let t = Instant::now();
-                call(client, &url, body, "mcp", limits, r).await?;
+                call(conn, body, "mcp", limits, r).await?;
                 r.timed(StepKind::Mcp, s, t);
             }
             Ok::<_, Failure>(Observed::default())
@@ -88,16 +89,7 @@ pub async fn run(
             calls,
             Some(&sid),
         );
-        if let Err(f) = call(
-            client,
-            &url,
-            body,
-            "session/close",
-            limits,
-            &mut run.tally.r,
-        )
-        .await
-        {
+        if let Err(f) = call(conn, body, "session/close", limits, &mut run.tally.r).await {
             run.tally.r.unclosed = true;
             run.tally.first_failure.get_or_insert(f);
         }
@@ -108,8 +100,7 @@ pub async fn run(
 /// `openenv/session/create`: the new session's id (a -32000 refusal is
 /// `CapacityReached`).
 async fn create(
-    client: &reqwest::Client,
-    url: &str,
+    conn: &mut HttpConn<'_>,
     id: u64,
     limits: Limits,
     r: &mut crate::record::Rollout,
@@ -119,27 +110,29 @@ async fn create(
         id,
         None,
     );
-    let result = call(client, url, body, "session/create", limits, r).await?;
+    let result = call(conn, body, "session/create", limits, r).await?;
     match result.get("session_id").and_then(Value::as_str) {
         Some(s) if !s.is_empty() => Ok(s.to_string()),
         _ => Err(Failure::new(
             ErrorType::MalformedResponse,
-            format!("openenv/session/create at {url} returned no session_id: {result}"),
+            format!(
+                "openenv/session/create at {} returned no session_id: {result}",
+                conn.url(MCP)
+            ),
         )),
     }
 }
 
 /// One JSON-RPC call: its `result`, bytes counted both ways.
 async fn call(
-    client: &reqwest::Client,
-    url: &str,
+    conn: &mut HttpConn<'_>,
     body: String,
     stage: &str,
     limits: Limits,
     r: &mut crate::record::Rollout,
 ) -> Result<Value, Failure> {
     r.bytes_sent += body.len() as u64;
-    let (reply, len) = http::post_counted(client, url, body, stage, limits).await?;
+    let (reply, len) = http::post_counted(conn, MCP, body, stage, limits).await?;
     r.bytes_received += len;
-    jsonrpc::result(&reply, &format!("{stage} at {url}"))
+    jsonrpc::result(&reply, &format!("{stage} at {}", conn.url(MCP)))
 }

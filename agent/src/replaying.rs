@@ -8,15 +8,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::dial::Dial;
 use crate::failure::Failure;
+use crate::http_conn::HttpConn;
 use crate::observation::Observed;
 use crate::plan::{CloseMode, Limits};
 use crate::record::micros;
 use crate::replay::{Replay, Transport};
 use crate::rollout::{sleep_think, think_on, Outcome, RolloutSpec};
-use crate::target::Target;
 use crate::workload::StepKind;
-use crate::ws::{self, Dial, Reply};
+use crate::ws::{self, Reply};
 
 /// The stage a recorded message is timed as, and the reply it expects.
 fn stage_of(kind: &str, path: &str) -> (StepKind, Reply, bool) {
@@ -101,8 +102,7 @@ pub async fn run_ws(
 
 /// An HTTP session replaying one recorded session's requests.
 pub async fn run_http(
-    client: &reqwest::Client,
-    target: &Target,
+    conn: &mut HttpConn<'_>,
     request_id: u64,
     spec: &RolloutSpec,
     replay: &Arc<Replay>,
@@ -118,14 +118,16 @@ pub async fn run_http(
         for (i, m) in msgs.iter().enumerate() {
             r.think_us += sleep_think(m.gap).await;
             let (kind, _, is_reset) = stage_of(&m.kind, &m.path);
-            let url = format!("{}{}", target.http_base, m.path);
-            let method =
-                reqwest::Method::from_bytes(m.kind.as_bytes()).unwrap_or(reqwest::Method::POST);
+            let method = match m.kind.as_str() {
+                k if !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase()) => k,
+                _ => "POST",
+            };
             r.bytes_sent += m.text.len() as u64;
             let t = Instant::now();
             let (reply, len) =
-                crate::http::send_counted(client, method, &url, m.text.clone(), &m.path, limits)
+                crate::http::send_counted(conn, method, &m.path, m.text.clone(), &m.path, limits)
                     .await?;
+            let url = conn.url(&m.path);
             r.bytes_received += len;
             if is_reset {
                 r.resets_us.push(micros(t.elapsed()));

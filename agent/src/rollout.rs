@@ -16,15 +16,17 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::dial::Dial;
 use crate::failure::Failure;
 use crate::group::{Groups, Member};
+use crate::http_conn::HttpConn;
 use crate::observation::Observed;
 use crate::plan::{Abort, AbortStage};
 use crate::plan::{CloseMode, Limits};
 use crate::record::{micros, Rollout, Timings};
 use crate::target::Target;
 use crate::workload::{step_frame, Dice, StepKind, Workload, STATE_FRAME};
-use crate::ws::{self, Dial, Reply, Ws};
+use crate::ws::{self, Reply, Ws};
 
 /// What every rollout session of a share shares, with what can be worked
 /// out once per share already worked out: the reset message and body, the
@@ -443,17 +445,14 @@ pub(crate) async fn think_on(
 /// An HTTP rollout session: each episode one `POST /reset` and K
 /// `POST /step`s (stateless in OpenEnv, see `workload`).
 pub async fn run_http(
-    client: &reqwest::Client,
-    target: &Target,
+    conn: &mut HttpConn<'_>,
     request_id: u64,
     spec: &RolloutSpec,
     limits: Limits,
 ) -> Outcome {
     let t0 = Instant::now();
     let mut run = spec.begin(request_id);
-    let reset_url = format!("{}/reset", target.http_base);
-    let step_url = format!("{}/step", target.http_base);
-    let state_url = format!("{}/state", target.http_base);
+    let (reset_url, step_url) = (conn.url("/reset"), conn.url("/step"));
     for e in 0..spec.workload.episodes {
         let te = Instant::now();
         let r = &mut run.tally.r;
@@ -464,7 +463,7 @@ pub async fn run_http(
             let permit = spec.reset_permit().await;
             let t = Instant::now();
             let (reply, len) =
-                crate::http::post_counted(client, &reset_url, body, "reset", limits).await?;
+                crate::http::post_counted(conn, "/reset", body, "reset", limits).await?;
             drop(permit);
             r.bytes_received += len;
             let mut observed = Observed::from_reply(&reply, "reset", &reset_url)?;
@@ -478,12 +477,12 @@ pub async fn run_http(
                 let t = Instant::now();
                 let mut ended = false;
                 if kind == StepKind::State {
-                    r.bytes_received += http_state(client, &state_url, limits).await?;
+                    r.bytes_received += http_state(conn, limits).await?;
                 } else {
                     let body = spec.step_body(s, request_id);
                     r.bytes_sent += body.len() as u64;
                     let (reply, len) =
-                        crate::http::post_counted(client, &step_url, body, "step", limits).await?;
+                        crate::http::post_counted(conn, "/step", body, "step", limits).await?;
                     r.bytes_received += len;
                     observed = Observed::from_reply(&reply, "step", &step_url)?;
                     ended = done(&reply);
@@ -491,7 +490,7 @@ pub async fn run_http(
                 r.timed(kind, s, t);
                 if spec.workload.state_after(s) {
                     let t = Instant::now();
-                    r.bytes_received += http_state(client, &state_url, limits).await?;
+                    r.bytes_received += http_state(conn, limits).await?;
                     r.timed(StepKind::State, s, t);
                 }
                 if ended {
@@ -508,8 +507,8 @@ pub async fn run_http(
 
 /// `GET /state` (of a fresh instance: HTTP is stateless in OpenEnv); the
 /// reply's length.
-async fn http_state(client: &reqwest::Client, url: &str, limits: Limits) -> Result<u64, Failure> {
-    Ok(crate::http::get_counted(client, url, "state", limits)
+async fn http_state(conn: &mut HttpConn<'_>, limits: Limits) -> Result<u64, Failure> {
+    Ok(crate::http::get_counted(conn, "/state", "state", limits)
         .await?
         .1)
 }

@@ -14,12 +14,13 @@ use tokio::sync::Semaphore;
 
 use crate::failure::{ErrorType, Failure};
 use crate::group::Groups;
+use crate::http_conn::HttpConn;
 use crate::plan::{Arrival, Assignment, CloseMode, Limits, Mode};
 use crate::record::SessionRecord;
 use crate::resolve::Resolver;
 use crate::rollout::{self, RolloutSpec};
 use crate::target::Target;
-use crate::{http, mcp_http, replaying, upgrade, ws};
+use crate::{http, http_wire, mcp_http, replaying, upgrade, ws};
 
 /// What every session of a share has in common.
 pub(crate) struct ShareSpec {
@@ -161,31 +162,29 @@ fn share_of(r: u64, a: &Assignment) -> Option<usize> {
     })
 }
 
-/// What the sessions of one shard share: the HTTP connection pool (HTTP
-/// mode) and the resolved target addresses.
+/// What the sessions of one shard share: the resolved target addresses
+/// and each target's request head, built once.
 pub(crate) struct ShardTools {
-    client: Option<reqwest::Client>,
     resolver: Resolver,
-    /// Each target's WebSocket upgrade head, built once.
+    /// Each target's WebSocket upgrade head, or HTTP header block (HTTP
+    /// modes).
     heads: Vec<String>,
 }
 
 impl ShardTools {
-    /// Tools for `spec`'s sessions; call inside the runtime that runs them
-    /// (an HTTP client's connections live on it).
+    /// Tools for `spec`'s sessions.
     pub fn new(spec: &ShareSpec) -> Self {
         let headers = spec.headers.as_deref().unwrap_or_default();
-        let client = match (&spec.tls, spec.mode) {
-            (Ok(cfg), Mode::Http | Mode::McpHttp) => Some(http::client(cfg.clone(), headers)),
-            _ => None,
-        };
+        let http = matches!(spec.mode, Mode::Http | Mode::McpHttp);
         ShardTools {
-            client,
             resolver: Resolver::new(&spec.targets),
             heads: spec
                 .targets
                 .iter()
-                .map(|t| upgrade::request_head(t, headers))
+                .map(|t| match http {
+                    true => http_wire::header_block(t, headers),
+                    false => upgrade::request_head(t, headers),
+                })
                 .collect(),
         }
     }
@@ -224,68 +223,57 @@ pub(crate) async fn run_id(spec: &ShareSpec, tools: &ShardTools, request_id: u64
     let abort = spec.abort.filter(|a| a.chosen(spec.abort_seed, request_id));
     let timestamp = Utc::now();
     let session = async {
-        match (spec.mode, &tools.client, &spec.tls, &spec.rollout) {
-            (_, _, Err(e), _) => (
-                Default::default(),
-                Err(Failure::new(ErrorType::TlsError, e.clone())),
-                None,
-            ),
-            _ if spec.headers.is_err() => (
-                Default::default(),
-                Err(crate::failure::unauthorized_without(
-                    spec.headers.as_ref().err().cloned().unwrap_or_default(),
-                )),
-                None,
-            ),
-            (Mode::Http, Some(c), _, None) => {
-                let (t, o) = http::run_session(c, target, wait, limits).await;
-                (t, o, None)
+        let cfg = match (&spec.tls, &spec.headers) {
+            (Err(e), _) => {
+                let f = Failure::new(ErrorType::TlsError, e.clone());
+                return (Default::default(), Err(f), None);
             }
-            (Mode::Http, Some(c), _, Some(rs)) if rs.workload.replay.is_some() => {
-                let replay = rs.workload.replay.as_ref().expect("matched");
-                let (t, o, r) =
-                    replaying::run_http(c, target, request_id, rs, replay, limits).await;
-                (t, o, Some(Box::new(r)))
+            (_, Err(why)) => {
+                let f = crate::failure::unauthorized_without(why.clone());
+                return (Default::default(), Err(f), None);
             }
-            (Mode::Http, Some(c), _, Some(rs)) => {
-                let (t, o, r) = rollout::run_http(c, target, request_id, rs, limits).await;
-                (t, o, Some(Box::new(r)))
-            }
-            (Mode::McpHttp, Some(c), _, Some(rs)) => {
-                let (t, o, r) = mcp_http::run(c, target, request_id, rs, limits, abort).await;
-                (t, o, Some(Box::new(r)))
-            }
-            (_, _, Ok(cfg), rs) => {
-                let dial = ws::Dial {
-                    target,
-                    head: &tools.heads[target_index],
-                    resolver: &tools.resolver,
-                    tls: cfg.as_ref(),
-                    sources: spec.loopback_sources,
-                };
-                match rs {
-                    None => {
-                        let step = spec.step.clone();
-                        let (t, o) =
-                            ws::run_session(dial, request_id, step, limits, spec.close, abort)
-                                .await;
+            (Ok(cfg), Ok(_)) => cfg,
+        };
+        let dial = crate::dial::Dial {
+            target,
+            head: &tools.heads[target_index],
+            resolver: &tools.resolver,
+            tls: cfg.as_ref(),
+            sources: spec.loopback_sources,
+        };
+        let boxed = |(t, o, r)| (t, o, Some(Box::new(r)));
+        match (spec.mode, &spec.rollout) {
+            (Mode::Http | Mode::McpHttp, rs) => {
+                let mut conn = HttpConn::new(dial, request_id);
+                match (spec.mode, rs) {
+                    (Mode::Http, None) => {
+                        let (t, o) = http::run_session(&mut conn, wait, limits).await;
                         (t, o, None)
                     }
-                    Some(rs) => {
-                        let (t, o, r) = match &rs.workload.replay {
-                            Some(replay) => {
-                                replaying::run_ws(dial, request_id, rs, replay, limits, spec.close)
-                                    .await
-                            }
-                            None => {
-                                rollout::run_ws(dial, request_id, rs, limits, spec.close, abort)
-                                    .await
-                            }
-                        };
-                        (t, o, Some(Box::new(r)))
+                    (Mode::Http, Some(rs)) => match &rs.workload.replay {
+                        Some(replay) => boxed(
+                            replaying::run_http(&mut conn, request_id, rs, replay, limits).await,
+                        ),
+                        None => boxed(rollout::run_http(&mut conn, request_id, rs, limits).await),
+                    },
+                    (_, Some(rs)) => {
+                        boxed(mcp_http::run(&mut conn, request_id, rs, limits, abort).await)
                     }
+                    (_, None) => unreachable!("MCP sessions always have a workload"),
                 }
             }
+            (_, None) => {
+                let step = spec.step.clone();
+                let (t, o) =
+                    ws::run_session(dial, request_id, step, limits, spec.close, abort).await;
+                (t, o, None)
+            }
+            (_, Some(rs)) => boxed(match &rs.workload.replay {
+                Some(replay) => {
+                    replaying::run_ws(dial, request_id, rs, replay, limits, spec.close).await
+                }
+                None => rollout::run_ws(dial, request_id, rs, limits, spec.close, abort).await,
+            }),
         }
     };
     let (timings, outcome, rollout) = AssertUnwindSafe(session)

@@ -5,25 +5,20 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::conn::Conn;
+use crate::dial::Dial;
 use crate::failure::{excerpt, ErrorType, Failure};
 use crate::keepalive::{self, Due, Keepalive};
 use crate::observation::Observed;
 use crate::plan::{Abort, AbortStage, CloseMode, Limits};
 use crate::record::{micros, Timings};
-use crate::resolve::Resolver;
-use crate::source::{connect_from, source_for};
 use crate::target::Target;
 use crate::upgrade;
-use rustls::pki_types::ServerName;
-use rustls::ClientConfig;
-use std::sync::Arc;
 
 /// An open session: the stream, and its keepalive.
 pub(crate) struct Ws {
@@ -200,49 +195,17 @@ pub async fn run_session(
     (timings.settle(t0, outcome.is_err()), outcome)
 }
 
-/// Where a session connects and how: the same for every session of a
-/// shard to one target.
-#[derive(Clone, Copy)]
-pub struct Dial<'a> {
-    /// The target.
-    pub target: &'a Target,
-    /// Its upgrade request head up to the key (`upgrade::request_head`).
-    pub head: &'a str,
-    /// Its addresses.
-    pub resolver: &'a Resolver,
-    /// The share's TLS configuration, for a TLS target.
-    pub tls: Option<&'a Arc<ClientConfig>>,
-    /// Source addresses for a loopback target (`--loopback-sources`).
-    pub sources: u8,
-}
-
 /// Resolves, connects TCP and performs the WebSocket handshake within `limit`.
 pub(crate) async fn connect(
     dial: Dial<'_>,
     request_id: u64,
     limits: Limits,
 ) -> Result<Ws, Failure> {
-    let Dial {
-        target,
-        head,
-        resolver,
-        tls,
-        sources,
-    } = dial;
+    let (target, head) = (dial.target, dial.head);
     let limit = limits.request;
     let addr = format!("{}:{}", target.host, target.port);
     let attempt = async {
-        let tcp = connect_tcp(target, resolver, request_id, sources, &addr).await?;
-        let mut tcp = match (target.tls, tls) {
-            (true, Some(cfg)) => Conn::Tls(Box::new(tls_handshake(cfg, target, tcp).await?)),
-            (true, None) => {
-                return Err(Failure::new(
-                    ErrorType::TlsError,
-                    "no TLS configuration for a TLS target",
-                ))
-            }
-            (false, _) => Conn::Plain(tcp),
-        };
+        let mut tcp = dial.open(request_id, &addr, &target.ws_url).await?;
         let rest = upgrade::handshake(&mut tcp, head, target, &addr).await?;
         let config = Some(session_config(limits.max_message));
         Ok(Ws {
@@ -261,51 +224,6 @@ pub(crate) async fn connect(
             ),
         )),
     }
-}
-
-/// The TLS handshake on a connected socket.
-async fn tls_handshake(
-    cfg: &Arc<ClientConfig>,
-    target: &Target,
-    tcp: TcpStream,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
-    let name = ServerName::try_from(target.host.clone()).map_err(|e| {
-        Failure::new(
-            ErrorType::TlsError,
-            format!("'{}' is not a valid TLS server name: {e}", target.host),
-        )
-    })?;
-    tokio_rustls::TlsConnector::from(cfg.clone())
-        .connect(name, tcp)
-        .await
-        .map_err(|e| crate::tls::handshake_failure(&e, &target.ws_url))
-}
-
-/// Connects to the first of the target's addresses that accepts.
-async fn connect_tcp(
-    target: &Target,
-    resolver: &Resolver,
-    request_id: u64,
-    sources: u8,
-    addr: &str,
-) -> Result<TcpStream, Failure> {
-    let mut last = None;
-    for &sa in resolver.addrs(target).await?.iter() {
-        match connect_from(sa, source_for(sa, request_id, sources)).await {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => Failure::from_io(&e, addr, "connect"),
-        None => Failure::new(
-            ErrorType::DnsError,
-            format!("host '{}' resolved to no address", target.host),
-        ),
-    })
 }
 
 /// Sends one request frame and waits for its `observation` reply. The

@@ -1,9 +1,9 @@
 //! What a server process has served, for tests that check a load
 //! generator's promises from the other end (`GET /envload/counters`):
-//! resets and the most ever in flight at once, steps, `state` requests, MCP
-//! calls and MCP sessions opened and closed, pings sent
-//! and pongs received, and when WebSocket sessions opened (per 100 ms from
-//! the first, for tests of arrival schedules). Per worker process.
+//! connections accepted, resets and the most ever in flight at once, steps,
+//! `state` requests, MCP calls and MCP sessions opened and closed, pings
+//! sent and pongs received, and when WebSocket sessions opened (per 100 ms
+//! from the first, for tests of arrival schedules). Per worker process.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 /// The counters of one process.
 #[derive(Debug, Default)]
 pub struct Counters {
+    connections: AtomicU64,
     resets: AtomicU64,
     resets_in_flight: AtomicU64,
     resets_in_flight_max: AtomicU64,
@@ -53,6 +54,12 @@ impl Drop for ResetGuard<'_> {
 }
 
 impl Counters {
+    /// A TCP connection was accepted (HTTP requests and WebSocket sessions
+    /// alike; the one asking for these counters too).
+    pub fn connection(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
     /// A reset starts.
     pub fn reset(&self) -> ResetGuard<'_> {
         self.resets.fetch_add(1, Relaxed);
@@ -124,6 +131,7 @@ impl Counters {
     pub fn snapshot(&self) -> Value {
         json!({
             "pid": std::process::id(),
+            "connections": self.connections.load(Relaxed),
             "sessions": self.sessions.load(Relaxed),
             "resets": self.resets.load(Relaxed),
             "resets_in_flight_max": self.resets_in_flight_max.load(Relaxed),

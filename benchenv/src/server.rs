@@ -36,6 +36,7 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        config.counters.connection();
         let config = config.clone();
         tokio::spawn(async move {
             match config.tls.clone() {

@@ -20,6 +20,7 @@ mod faults;
 mod haproxy;
 mod headers;
 mod hostile;
+mod http_sessions;
 mod k8s;
 mod keepalive;
 mod output_contract;

@@ -7,7 +7,10 @@
 //! - `ws`: connect, a WebSocket upgrade and its 101, reset and its
 //!   observation, step and its observation, the close message with a close
 //!   frame, the server's close frame, and the close — an envload session's
-//!   exchange, request by request.
+//!   exchange, request by request;
+//! - `http`: connect, `POST /reset` and its 200, `POST /step` with its JSON
+//!   body and its 200, each reply with a `Content-Length`, then the client's
+//!   close — an HTTP session's exchange on its one keep-alive connection.
 //!
 //! Sessions run in waves of at most [`WAVE`] at once, so both ends fit the
 //! descriptor limit (two descriptors per session here), from 32 loopback
@@ -28,6 +31,18 @@ const RESET: &str = r#"{"type":"reset","data":{}}"#;
 const STEP: &str = r#"{"type":"step","data":{"wait_seconds":0}}"#;
 const CLOSE_MSG: &str = r#"{"type":"close"}"#;
 const OBS: &str = r#"{"type":"observation","data":{"observation":{"waited_seconds":0.0,"pid":1,"session_hash":"abcdef012345","host_url":"h:1","step_count":1},"reward":null,"done":false}}"#;
+const HTTP_RESET: &[u8] = b"POST /reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+const HTTP_STEP: &[u8] = b"POST /step HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 31\r\n\r\n{\"action\":{\"wait_seconds\":0.0}}";
+const HTTP_BODY: &str = r#"{"observation":{"waited_seconds":0.0,"pid":1,"session_hash":"abcdef012345","host_url":"h:1","step_count":1},"reward":null,"done":false}"#;
+
+/// The server's reply to either HTTP request.
+fn http_reply() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{HTTP_BODY}",
+        HTTP_BODY.len()
+    )
+    .into_bytes()
+}
 
 /// A client text frame (masked with a zero key, which is valid and keeps the
 /// payload as is).
@@ -80,14 +95,15 @@ fn own_cpu() -> f64 {
     s(ru.ru_utime) + s(ru.ru_stime)
 }
 
-/// Client + server CPU µs per session of `n` sessions of `kind` ("tcp" or
-/// "ws").
+/// Client + server CPU µs per session of `n` sessions of `kind` ("tcp",
+/// "ws" or "http").
 pub fn per_session_us(kind: &str, n: u64) -> f64 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let ws = kind == "ws";
+    let http = kind == "http";
     rt.block_on(async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -101,17 +117,26 @@ pub fn per_session_us(kind: &str, n: u64) -> f64 {
         let mut goodbye = client_frame(1, CLOSE_MSG.as_bytes());
         goodbye.extend(client_frame(8, &[3, 232]));
         let server_close = server_frame(8, &[3, 232]);
+        let reply = http_reply();
         let server = {
             let (reset_len, step_len, goodbye_len) = (reset.len(), step.len(), goodbye.len());
-            let (obs, server_close) = (obs.clone(), server_close.clone());
+            let (obs, server_close, reply) = (obs.clone(), server_close.clone(), reply.clone());
             tokio::spawn(async move {
                 loop {
                     let Ok((mut s, _)) = listener.accept().await else {
                         return;
                     };
                     let (obs, server_close) = (obs.clone(), server_close.clone());
+                    let reply = reply.clone();
                     tokio::spawn(async move {
                         let mut buf = vec![0u8; 512];
+                        if http {
+                            let _ = s.set_nodelay(true);
+                            read_n(&mut s, &mut buf, HTTP_RESET.len()).await;
+                            let _ = s.write_all(&reply).await;
+                            read_n(&mut s, &mut buf, HTTP_STEP.len()).await;
+                            let _ = s.write_all(&reply).await;
+                        }
                         if ws {
                             read_n(&mut s, &mut buf, UPGRADE.len()).await;
                             let _ = s.write_all(SWITCHING).await;
@@ -139,6 +164,7 @@ pub fn per_session_us(kind: &str, n: u64) -> f64 {
                 let expect = SWITCHING.len();
                 let obs_len = obs.len();
                 let close_len = server_close.len();
+                let reply_len = reply.len();
                 tasks.spawn(async move {
                     // Sources spread over 127.0.0.1-32, as envload's are, so
                     // the closing side's TIME_WAITs never use up the ports.
@@ -146,6 +172,14 @@ pub fn per_session_us(kind: &str, n: u64) -> f64 {
                     sock.bind(SocketAddr::from(([127, 0, 0, 1 + (i % 32) as u8], 0)))
                         .ok()?;
                     let mut s = sock.connect(addr).await.ok()?;
+                    if http {
+                        let _ = s.set_nodelay(true);
+                        let mut buf = vec![0u8; 512];
+                        s.write_all(HTTP_RESET).await.ok()?;
+                        read_n(&mut s, &mut buf, reply_len).await;
+                        s.write_all(HTTP_STEP).await.ok()?;
+                        read_n(&mut s, &mut buf, reply_len).await;
+                    }
                     if ws {
                         let _ = s.set_nodelay(true);
                         let mut buf = vec![0u8; 512];

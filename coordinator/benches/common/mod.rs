@@ -47,6 +47,21 @@ pub fn cpu_of(pids: &[u32]) -> f64 {
         .sum()
 }
 
+/// TCP connections this network namespace's kernel has accepted so far
+/// (`PassiveOpens` of /proc/net/snmp): whoever accepted them, so a figure
+/// taken around a run counts the run's connections only when nothing else
+/// runs.
+pub fn passive_opens() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").expect("/proc/net/snmp");
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "PassiveOpens")
+        .expect("Tcp PassiveOpens");
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
+}
+
 /// Batch sizes from `ENVLOAD_BENCH_N` (comma-separated), else `default`.
 pub fn sizes(default: &str) -> Vec<u64> {
     std::env::var("ENVLOAD_BENCH_N")

@@ -64,6 +64,15 @@ pub enum Hostile {
     HttpWrongTypes,
     /// HTTP: valid reset; the step reply has no `observation`.
     HttpNoObservation,
+    /// HTTP, well-behaved but unusual: every valid reply says `Connection:
+    /// close` and the server closes after it.
+    HttpCloseEachReply,
+    /// HTTP, well-behaved: closes a keep-alive connection idle for 300 ms
+    /// (uvicorn's 5 s keep-alive timeout, scaled down).
+    HttpIdleClose,
+    /// HTTP, well-behaved: a `100 Continue` first, then each valid reply
+    /// chunked, a few bytes per write.
+    HttpChunkedReplies,
 }
 
 /// A hostile server on its own thread; stops when dropped.
@@ -101,7 +110,9 @@ async fn handle(mut stream: TcpStream, how: Hostile) {
         SilentAccept => return tokio::time::sleep(FOREVER).await,
         RstOnAccept => return rst(stream),
         EndlessChunkedBody | HugeBody | NotHttp | OversizedHeaders | HttpWrongTypes
-        | HttpNoObservation => return http(stream, how).await,
+        | HttpNoObservation | HttpCloseEachReply | HttpIdleClose | HttpChunkedReplies => {
+            return http(stream, how).await
+        }
         _ => {}
     }
     let head = read_head(&mut stream).await;
@@ -246,8 +257,17 @@ async fn handle(mut stream: TcpStream, how: Hostile) {
 
 async fn http(mut stream: TcpStream, how: Hostile) {
     use Hostile::*;
-    loop {
-        let head = read_head(&mut stream).await;
+    let idle = Duration::from_millis(300);
+    for served in 0.. {
+        let head = match how {
+            HttpIdleClose if served > 0 => {
+                match tokio::time::timeout(idle, read_head(&mut stream)).await {
+                    Ok(h) => h,
+                    Err(_) => return, // idle too long: closed
+                }
+            }
+            _ => read_head(&mut stream).await,
+        };
         if head.is_empty() {
             return;
         }
@@ -271,7 +291,38 @@ async fn http(mut stream: TcpStream, how: Hostile) {
                 json.len()
             )
         };
+        let valid = r#"{"observation":{"pid":1},"reward":null,"done":false}"#;
         match how {
+            HttpCloseEachReply => {
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{valid}",
+                    valid.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+                return;
+            }
+            HttpIdleClose => {
+                if stream.write_all(ok(valid).as_bytes()).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            HttpChunkedReplies => {
+                let mut reply = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                for part in valid.as_bytes().chunks(7) {
+                    reply.extend(format!("{:x}\r\n", part.len()).bytes());
+                    reply.extend_from_slice(part);
+                    reply.extend_from_slice(b"\r\n");
+                }
+                reply.extend_from_slice(b"0\r\n\r\n");
+                for piece in reply.chunks(5) {
+                    if stream.write_all(piece).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                continue;
+            }
             EndlessChunkedBody => {
                 let _ = stream
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")

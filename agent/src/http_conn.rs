@@ -1,0 +1,337 @@
+//! An HTTP session's own keep-alive connection: opened on the first
+//! request, reused by every later one, dropped with the session (the client
+//! closes first, as a trainer's does). One session, one connection: a pool
+//! shared by sessions opens a second connection whenever a request goes out
+//! before the previous reply's connection is back in it, which doubles the
+//! server's connection load exactly when it is slow.
+//!
+//! A connection the server closed while the session thought (uvicorn's idle
+//! keep-alive timeout is 5 s) is seen before the next request and replaced;
+//! a reused connection that ends before any byte of a reply is replaced and
+//! the request sent once more, as HTTP clients do for the keep-alive race.
+//! Every request has one deadline over connect, send, head and body; bodies
+//! are read under the `--max-message-size` cap.
+
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+
+use crate::conn::Conn;
+use crate::dial::Dial;
+use crate::failure::{ErrorType, Failure};
+use crate::http_wire::{self, Chunked, Framing, Head, MAX_HEAD};
+use crate::plan::Limits;
+
+/// A reply: status and body.
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The body, decoded.
+    pub body: Vec<u8>,
+}
+
+/// One session's connection to its target.
+pub struct HttpConn<'a> {
+    dial: Dial<'a>,
+    request_id: u64,
+    conn: Option<Conn>,
+}
+
+/// What a request is, for its bytes and its failures.
+#[derive(Clone, Copy)]
+pub struct Request<'r> {
+    /// `POST`, `GET`, …
+    pub method: &'r str,
+    /// The path after the target's base path (`/reset`).
+    pub path: &'r str,
+    /// The session stage it belongs to (`reset`, `step`, …).
+    pub stage: &'r str,
+}
+
+/// Why an exchange on a reused connection failed before any reply byte.
+enum Attempt {
+    /// Done: a reply or a failure to report.
+    Done(Result<Reply, Failure>),
+    /// The reused connection was gone: send again on a new one.
+    Stale,
+}
+
+impl<'a> HttpConn<'a> {
+    /// A session's connection, not yet opened.
+    pub fn new(dial: Dial<'a>, request_id: u64) -> Self {
+        HttpConn {
+            dial,
+            request_id,
+            conn: None,
+        }
+    }
+
+    /// The URL of `path` (for messages).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.dial.target.http_base)
+    }
+
+    /// Sends `req` with `body` and reads the reply, within `--timeout`.
+    pub async fn send(
+        &mut self,
+        req: Request<'_>,
+        body: &[u8],
+        limits: Limits,
+    ) -> Result<Reply, Failure> {
+        let bytes = http_wire::request(
+            req.method,
+            http_wire::base_path(self.dial.target),
+            req.path,
+            self.dial.head,
+            body,
+        );
+        let mut connecting = false;
+        let exchange = async {
+            for _ in 0..2 {
+                let reused = self.conn.as_ref().is_some_and(open);
+                if !reused {
+                    connecting = true;
+                    let addr = format!("{}:{}", self.dial.target.host, self.dial.target.port);
+                    let url = self.url(req.path);
+                    self.conn = Some(self.dial.open(self.request_id, &addr, &url).await?);
+                    connecting = false;
+                }
+                match self.exchange(&bytes, req, limits, reused).await {
+                    Attempt::Done(r) => return r,
+                    Attempt::Stale => self.conn = None,
+                }
+            }
+            unreachable!("a fresh connection's attempt is never stale")
+        };
+        match timeout(limits.request, exchange).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.conn = None;
+                let (kind, what) = if connecting {
+                    (ErrorType::HandshakeTimeout, "connect to")
+                } else {
+                    (ErrorType::ReadTimeout, "reply from")
+                };
+                Err(Failure::new(
+                    kind,
+                    format!(
+                        "no {what} {} {} within {:.1}s (--timeout) during {}",
+                        req.method,
+                        self.url(req.path),
+                        limits.request.as_secs_f64(),
+                        req.stage
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Writes the request and reads its reply on the open connection.
+    async fn exchange(
+        &mut self,
+        bytes: &[u8],
+        req: Request<'_>,
+        limits: Limits,
+        reused: bool,
+    ) -> Attempt {
+        let url = self.url(req.path);
+        let conn = self.conn.as_mut().expect("opened by send");
+        let io = |e: std::io::Error| Failure::from_io(&e, &url, req.stage);
+        if let Err(e) = write(conn, bytes).await {
+            return if reused {
+                Attempt::Stale
+            } else {
+                Attempt::Done(Err(io(e)))
+            };
+        }
+        // Nothing is allocated while the server works on the request: the
+        // buffer comes once the reply starts.
+        if let Conn::Plain(tcp) = conn {
+            let _ = tcp.readable().await;
+        }
+        let mut buf = Vec::with_capacity(1024);
+        let head = loop {
+            match conn.read_buf(&mut buf).await {
+                Ok(0) if buf.is_empty() && reused => return Attempt::Stale,
+                Err(e) if buf.is_empty() && reused && is_reset(&e) => return Attempt::Stale,
+                Ok(0) => {
+                    self.conn = None;
+                    return Attempt::Done(Err(Failure::new(
+                        ErrorType::UnexpectedClose,
+                        format!(
+                            "{url} closed the connection before replying to {}",
+                            req.stage
+                        ),
+                    )));
+                }
+                Err(e) => {
+                    self.conn = None;
+                    return Attempt::Done(Err(io(e)));
+                }
+                Ok(_) => {}
+            }
+            match http_wire::parse_head(&buf) {
+                Ok(Some(h)) if (100..200).contains(&h.status) => {
+                    buf.drain(..h.len);
+                }
+                Ok(Some(h)) => break h,
+                Ok(None) => {
+                    if buf.len() == buf.capacity() {
+                        buf.reserve(buf.len().min(MAX_HEAD));
+                    }
+                }
+                Err(why) => {
+                    self.conn = None;
+                    return Attempt::Done(Err(Failure::new(
+                        ErrorType::MalformedResponse,
+                        format!("{url} did not answer {} with valid HTTP: {why}", req.stage),
+                    )));
+                }
+            }
+        };
+        buf.drain(..head.len);
+        let body = read_body(conn, &head, buf, limits.max_message).await;
+        match body {
+            Ok((body, clean)) => {
+                if head.closes || !clean {
+                    self.conn = None;
+                }
+                Attempt::Done(Ok(Reply {
+                    status: head.status,
+                    body,
+                }))
+            }
+            Err(BodyError::Io(e)) => {
+                self.conn = None;
+                Attempt::Done(Err(io(e)))
+            }
+            Err(BodyError::TooLarge(size)) => {
+                self.conn = None;
+                Attempt::Done(Err(Failure::new(
+                    ErrorType::MalformedResponse,
+                    format!(
+                        "reply to {} {url} during {} is too large ({size} > {} bytes); raise --max-message-size if the environment's observations are that big",
+                        req.method, req.stage, limits.max_message
+                    ),
+                )))
+            }
+            Err(BodyError::Invalid(why)) => {
+                self.conn = None;
+                Attempt::Done(Err(Failure::new(
+                    ErrorType::MalformedResponse,
+                    format!("{url} did not answer {} with valid HTTP: {why}", req.stage),
+                )))
+            }
+        }
+    }
+}
+
+/// The request, all of it sent.
+async fn write(conn: &mut Conn, bytes: &[u8]) -> std::io::Result<()> {
+    conn.write_all(bytes).await?;
+    conn.flush().await
+}
+
+/// A reset or broken pipe: what a reused connection the server had
+/// already closed gives.
+fn is_reset(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+    )
+}
+
+/// Whether a kept connection is still open: not closed by the server
+/// meanwhile, and with nothing unasked-for waiting on it (a TLS connection
+/// may hold a session ticket, which is fine).
+fn open(conn: &Conn) -> bool {
+    let tcp = conn.tcp();
+    let mut probe = [0u8; 1];
+    let mut buf = tokio::io::ReadBuf::new(&mut probe);
+    let waker = std::task::Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    match tcp.poll_peek(&mut cx, &mut buf) {
+        Poll::Pending => true,
+        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => false,
+        Poll::Ready(Ok(_)) => matches!(conn, Conn::Tls(_)),
+    }
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    Io(std::io::Error),
+    TooLarge(String),
+    Invalid(String),
+}
+
+/// Reads the body `head` announces, `buf` holding what came after the
+/// head; returns it and whether the connection is clean for another
+/// request (nothing read past the body).
+async fn read_body(
+    conn: &mut Conn,
+    head: &Head,
+    mut buf: Vec<u8>,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), BodyError> {
+    let over = |n: usize| BodyError::TooLarge(format!("over {n}"));
+    match head.framing {
+        Framing::Empty => Ok((Vec::new(), buf.is_empty())),
+        Framing::Length(len) if len > cap as u64 => {
+            Err(BodyError::TooLarge(format!("Content-Length {len}")))
+        }
+        Framing::Length(len) => {
+            let len = len as usize;
+            let clean = buf.len() <= len;
+            buf.truncate(len);
+            buf.reserve_exact(len - buf.len());
+            while buf.len() < len {
+                if conn.read_buf(&mut buf).await.map_err(BodyError::Io)? == 0 {
+                    return Err(BodyError::Io(eof("the body was complete")));
+                }
+            }
+            Ok((buf, clean))
+        }
+        Framing::UntilClose => loop {
+            if buf.len() > cap {
+                return Err(over(buf.len()));
+            }
+            if buf.len() == buf.capacity() {
+                buf.reserve(buf.len().clamp(1024, 64 * 1024));
+            }
+            if conn.read_buf(&mut buf).await.map_err(BodyError::Io)? == 0 {
+                return Ok((buf, false));
+            }
+        },
+        Framing::Chunked => {
+            let mut decoder = Chunked::default();
+            let mut body = Vec::new();
+            loop {
+                let used = decoder
+                    .decode(&buf, &mut body)
+                    .map_err(BodyError::Invalid)?;
+                buf.drain(..used);
+                if body.len() > cap {
+                    return Err(over(body.len()));
+                }
+                if decoder.done() {
+                    return Ok((body, buf.is_empty()));
+                }
+                if buf.len() == buf.capacity() {
+                    buf.reserve(buf.len().clamp(1024, 64 * 1024));
+                }
+                if conn.read_buf(&mut buf).await.map_err(BodyError::Io)? == 0 {
+                    return Err(BodyError::Io(eof("the chunked body ended")));
+                }
+            }
+        }
+    }
+}
+
+/// An early end of the connection.
+fn eof(before: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        format!("connection closed before {before}"),
+    )
+}
