@@ -24,16 +24,15 @@ pub async fn run_session(
     let mut timings = Timings::default();
     let outcome = async {
         // Checked and dropped at once: only the step's fields are kept.
-        Observed::from_reply(
-            &post(conn, "/reset", String::new(), "reset", limits).await?,
-            "reset",
-            &conn.url("/reset"),
-        )?;
+        let (reset, _) =
+            send_counted(conn, "POST", "/reset", String::new(), "reset", limits).await?;
+        Observed::from_reply(&reset, "reset", &conn.url("/reset"))?;
+        drop(reset);
         timings.reset_us = micros(t0.elapsed());
 
         let body = format!(r#"{{"action":{{"wait_seconds":{wait_seconds}}}}}"#);
         let t = Instant::now();
-        let reply = post(conn, "/step", body, "step", limits).await?;
+        let (reply, _) = send_counted(conn, "POST", "/step", body, "step", limits).await?;
         let observed = Observed::from_reply(&reply, "step", &conn.url("/step"))?;
         timings.step_us = micros(t.elapsed());
         Ok(observed)
@@ -42,21 +41,8 @@ pub async fn run_session(
     (timings.settle(t0, outcome.is_err()), outcome)
 }
 
-/// POSTs `body` (JSON, or nothing) to `path` and returns the parsed JSON
-/// reply.
-async fn post(
-    conn: &mut HttpConn<'_>,
-    path: &str,
-    body: String,
-    stage: &str,
-    limits: Limits,
-) -> Result<Value, Failure> {
-    post_counted(conn, path, body, stage, limits)
-        .await
-        .map(|(v, _)| v)
-}
-
-/// [`post`], with the reply body's length.
+/// POSTs `body` (JSON, or nothing) to `path`: the parsed JSON reply and
+/// its length.
 pub(crate) async fn post_counted(
     conn: &mut HttpConn<'_>,
     path: &str,

@@ -94,7 +94,9 @@ impl<'a> HttpConn<'a> {
                     connecting = true;
                     let addr = format!("{}:{}", self.dial.target.host, self.dial.target.port);
                     let url = self.url(req.path);
-                    self.conn = Some(self.dial.open(self.request_id, &addr, &url).await?);
+                    // Boxed: a TLS handshake's state is large and short-lived.
+                    let open = Box::pin(self.dial.open(self.request_id, &addr, &url));
+                    self.conn = Some(open.await?);
                     connecting = false;
                 }
                 match self.exchange(&bytes, req, limits, reused).await {
@@ -191,7 +193,7 @@ impl<'a> HttpConn<'a> {
             }
         };
         buf.drain(..head.len);
-        let body = read_body(conn, &head, buf, limits.max_message).await;
+        let body = Box::pin(read_body(conn, &head, buf, limits.max_message)).await;
         match body {
             Ok((body, clean)) => {
                 if head.closes || !clean {

@@ -241,38 +241,56 @@ pub(crate) async fn run_id(spec: &ShareSpec, tools: &ShardTools, request_id: u64
             tls: cfg.as_ref(),
             sources: spec.loopback_sources,
         };
+        // Each kind of session's future is boxed on its own, so a session
+        // holds the state of its kind only (and nothing while it waits for
+        // its start): inline, every task carried the largest kind's, 8.6 KiB.
         let boxed = |(t, o, r)| (t, o, Some(Box::new(r)));
         match (spec.mode, &spec.rollout) {
             (Mode::Http | Mode::McpHttp, rs) => {
                 let mut conn = HttpConn::new(dial, request_id);
                 match (spec.mode, rs) {
                     (Mode::Http, None) => {
-                        let (t, o) = http::run_session(&mut conn, wait, limits).await;
+                        let (t, o) = Box::pin(http::run_session(&mut conn, wait, limits)).await;
                         (t, o, None)
                     }
                     (Mode::Http, Some(rs)) => match &rs.workload.replay {
                         Some(replay) => boxed(
-                            replaying::run_http(&mut conn, request_id, rs, replay, limits).await,
+                            Box::pin(replaying::run_http(
+                                &mut conn, request_id, rs, replay, limits,
+                            ))
+                            .await,
                         ),
-                        None => boxed(rollout::run_http(&mut conn, request_id, rs, limits).await),
+                        None => boxed(
+                            Box::pin(rollout::run_http(&mut conn, request_id, rs, limits)).await,
+                        ),
                     },
-                    (_, Some(rs)) => {
-                        boxed(mcp_http::run(&mut conn, request_id, rs, limits, abort).await)
-                    }
+                    (_, Some(rs)) => boxed(
+                        Box::pin(mcp_http::run(&mut conn, request_id, rs, limits, abort)).await,
+                    ),
                     (_, None) => unreachable!("MCP sessions always have a workload"),
                 }
             }
             (_, None) => {
                 let step = spec.step.clone();
-                let (t, o) =
-                    ws::run_session(dial, request_id, step, limits, spec.close, abort).await;
+                let (t, o) = Box::pin(ws::run_session(
+                    dial, request_id, step, limits, spec.close, abort,
+                ))
+                .await;
                 (t, o, None)
             }
             (_, Some(rs)) => boxed(match &rs.workload.replay {
                 Some(replay) => {
-                    replaying::run_ws(dial, request_id, rs, replay, limits, spec.close).await
+                    Box::pin(replaying::run_ws(
+                        dial, request_id, rs, replay, limits, spec.close,
+                    ))
+                    .await
                 }
-                None => rollout::run_ws(dial, request_id, rs, limits, spec.close, abort).await,
+                None => {
+                    Box::pin(rollout::run_ws(
+                        dial, request_id, rs, limits, spec.close, abort,
+                    ))
+                    .await
+                }
             }),
         }
     };

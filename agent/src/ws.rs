@@ -213,7 +213,8 @@ pub(crate) async fn connect(
             keepalive: Keepalive::new(&limits),
         })
     };
-    match timeout(limit, attempt).await {
+    // Boxed: the handshakes' state is large and lives only while connecting.
+    match timeout(limit, Box::pin(attempt)).await {
         Ok(r) => r,
         Err(_) => Err(Failure::new(
             ErrorType::HandshakeTimeout,

@@ -1,10 +1,11 @@
 //! envload against the Python OpenEnv server of BASELINE.md: the benchmark
 //! app on openenv-core 0.3.0 under `uvicorn --workers 2` with
 //! MAX_CONCURRENT_ENVS=10000 (deploy/local/run_uvicorn.sh, venv from PyPI),
-//! wait 1 s, both close orders. Prints success, wall, total p99, envload's
-//! client CPU per session (the Python reference client spends 1,300–1,500 µs)
-//! and the server's CPU per session. `ENVLOAD_BENCH_N` picks the sizes
-//! (default 512,2048,4096,8192).
+//! WebSocket sessions (wait 1 s) in both close orders, then HTTP sessions
+//! (wait 0.1 s). Prints success, wall, total p99, envload's client CPU per
+//! session (the Python reference client spends 1,300–1,500 µs), the
+//! server's CPU per session and TCP connections per session.
+//! `ENVLOAD_BENCH_N` picks the sizes (default 512,2048,4096,8192).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -69,18 +70,40 @@ fn main() {
     let sizes = common::sizes("512,2048,4096,8192");
     let tmp = std::env::temp_dir().join(format!("envload-pybench-{}", std::process::id()));
 
+    println!("envload vs openenv-core 0.3.0, uvicorn --workers 2 (pids {pids:?}), -t 60");
     println!(
-        "envload vs openenv-core 0.3.0, uvicorn --workers 2 (pids {pids:?}), wait 1.0 s, -t 60"
+        "{:>6} {:>18} {:>8} {:>8} {:>9} {:>18} {:>18} {:>11}",
+        "N",
+        "sessions",
+        "success",
+        "wall s",
+        "p99 s",
+        "client CPU µs/sess",
+        "server CPU µs/sess",
+        "conns/sess"
     );
-    println!(
-        "{:>6} {:>13} {:>8} {:>8} {:>9} {:>18} {:>18}",
-        "N", "close", "success", "wall s", "p99 s", "client CPU µs/sess", "server CPU µs/sess"
-    );
-    for close in ["client-first", "server-first"] {
+    // HTTP steps run 32 at a time per worker on these servers (PROTOCOL.md),
+    // so HTTP sessions wait 0.1 s: 8,192 of them take 13 s, not 128.
+    let kinds: [(&str, &[&str], &str); 3] = [
+        (
+            "ws client-first",
+            &["-m", "ws", "--close", "client-first"],
+            "1.0",
+        ),
+        (
+            "ws server-first",
+            &["-m", "ws", "--close", "server-first"],
+            "1.0",
+        ),
+        ("http, wait 0.1", &["-m", "http"], "0.1"),
+    ];
+    for (label, mode_args, wait) in kinds {
         for &n in &sizes {
             std::thread::sleep(Duration::from_secs(2));
-            let dir = tmp.join(format!("{close}-{n}"));
+            common::wait_for_conntrack(n);
+            let dir = tmp.join(format!("{}-{n}", label.replace([' ', ','], "-")));
             let before = common::cpu_of(&pids);
+            let opens = common::passive_opens();
             let child = Command::new(ENVLOAD)
                 .args([
                     "run",
@@ -89,12 +112,11 @@ fn main() {
                     "-n",
                     &n.to_string(),
                     "-w",
-                    "1.0",
+                    wait,
                     "-t",
                     "60",
-                    "--close",
-                    close,
                 ])
+                .args(mode_args)
                 .args(["-o", dir.to_str().unwrap()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -103,17 +125,20 @@ fn main() {
             let (client_cpu, _) = common::wait_rusage(&child);
             std::thread::sleep(Duration::from_secs(1)); // the server finishes its closes
             let server_cpu = common::cpu_of(&pids) - before;
+            let conns = common::passive_opens() - opens;
             let f = |name: &str| common::summary_field(&dir, name).parse::<f64>().unwrap();
             println!(
-                "{n:>6} {close:>13} {:>7.1}% {:>8.2} {:>9.2} {:>18.0} {:>18.0}",
+                "{n:>6} {label:>18} {:>7.1}% {:>8.2} {:>9.2} {:>18.0} {:>18.0} {:>11.3}",
                 f("successful") * 100.0 / n as f64,
                 f("total_wall_time"),
                 f("total_p99"),
                 client_cpu * 1e6 / n as f64,
-                server_cpu * 1e6 / n as f64
+                server_cpu * 1e6 / n as f64,
+                conns as f64 / n as f64
             );
         }
     }
+    println!("(conns/sess: the kernel's TCP PassiveOpens over the run ÷ N; run the bench alone)");
     drop(server); // stops uvicorn's whole process group
     let _ = std::fs::remove_dir_all(&tmp);
 }

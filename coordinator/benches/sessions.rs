@@ -141,6 +141,7 @@ fn measure(
     base_rss: f64,
 ) -> Row {
     std::thread::sleep(std::time::Duration::from_secs(1));
+    common::wait_for_conntrack(n);
     let before = common::cpu_of(pids);
     let opens = common::passive_opens();
     let u = run_measured(&[

@@ -62,6 +62,38 @@ pub fn passive_opens() -> u64 {
     values.split_whitespace().nth(i).unwrap().parse().unwrap()
 }
 
+/// Waits until the kernel's connection-tracking table (when netfilter
+/// tracks connections here) has room for `n` more, at most 3 minutes:
+/// closed connections stay tracked for 2 minutes (TIME_WAIT), so runs of
+/// 65,536 sessions back to back fill a 262,144-entry table, and the
+/// kernel then drops new connections' SYNs ("nf_conntrack: table full").
+pub fn wait_for_conntrack(n: u64) {
+    let read = |f: &str| -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/sys/net/netfilter/{f}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let (Some(max), Some(_)) = (read("nf_conntrack_max"), read("nf_conntrack_count")) else {
+        return;
+    };
+    let room = |c: u64| c + 2 * n + 1024 <= max;
+    let start = std::time::Instant::now();
+    let mut said = false;
+    while let Some(count) = read("nf_conntrack_count").filter(|c| !room(*c)) {
+        if start.elapsed() > std::time::Duration::from_secs(180) {
+            println!("  (conntrack table still holds {count} of {max}: measuring anyway)");
+            return;
+        }
+        if !said {
+            println!("  (waiting for room in the conntrack table: {count} of {max} entries held)");
+            said = true;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+}
+
 /// Batch sizes from `ENVLOAD_BENCH_N` (comma-separated), else `default`.
 pub fn sizes(default: &str) -> Vec<u64> {
     std::env::var("ENVLOAD_BENCH_N")
