@@ -5,6 +5,7 @@
 //! sessions keep hammering a server.
 
 pub mod backoff;
+mod probe;
 pub mod share;
 
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use envload_proto::v1::coordinator_client::CoordinatorClient;
 use envload_proto::v1::{self, agent_message::Msg as Up, coordinator_message::Msg as Down};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Certificate, ClientTlsConfig};
 use tonic::{Code, Streaming};
 
 use crate::convert::assignment_from_proto;
@@ -40,6 +42,9 @@ pub struct AgentOpts {
     pub protocol_version: u32,
     /// How long to keep trying to reach the coordinator.
     pub connect_for: Duration,
+    /// PEM CA certificate(s) trusted for an `https://` coordinator
+    /// (`--ca-cert`), beside the system's roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// Why an agent stopped other than by the coordinator's Shutdown.
@@ -213,12 +218,29 @@ async fn attach(
         fd_limit,
         envload_version: env!("CARGO_PKG_VERSION").to_string(),
     };
+    let tls = opts.coordinator.starts_with("https://").then(|| {
+        let cfg = ClientTlsConfig::new().with_native_roots();
+        match &opts.ca_pem {
+            Some(pem) => cfg.ca_certificate(Certificate::from_pem(pem)),
+            None => cfg,
+        }
+    });
     let mut said = false;
     loop {
-        let last = match try_attach(&opts.coordinator, &hello).await {
+        let failed = match try_attach(&opts.coordinator, &hello, tls.as_ref()).await {
             Ok(pair) => return Ok(pair),
-            Err(AttachError::Fatal(status)) => return Err(refusal(&opts.coordinator, status)),
-            Err(AttachError::Retry(why)) => why,
+            Err(e) => e,
+        };
+        // A plain agent at a TLS coordinator sees only an HTTP/2 error.
+        if tls.is_none() && probe::speaks_tls(&opts.coordinator).await {
+            return Err(AgentError::Refused {
+                url: opts.coordinator.clone(),
+                message: "it speaks TLS and this agent dialled it in plain text: write --coordinator https://… and pass --ca-cert with the CA of its --tls-cert".into(),
+            });
+        }
+        let last = match failed {
+            AttachError::Fatal(status) => return Err(refusal(&opts.coordinator, status)),
+            AttachError::Retry(why) => why,
         };
         if !std::mem::replace(&mut said, true) {
             eprintln!(
@@ -247,6 +269,7 @@ enum AttachError {
 async fn try_attach(
     url: &str,
     hello: &v1::Hello,
+    tls: Option<&ClientTlsConfig>,
 ) -> Result<
     (
         mpsc::Sender<v1::AgentMessage>,
@@ -254,18 +277,25 @@ async fn try_attach(
     ),
     AttachError,
 > {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
-        .map_err(|e| {
-            AttachError::Fatal(tonic::Status::invalid_argument(format!(
-                "bad coordinator URL '{url}': {e}"
-            )))
-        })?
+    let fatal = |what: String| AttachError::Fatal(tonic::Status::invalid_argument(what));
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
+        .map_err(|e| fatal(format!("bad coordinator URL '{url}': {e}")))?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| AttachError::Retry(format!("{e}: {:?}", std::error::Error::source(&e))))?;
+    if let Some(cfg) = tls {
+        endpoint = endpoint
+            .tls_config(cfg.clone())
+            .map_err(|e| fatal(format!("TLS setup for {url} failed: {e}")))?;
+    }
+    let channel = endpoint.connect().await.map_err(|e| {
+        // A certificate this agent does not trust stays untrusted: no retry.
+        match crate::tls::rustls_error(&e) {
+            Some(r @ rustls::Error::InvalidCertificate(_)) => fatal(format!(
+                "TLS with {url} failed ({r}): trust the coordinator's certificate with --ca-cert (the CA of its --tls-cert, or that certificate itself)"
+            )),
+            _ => AttachError::Retry(format!("{e}: {:?}", std::error::Error::source(&e))),
+        }
+    })?;
     let (tx, rx) = mpsc::channel(256);
     tx.send(msg(Up::Hello(hello.clone())))
         .await

@@ -4,6 +4,7 @@
 //! them together, merges what they stream, and survives losing some.
 
 pub mod collect;
+pub mod link;
 pub mod local;
 pub mod remote;
 pub mod serve;

@@ -12,6 +12,7 @@ mod bad_input;
 mod ceiling;
 mod conformance;
 mod containers;
+mod coordinator_link;
 mod distributed;
 mod distributions;
 mod experiment;

@@ -5,46 +5,8 @@
 
 use crate::support;
 
-use std::path::PathBuf;
-
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use support::pki::{make_pki, Pki};
 use support::{col, csv_rows, out_dir, raw_lines, run, text, Server};
-
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    /// The files' folder, removed with the Pki.
-    _dir: support::OutDir,
-}
-
-fn make_pki(name: &str) -> Pki {
-    let dir = out_dir(&format!("pki-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "envload test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    let leaf = leaf_params
-        .signed_by(&leaf_key, &Issuer::new(ca_params, ca_key))
-        .unwrap();
-    let pki = Pki {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("cert.pem"),
-        key: dir.join("key.pem"),
-        _dir: dir,
-    };
-    std::fs::write(&pki.ca, ca_cert.pem()).unwrap();
-    std::fs::write(&pki.cert, leaf.pem()).unwrap();
-    std::fs::write(&pki.key, leaf_key.serialize_pem()).unwrap();
-    pki
-}
 
 fn tls_server(pki: &Pki, extra: &[&str]) -> Server {
     let mut args = vec![

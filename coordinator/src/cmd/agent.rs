@@ -14,7 +14,7 @@ use crate::values::{parse_count, parse_seconds};
 /// `envload agent`.
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
-    /// The coordinator's URL (http://HOST:PORT).
+    /// The coordinator's URL (http://HOST:PORT, https:// for one with TLS).
     #[arg(long)]
     pub coordinator: String,
     /// Agent name [default: HOSTNAME-PID].
@@ -29,6 +29,11 @@ pub struct AgentArgs {
     /// Seconds to keep trying to reach the coordinator.
     #[arg(long, default_value = "120", allow_hyphen_values = true, value_parser = parse_seconds)]
     pub connect_for: f64,
+    /// PEM CA certificate trusted for an https:// coordinator (beside the
+    /// system's roots): the CA that signed its --tls-cert, or that
+    /// certificate itself.
+    #[arg(long)]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Test hook: announce another protocol version.
     #[arg(long, hide = true)]
     pub protocol_version: Option<u32>,
@@ -42,6 +47,27 @@ pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
             args.coordinator
         ))
         .into());
+    }
+    let ca_pem = match &args.ca_cert {
+        Some(_) if !args.coordinator.starts_with("https://") => {
+            return Err(UsageError(format!(
+                "--ca-cert is for a coordinator listening with TLS: write --coordinator https://… (not '{}')",
+                args.coordinator
+            ))
+            .into())
+        }
+        Some(p) => Some(std::fs::read(p).map_err(|e| {
+            UsageError(format!("--ca-cert {}: cannot read it: {e}", p.display()))
+        })?),
+        None => None,
+    };
+    if let Some(pem) = &ca_pem {
+        envload_agent::tls::parse_ca(pem).map_err(|e| {
+            UsageError(format!(
+                "--ca-cert {}: {e}",
+                args.ca_cert.as_ref().expect("read above").display()
+            ))
+        })?;
     }
     let host = envload_agent::host::hostname();
     let opts = AgentOpts {
@@ -60,6 +86,7 @@ pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
             .protocol_version
             .unwrap_or(envload_proto::PROTOCOL_VERSION),
         connect_for: Duration::from_secs_f64(args.connect_for),
+        ca_pem,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -40,7 +40,8 @@ impl LocalFleet {
             ..FleetConfig::default()
         };
         let (fleet, service) = Fleet::new(config);
-        let server = GrpcServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), service).await?;
+        let server =
+            GrpcServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), service, None).await?;
         let url = format!("http://{}", server.addr);
         let exe = std::env::current_exe()
             .context("cannot find the envload executable to start agents")?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::link::LinkTls;
 use super::serve::GrpcServer;
 use super::{Fleet, FleetConfig};
 
@@ -18,6 +19,8 @@ pub struct RemoteAgents {
     pub wait: Duration,
     /// Token, heartbeats, the agents that must remain.
     pub fleet: FleetConfig,
+    /// `--tls-cert`/`--tls-key`: the link over TLS.
+    pub tls: Option<LinkTls>,
 }
 
 /// The service and the fleet of agents that joined it.
@@ -30,23 +33,33 @@ impl RemoteFleet {
     /// Listens for agents and says how to start them.
     pub async fn listen(how: &RemoteAgents, agents: u32) -> anyhow::Result<Self> {
         let (fleet, service) = Fleet::new(how.fleet.clone());
-        let server = GrpcServer::start(how.listen, service)
+        let tls = how.tls.as_ref().map(LinkTls::server_config);
+        let server = GrpcServer::start(how.listen, service, tls)
             .await
             .with_context(|| format!("cannot listen on {}", how.listen))?;
+        let scheme = if how.tls.is_some() { "https" } else { "http" };
         let shown = if server.addr.ip().is_unspecified() {
             format!(
-                "http://{}:{}",
+                "{scheme}://{}:{}",
                 envload_agent::host::hostname(),
                 server.addr.port()
             )
         } else {
-            format!("http://{}", server.addr)
+            format!("{scheme}://{}", server.addr)
         };
         println!(
-            "envload coordinator: listening on {}; waiting for {agents} agent(s)",
-            server.addr
+            "envload coordinator: listening on {}; waiting for {agents} agent(s){}",
+            server.addr,
+            if how.tls.is_some() { " over TLS" } else { "" }
         );
-        println!("  start agents with: envload agent --coordinator {shown}");
+        let mut hint = format!("envload agent --coordinator {shown}");
+        if how.tls.is_some() {
+            hint.push_str(" --ca-cert <the CA of --tls-cert>");
+        }
+        if how.fleet.token.is_some() {
+            hint.push_str(" --token <the run's token>");
+        }
+        println!("  start agents with: {hint}");
         Ok(RemoteFleet {
             fleet,
             server: Some(server),

@@ -6,6 +6,7 @@ use envload_proto::v1::coordinator_server::CoordinatorServer;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::ServerTlsConfig;
 
 use super::service::FleetService;
 
@@ -18,13 +19,24 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// Binds `addr` and serves `service` on it.
-    pub async fn start(addr: SocketAddr, service: FleetService) -> std::io::Result<Self> {
+    /// Binds `addr` and serves `service` on it, over TLS when `tls` is
+    /// given.
+    pub async fn start(
+        addr: SocketAddr,
+        service: FleetService,
+        tls: Option<ServerTlsConfig>,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(cfg) = tls {
+            builder = builder
+                .tls_config(cfg)
+                .map_err(|e| std::io::Error::other(format!("TLS setup failed: {e}")))?;
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let result = tonic::transport::Server::builder()
+            let result = builder
                 .tcp_nodelay(true)
                 .add_service(CoordinatorServer::new(service).max_decoding_message_size(64 << 20))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {

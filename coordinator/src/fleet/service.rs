@@ -52,6 +52,9 @@ impl v1::coordinator_server::Coordinator for FleetService {
         &self,
         req: Request<Streaming<v1::AgentMessage>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
+        let from = req
+            .remote_addr()
+            .map_or_else(|| "an unknown address".to_string(), |a| a.to_string());
         let mut inbound = req.into_inner();
         let first = tokio::time::timeout(Duration::from_secs(10), inbound.message())
             .await
@@ -77,6 +80,11 @@ impl v1::coordinator_server::Coordinator for FleetService {
                 } else {
                     "a wrong token"
                 };
+                // Logged with where it came from; it gets no assignment.
+                eprintln!(
+                    "envload coordinator: refused agent '{}' from {from}: it presented {what}",
+                    hello.name
+                );
                 return Err(Status::unauthenticated(format!(
                     "agent '{}' presented {what}",
                     hello.name

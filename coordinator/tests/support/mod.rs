@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod pki;
 pub mod procs;
 
 use std::io::{BufRead, BufReader};
