@@ -25,6 +25,7 @@ mod http_sessions;
 mod k8s;
 mod keepalive;
 mod output_contract;
+mod partitions;
 mod prometheus;
 mod protocol;
 mod protocol_python;

@@ -25,7 +25,19 @@ fn pump(r: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
 impl Proc {
     /// Starts `envload <args>` with `env`.
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(super::envload());
+        Proc::spawn_in(None, args, env)
+    }
+
+    /// [`Proc::spawn`] inside network namespace `netns` (`ip netns exec`).
+    pub fn spawn_in(netns: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(super::envload());
+                c
+            }
+            None => Command::new(super::envload()),
+        };
         cmd.args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
