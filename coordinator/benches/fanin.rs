@@ -364,6 +364,7 @@ async fn agent(url: &str, index: u64, spread: f64) {
                         pids: Vec::new(),
                         hosts: vec![format!("sim-host-{}", index % 64)],
                         unique_sessions: 0,
+                        first_start_unix_us: 0,
                     };
                     // Its time is taken before it is sent: the coordinator
                     // may finish the phase before this line is printed.

@@ -272,10 +272,17 @@ pub fn agent_lines(agents: &[envload_results::model::AgentPhase]) {
             .as_deref()
             .map(|r| format!(" LOST: {r}"))
             .unwrap_or_default();
+        let skew = a
+            .start_skew_ms
+            .map(|s| format!(", started {s:.1} ms after Start"))
+            .unwrap_or_default();
         println!(
-            "     agent {} ({}): {} sessions, {} ok, {} failed{lost}",
+            "     agent {} ({}): {} sessions, {} ok, {} failed{skew}{lost}",
             a.name, a.host, a.assigned, a.successful, a.failed
         );
+    }
+    if let Some(max) = envload_results::model::max_start_skew_ms(agents) {
+        println!("     max start skew: {max:.1} ms");
     }
 }
 

@@ -169,6 +169,7 @@ impl PhaseDriver for InProcess {
             successful: stats.successful,
             failed: stats.failed,
             lost: None,
+            start_skew_ms: None,
         }];
         Ok(PhaseOutcome {
             records,

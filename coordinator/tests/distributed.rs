@@ -470,3 +470,49 @@ fn an_agent_started_first_keeps_dialing_until_the_coordinator_is_up() {
     assert!(c.finish(T).0.success());
     assert!(a.finish(Duration::from_secs(10)).0.success());
 }
+
+/// Each agent's start skew (its sessions' start after the coordinator's
+/// Start) in run.json, the phase's largest in run.json, the summary JSON
+/// and on the console.
+#[test]
+fn each_agents_start_skew_is_recorded_and_the_phase_keeps_the_largest() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-skew");
+    let json = std::env::temp_dir().join(format!("envload-skew-{}.json", std::process::id()));
+    let out = run_distributed(
+        2,
+        "skew",
+        &[
+            "-u",
+            &s.url,
+            "-n",
+            "40",
+            "-w",
+            "0.1",
+            "-o",
+            dir.to_str().unwrap(),
+            "--summary-json",
+            json.to_str().unwrap(),
+        ],
+        T,
+    );
+    let rj = run_json(&dir);
+    let phase = &rj["phases"][0];
+    let skews: Vec<f64> = phase["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["start_skew_ms"].as_f64().expect("every agent's skew"))
+        .collect();
+    assert_eq!(skews.len(), 2);
+    // One host, one clock: after the Start, and soon after on loopback.
+    assert!(skews.iter().all(|s| (0.0..1000.0).contains(s)), "{skews:?}");
+    let max = skews.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(phase["max_start_skew_ms"].as_f64(), Some(max));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["phases"][0]["max_start_skew_ms"].as_f64(), Some(max));
+    assert!(out.contains("max start skew:"), "{out}");
+    assert!(out.contains("ms after Start"), "{out}");
+    let _ = std::fs::remove_file(json);
+}

@@ -20,4 +20,4 @@ pub mod v1 {
 /// silently run every session at once as the benchmark's one step.
 /// 3: an assignment carries the user's headers — an agent of version 2
 /// would silently send none.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;

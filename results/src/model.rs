@@ -26,6 +26,19 @@ pub struct AgentPhase {
     pub failed: u64,
     /// Why the agent was lost during the phase, if it was.
     pub lost: Option<String>,
+    /// Its sessions' start after the coordinator's Start (ms; the one-way
+    /// delay to it and its start-up; across hosts, their clocks' offset
+    /// too). Remote agents only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_skew_ms: Option<f64>,
+}
+
+/// The largest start skew among `agents` (ms), when any reported one.
+pub fn max_start_skew_ms(agents: &[AgentPhase]) -> Option<f64> {
+    agents
+        .iter()
+        .filter_map(|a| a.start_skew_ms)
+        .reduce(f64::max)
 }
 
 /// Everything one phase produced, merged across agents.

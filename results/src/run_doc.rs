@@ -164,6 +164,9 @@ pub struct PhaseEntry {
     /// Scheduled arrivals only: scheduled start to actual, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_lag: Option<StartLag>,
+    /// The largest agent start skew of the phase (ms; remote agents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_start_skew_ms: Option<f64>,
     /// `--leak-probe`: what the probe after the phase found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leak_probe: Option<LeakProbe>,

@@ -32,6 +32,8 @@ pub struct Share {
     wall: Duration,
     started_sent: u64,
     intervals: Intervals,
+    /// When `start` ran (unix µs).
+    started_unix_us: u64,
 }
 
 impl Share {
@@ -47,12 +49,14 @@ impl Share {
             wall: Duration::ZERO,
             started_sent: 0,
             intervals: Intervals::new(assignment.interval),
+            started_unix_us: 0,
             assignment,
         }
     }
 
     /// Starts every session.
     pub fn start(&mut self) {
+        self.started_unix_us = unix_us();
         self.sessions = Some(Sessions::spawn(&self.assignment));
     }
 
@@ -120,8 +124,16 @@ impl Share {
             pids: self.distinct.pids.iter().copied().collect(),
             hosts: self.distinct.hosts.iter().cloned().collect(),
             unique_sessions: self.distinct.hashes.len() as u64,
+            first_start_unix_us: self.started_unix_us,
         }))
     }
+}
+
+/// Now, in microseconds since the Unix epoch.
+fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// Wraps an agent message body.

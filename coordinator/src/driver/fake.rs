@@ -94,6 +94,7 @@ impl PhaseDriver for Fake {
                 successful: stats.successful,
                 failed: stats.failed,
                 lost: None,
+                start_skew_ms: None,
             }],
             records,
             stats,

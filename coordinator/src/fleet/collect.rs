@@ -252,6 +252,12 @@ impl Collector {
                 hosts.extend(d.hosts.iter().cloned());
                 sessions += d.unique_sessions;
             }
+            let planned_us = started_utc.timestamp_micros();
+            let start_skew_ms = p
+                .done
+                .as_ref()
+                .filter(|d| d.first_start_unix_us > 0)
+                .map(|d| (d.first_start_unix_us as i64 - planned_us) as f64 / 1000.0);
             agents.push(AgentPhase {
                 name: p.name,
                 host: p.host,
@@ -259,6 +265,7 @@ impl Collector {
                 successful: part_stats.successful,
                 failed: part_stats.failed,
                 lost: p.lost.map(|(r, _)| r),
+                start_skew_ms,
             });
             stats += &part_stats;
             records.append(&mut p.records);

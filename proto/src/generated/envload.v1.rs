@@ -498,6 +498,10 @@ pub struct PhaseDone {
     pub hosts: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(uint64, tag = "5")]
     pub unique_sessions: u64,
+    /// When the share's sessions started (unix µs, this host's clock; 0:
+    /// unknown): against the coordinator's Start, the agent's start skew.
+    #[prost(uint64, tag = "6")]
+    pub first_start_unix_us: u64,
 }
 /// Generated client implementations.
 pub mod coordinator_client {

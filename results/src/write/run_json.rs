@@ -85,6 +85,7 @@ impl PhaseWriter for RunJson {
                 .map(|(k, v)| (k.as_str().to_string(), *v))
                 .collect(),
             agents: r.outcome.agents.clone(),
+            max_start_skew_ms: crate::model::max_start_skew_ms(&r.outcome.agents),
             targets: r.targets.clone(),
             cpu_seconds: r.cpu,
             inter_arrival: r.inter_arrival,

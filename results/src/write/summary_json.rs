@@ -124,6 +124,9 @@ impl PhaseWriter for SummaryJson {
                 phase["unclosed_sessions"] = ro.unclosed.into();
             }
         }
+        if let Some(skew) = crate::model::max_start_skew_ms(&r.outcome.agents) {
+            phase["max_start_skew_ms"] = skew.into();
+        }
         if let Some(spec) = &self.slo {
             let missed = spec.misses(s);
             phase["slo"] = json!({"passed": missed.is_empty(), "missed": missed});
