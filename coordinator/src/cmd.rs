@@ -8,6 +8,7 @@ pub mod arrival_args;
 pub mod ceiling;
 pub mod coordinator;
 pub mod experiment;
+pub mod lab_delay;
 pub mod lb_config;
 pub mod matrix_run;
 pub mod record;
@@ -78,6 +79,9 @@ pub enum Command {
     /// Record what real clients send an OpenEnv server, through a
     /// transparent proxy, as a session trace (docs/TRACE.md).
     Record(RecordArgs),
+    /// The Slurm test lab's delaying relay (for kernels without netem).
+    #[command(hide = true)]
+    LabDelay(lab_delay::LabDelayArgs),
 }
 
 /// Set (to anything): parse and check the arguments, run nothing — for
@@ -187,6 +191,7 @@ where
         Command::Report(args) => report::run(args).map(|()| RunOutcome::Complete),
         Command::Experiment(args) => experiment::run(args, shutdown),
         Command::Record(args) => record::run(args, shutdown).map(|()| RunOutcome::Complete),
+        Command::LabDelay(args) => lab_delay::run(args, shutdown).map(|()| RunOutcome::Complete),
         Command::LbConfig(args) => lb_config::render(&args).map_err(Into::into).map(|cfg| {
             print!("{cfg}");
             RunOutcome::Complete

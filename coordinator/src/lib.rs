@@ -18,6 +18,7 @@ mod endpoint;
 mod error;
 mod experiment;
 mod fleet;
+mod lab_delay;
 mod launch;
 mod metrics;
 mod phases;

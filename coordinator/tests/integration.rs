@@ -24,6 +24,7 @@ mod hostile;
 mod http_sessions;
 mod k8s;
 mod keepalive;
+mod lab_delay;
 mod output_contract;
 mod partitions;
 mod prometheus;

@@ -22,6 +22,8 @@ stop_pid() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# However many nodes it was brought up with.
+NODES="$(cat "$LAB/run/nodes" 2>/dev/null || echo "$MAX_NODES")"
 for i in $(seq 1 "$NODES"); do
   stop_pid "$(cat "$LAB/run/slurmd-$(node_name "$i").pid" 2>/dev/null)"
 done

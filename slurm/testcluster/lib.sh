@@ -5,7 +5,13 @@
 # shellcheck disable=SC2034  # the variables are used by the scripts that source this
 
 LAB="${ENVLOAD_SLURM_LAB:-/tmp/envload-slurm-lab}"
-NODES="${ENVLOAD_SLURM_NODES:-3}"
+# NODES=N (or ENVLOAD_SLURM_NODES): 1 to MAX_NODES nodes.
+NODES="${NODES:-${ENVLOAD_SLURM_NODES:-3}}"
+MAX_NODES=8
+# NETEM='delay 10ms loss 0.5%': on every node's link (see up.sh).
+NETEM="${NETEM:-}"
+# The delaying relay's port inside each node (kernels without netem).
+DELAY_PORT=7999
 NODE_CPUS="${ENVLOAD_SLURM_NODE_CPUS:-4}"
 BRIDGE="${ENVLOAD_SLURM_BRIDGE:-elbr0}"
 NET="${ENVLOAD_SLURM_NET:-10.200.0}"

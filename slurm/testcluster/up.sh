@@ -7,7 +7,19 @@
 # and munge packages.
 #
 #   ENVLOAD_SLURM_NODES=3 ENVLOAD_SLURM_NODE_CPUS=4 slurm/testcluster/up.sh
+#   NODES=6 NETEM='delay 10ms loss 0.5%' slurm/testcluster/up.sh
 #   export SLURM_CONF=/tmp/envload-slurm-lab/etc/slurm.conf   # printed at the end
+#
+# NETEM is netem's syntax, applied to every node's link (its eth0, outgoing)
+# with `tc qdisc … netem` where the kernel has netem. Where it has not, the
+# lab builds the two parts it takes from what is here: `loss P%` with
+# iptables' statistic match (outgoing packets on the link dropped with
+# probability P), `delay Dms` with envload's delaying relay (`envload
+# lab-delay`, found as $ENVLOAD or in target/) that iptables hands every
+# TCP connection the node opens over its link: each chunk waits D each way,
+# so a connection a node opens has its round trip grown by 2·D (netem on
+# both ends' links gives the same between nodes; to the controller, 2·D
+# where netem gives D). Other netem words need netem.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,7 +30,41 @@ for tool in slurmctld slurmd sinfo munged ip nsenter unshare; do
   command -v "$tool" >/dev/null || { echo "up.sh: '$tool' not found; install slurmctld slurmd slurm-client munge iproute2" >&2; exit 1; }
 done
 
-if [ -f "$LAB/run/up" ] && pid_alive "$(cat "$LAB/run/slurmctld.pid" 2>/dev/null)"; then
+case "$NODES" in
+  ''|*[!0-9]*) echo "up.sh: NODES='$NODES' is not a count of nodes (1 to $MAX_NODES)" >&2; exit 2 ;;
+esac
+if [ "$NODES" -lt 1 ] || [ "$NODES" -gt "$MAX_NODES" ]; then
+  echo "up.sh: NODES=$NODES: the lab has 1 to $MAX_NODES nodes" >&2; exit 2
+fi
+
+# netem_parts: sets NETEM_DELAY_MS and NETEM_LOSS_PCT from $NETEM, or fails
+# naming what it cannot do without netem.
+netem_parts() {
+  NETEM_DELAY_MS=""; NETEM_LOSS_PCT=""
+  # shellcheck disable=SC2086  # words on purpose
+  set -- $NETEM
+  while [ $# -gt 0 ]; do
+    case "$1 ${2:-}" in
+      "delay "*ms) NETEM_DELAY_MS="${2%ms}"; shift 2 ;;
+      "loss "*%) NETEM_LOSS_PCT="${2%\%}"; shift 2 ;;
+      *) echo "up.sh: NETEM='$NETEM': this kernel has no netem, and the lab's own stand-in does 'delay Nms' and 'loss P%' only (not '$1')" >&2; return 1 ;;
+    esac
+  done
+}
+
+# the relay binary, for a delay without netem
+envload_for_delay() {
+  local repo; repo="$(cd "$here/../.." && pwd)"
+  for c in "${ENVLOAD:-}" "$repo/target/release/envload" "$repo/target/debug/envload" "$(command -v envload || true)"; do
+    [ -n "$c" ] && [ -x "$c" ] && { echo "$c"; return 0; }
+  done
+  echo "up.sh: NETEM asks for a delay and the kernel has no netem: the lab's relay is envload's; build it (cargo build) or set ENVLOAD" >&2
+  return 1
+}
+
+if [ -f "$LAB/run/up" ] && pid_alive "$(cat "$LAB/run/slurmctld.pid" 2>/dev/null)" \
+  && [ "$(cat "$LAB/run/nodes" 2>/dev/null)" = "$NODES" ] \
+  && [ "$(cat "$LAB/run/netem" 2>/dev/null)" = "$NETEM" ]; then
   echo "Slurm test cluster already up ($NODES nodes); export SLURM_CONF=$LAB/etc/slurm.conf"
   exit 0
 fi
@@ -52,6 +98,33 @@ for i in $(seq 1 "$NODES"); do
   ip -n "$ns" link set lo up
   mkdir -p "$LAB/spool/$(node_name "$i")"
 done
+
+# --- NETEM: delay and loss on every node's link ----------------------------
+if [ -n "$NETEM" ]; then
+  for i in $(seq 1 "$NODES"); do
+    ns="$(node_ns "$i")"
+    # shellcheck disable=SC2086  # netem's words
+    if ip netns exec "$ns" tc qdisc add dev eth0 root netem $NETEM 2>/dev/null; then
+      continue
+    fi
+    netem_parts || exit 2
+    if [ -n "$NETEM_LOSS_PCT" ]; then
+      p="$(awk -v p="$NETEM_LOSS_PCT" 'BEGIN { printf "%.6f", p / 100 }')"
+      ip netns exec "$ns" iptables -A OUTPUT -o eth0 -m statistic --mode random --probability "$p" -j DROP
+    fi
+    if [ -n "$NETEM_DELAY_MS" ]; then
+      relay="$(envload_for_delay)" || exit 2
+      log="$LAB/log/lab-delay-$(node_name "$i").log"
+      ip netns exec "$ns" "$relay" lab-delay --listen "127.0.0.1:$DELAY_PORT" --delay-ms "$NETEM_DELAY_MS" >"$log" 2>&1 &
+      for _ in $(seq 1 50); do grep -q "relaying on" "$log" 2>/dev/null && break; sleep 0.1; done
+      grep -q "relaying on" "$log" || { echo "up.sh: the delaying relay of $(node_name "$i") did not start; see $log" >&2; exit 1; }
+      # Every TCP connection the node opens over its link, but the relay's own.
+      ip netns exec "$ns" iptables -t nat -A OUTPUT -o eth0 -p tcp -m mark ! --mark 0x6c64 \
+        -j REDIRECT --to-ports "$DELAY_PORT"
+    fi
+  done
+  echo "$NETEM" > "$LAB/run/netem"
+fi
 
 # --- slurm.conf --------------------------------------------------------------
 : > "$LAB/etc/plugstack.conf"
@@ -116,5 +189,6 @@ if [ "${idle:-0}" -lt "$NODES" ]; then
   exit 1
 fi
 touch "$LAB/run/up"
-echo "Slurm test cluster up: $NODES nodes ($(node_name 1)..$(node_name "$NODES"), $NODE_CPUS CPUs each) on $BRIDGE $CTL_IP/24"
+echo "$NODES" > "$LAB/run/nodes"
+echo "Slurm test cluster up: $NODES nodes ($(node_name 1)..$(node_name "$NODES"), $NODE_CPUS CPUs each) on $BRIDGE $CTL_IP/24${NETEM:+, links: $NETEM}"
 echo "export SLURM_CONF=$SLURM_CONF"

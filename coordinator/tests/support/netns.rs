@@ -44,8 +44,14 @@ impl Netns {
         let id = std::process::id() % 100_000;
         let name = format!("envload-{tag}{id}");
         let veth = format!("ev{tag}{id}");
+        // A /30 of its own: this process's /24, the k-th namespace it made.
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let k = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 60;
         let subnet = 20 + (id % 200);
-        let (host_ip, ns_ip) = (format!("10.202.{subnet}.1"), format!("10.202.{subnet}.2"));
+        let (host_ip, ns_ip) = (
+            format!("10.202.{subnet}.{}", 4 * k + 1),
+            format!("10.202.{subnet}.{}", 4 * k + 2),
+        );
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         let _ = Command::new("ip").args(["link", "del", &veth]).output();
         ip(&["netns", "add", &name]);
@@ -100,6 +106,35 @@ impl Netns {
                 ],
             );
         }
+    }
+
+    /// Every TCP connection the namespace opens over its link goes to
+    /// `port` on its loopback instead (the lab's delaying relay), but the
+    /// relay's own (marked) ones.
+    pub fn redirect_tcp_to(&self, port: u16) {
+        let port = port.to_string();
+        iptables(
+            &self.name,
+            &[
+                "-t",
+                "nat",
+                "-A",
+                "OUTPUT",
+                "-o",
+                "eth0",
+                "-p",
+                "tcp",
+                "-m",
+                "mark",
+                "!",
+                "--mark",
+                "0x6c64",
+                "-j",
+                "REDIRECT",
+                "--to-ports",
+                &port,
+            ],
+        );
     }
 
     /// The link as it was.
