@@ -139,63 +139,21 @@ impl<'a> HttpConn<'a> {
     ) -> Attempt {
         let url = self.url(req.path);
         let conn = self.conn.as_mut().expect("opened by send");
-        let io = |e: std::io::Error| Failure::from_io(&e, &url, req.stage);
+        let failed = |why: Failed| why.failure(&url, req, limits.max_message);
         if let Err(e) = write(conn, bytes).await {
-            return if reused {
-                Attempt::Stale
-            } else {
-                Attempt::Done(Err(io(e)))
+            return match reused {
+                true => Attempt::Stale,
+                false => Attempt::Done(Err(failed(Failed::Io(e)))),
             };
         }
-        // Nothing is allocated while the server works on the request: the
-        // buffer comes once the reply starts.
-        if let Conn::Plain(tcp) = conn {
-            let _ = tcp.readable().await;
+        let reply = async {
+            let (head, rest) = read_head(conn).await?;
+            let (body, clean) = Box::pin(read_body(conn, &head, rest, limits.max_message)).await?;
+            Ok::<_, Failed>((head, body, clean))
         }
-        let mut buf = Vec::with_capacity(1024);
-        let head = loop {
-            match conn.read_buf(&mut buf).await {
-                Ok(0) if buf.is_empty() && reused => return Attempt::Stale,
-                Err(e) if buf.is_empty() && reused && is_reset(&e) => return Attempt::Stale,
-                Ok(0) => {
-                    self.conn = None;
-                    return Attempt::Done(Err(Failure::new(
-                        ErrorType::UnexpectedClose,
-                        format!(
-                            "{url} closed the connection before replying to {}",
-                            req.stage
-                        ),
-                    )));
-                }
-                Err(e) => {
-                    self.conn = None;
-                    return Attempt::Done(Err(io(e)));
-                }
-                Ok(_) => {}
-            }
-            match http_wire::parse_head(&buf) {
-                Ok(Some(h)) if (100..200).contains(&h.status) => {
-                    buf.drain(..h.len);
-                }
-                Ok(Some(h)) => break h,
-                Ok(None) => {
-                    if buf.len() == buf.capacity() {
-                        buf.reserve(buf.len().min(MAX_HEAD));
-                    }
-                }
-                Err(why) => {
-                    self.conn = None;
-                    return Attempt::Done(Err(Failure::new(
-                        ErrorType::MalformedResponse,
-                        format!("{url} did not answer {} with valid HTTP: {why}", req.stage),
-                    )));
-                }
-            }
-        };
-        buf.drain(..head.len);
-        let body = Box::pin(read_body(conn, &head, buf, limits.max_message)).await;
-        match body {
-            Ok((body, clean)) => {
+        .await;
+        match reply {
+            Ok((head, body, clean)) => {
                 if head.closes || !clean {
                     self.conn = None;
                 }
@@ -204,27 +162,80 @@ impl<'a> HttpConn<'a> {
                     body,
                 }))
             }
-            Err(BodyError::Io(e)) => {
+            // A kept connection that ends before any byte of a reply.
+            Err(Failed::Closed) | Err(Failed::Reset(_)) if reused => Attempt::Stale,
+            Err(why) => {
                 self.conn = None;
-                Attempt::Done(Err(io(e)))
+                Attempt::Done(Err(failed(why)))
             }
-            Err(BodyError::TooLarge(size)) => {
-                self.conn = None;
-                Attempt::Done(Err(Failure::new(
-                    ErrorType::MalformedResponse,
-                    format!(
-                        "reply to {} {url} during {} is too large ({size} > {} bytes); raise --max-message-size if the environment's observations are that big",
-                        req.method, req.stage, limits.max_message
-                    ),
-                )))
+        }
+    }
+}
+
+/// Why a reply could not be had.
+enum Failed {
+    /// The connection ended before any byte of the reply.
+    Closed,
+    /// It was reset before any byte of the reply.
+    Reset(std::io::Error),
+    /// Another I/O failure.
+    Io(std::io::Error),
+    /// Not HTTP, or not a body HTTP allows.
+    Invalid(String),
+    /// A body past the cap (its size, as known).
+    TooLarge(String),
+}
+
+impl Failed {
+    /// The session's failure for it.
+    fn failure(self, url: &str, req: Request<'_>, cap: usize) -> Failure {
+        match self {
+            Failed::Closed => Failure::new(
+                ErrorType::UnexpectedClose,
+                format!("{url} closed the connection before replying to {}", req.stage),
+            ),
+            Failed::Reset(e) | Failed::Io(e) => Failure::from_io(&e, url, req.stage),
+            Failed::Invalid(why) => Failure::new(
+                ErrorType::MalformedResponse,
+                format!("{url} did not answer {} with valid HTTP: {why}", req.stage),
+            ),
+            Failed::TooLarge(size) => Failure::new(
+                ErrorType::MalformedResponse,
+                format!(
+                    "reply to {} {url} during {} is too large ({size} > {cap} bytes); raise --max-message-size if the environment's observations are that big",
+                    req.method, req.stage
+                ),
+            ),
+        }
+    }
+}
+
+/// Reads a reply head (informational ones skipped); returns it and the
+/// bytes read past it. Nothing is allocated while the server works on the
+/// request: the buffer comes once the reply starts.
+async fn read_head(conn: &mut Conn) -> Result<(Head, Vec<u8>), Failed> {
+    if let Conn::Plain(tcp) = conn {
+        let _ = tcp.readable().await;
+    }
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        match conn.read_buf(&mut buf).await {
+            Ok(0) if buf.is_empty() => return Err(Failed::Closed),
+            Err(e) if buf.is_empty() && is_reset(&e) => return Err(Failed::Reset(e)),
+            Ok(0) => return Err(Failed::Io(eof("the reply head was complete"))),
+            Err(e) => return Err(Failed::Io(e)),
+            Ok(_) => {}
+        }
+        match http_wire::parse_head(&buf).map_err(Failed::Invalid)? {
+            Some(h) if (100..200).contains(&h.status) => {
+                buf.drain(..h.len);
             }
-            Err(BodyError::Invalid(why)) => {
-                self.conn = None;
-                Attempt::Done(Err(Failure::new(
-                    ErrorType::MalformedResponse,
-                    format!("{url} did not answer {} with valid HTTP: {why}", req.stage),
-                )))
+            Some(h) => {
+                buf.drain(..h.len);
+                return Ok((h, buf));
             }
+            None if buf.len() == buf.capacity() => buf.reserve(buf.len().min(MAX_HEAD)),
+            None => {}
         }
     }
 }
@@ -260,13 +271,6 @@ fn open(conn: &Conn) -> bool {
     }
 }
 
-/// Why a body could not be read.
-enum BodyError {
-    Io(std::io::Error),
-    TooLarge(String),
-    Invalid(String),
-}
-
 /// Reads the body `head` announces, `buf` holding what came after the
 /// head; returns it and whether the connection is clean for another
 /// request (nothing read past the body).
@@ -275,12 +279,12 @@ async fn read_body(
     head: &Head,
     mut buf: Vec<u8>,
     cap: usize,
-) -> Result<(Vec<u8>, bool), BodyError> {
-    let over = |n: usize| BodyError::TooLarge(format!("over {n}"));
+) -> Result<(Vec<u8>, bool), Failed> {
+    let over = |n: usize| Failed::TooLarge(format!("over {n}"));
     match head.framing {
         Framing::Empty => Ok((Vec::new(), buf.is_empty())),
         Framing::Length(len) if len > cap as u64 => {
-            Err(BodyError::TooLarge(format!("Content-Length {len}")))
+            Err(Failed::TooLarge(format!("Content-Length {len}")))
         }
         Framing::Length(len) => {
             let len = len as usize;
@@ -288,8 +292,8 @@ async fn read_body(
             buf.truncate(len);
             buf.reserve_exact(len - buf.len());
             while buf.len() < len {
-                if conn.read_buf(&mut buf).await.map_err(BodyError::Io)? == 0 {
-                    return Err(BodyError::Io(eof("the body was complete")));
+                if conn.read_buf(&mut buf).await.map_err(Failed::Io)? == 0 {
+                    return Err(Failed::Io(eof("the body was complete")));
                 }
             }
             Ok((buf, clean))
@@ -301,7 +305,7 @@ async fn read_body(
             if buf.len() == buf.capacity() {
                 buf.reserve(buf.len().clamp(1024, 64 * 1024));
             }
-            if conn.read_buf(&mut buf).await.map_err(BodyError::Io)? == 0 {
+            if conn.read_buf(&mut buf).await.map_err(Failed::Io)? == 0 {
                 return Ok((buf, false));
             }
         },
@@ -309,9 +313,7 @@ async fn read_body(
             let mut decoder = Chunked::default();
             let mut body = Vec::new();
             loop {
-                let used = decoder
-                    .decode(&buf, &mut body)
-                    .map_err(BodyError::Invalid)?;
+                let used = decoder.decode(&buf, &mut body).map_err(Failed::Invalid)?;
                 buf.drain(..used);
                 if body.len() > cap {
                     return Err(over(body.len()));
@@ -322,8 +324,8 @@ async fn read_body(
                 if buf.len() == buf.capacity() {
                     buf.reserve(buf.len().clamp(1024, 64 * 1024));
                 }
-                if conn.read_buf(&mut buf).await.map_err(BodyError::Io)? == 0 {
-                    return Err(BodyError::Io(eof("the chunked body ended")));
+                if conn.read_buf(&mut buf).await.map_err(Failed::Io)? == 0 {
+                    return Err(Failed::Io(eof("the chunked body ended")));
                 }
             }
         }
