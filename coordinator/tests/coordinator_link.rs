@@ -116,6 +116,14 @@ fn link_flags_that_cannot_work_are_refused_before_anything_runs() {
         "/etc/hostname",
     ]);
     assert!(err.contains("--ca-cert /etc/hostname"), "{err}");
+    let err = refused(&[
+        "agent",
+        "--coordinator",
+        "http://127.0.0.1:9",
+        "--token-file",
+        "/nonexistent/token",
+    ]);
+    assert!(err.contains("--token-file /nonexistent/token"), "{err}");
 }
 
 #[test]
@@ -164,7 +172,10 @@ fn beyond_loopback_a_coordinator_makes_a_token_and_refuses_agents_without_it() {
     assert!(!status.success() && out.contains("--token"), "{out}");
     let logged = c.wait_line("refused agent 'stranger'", T);
     assert!(logged.contains("from 127.0.0.1:"), "{logged}");
-    let mut member = agent(&url, "member", &["--token", &token], &[]);
+    // The file itself, as agents on a shared file system read it: the
+    // token stays off their command lines.
+    let file = token_file.to_str().unwrap();
+    let mut member = agent(&url, "member", &["--token-file", file], &[]);
     let (status, out) = c.finish(T);
     assert!(status.success(), "{out}");
     assert!(member.finish(T).0.success());

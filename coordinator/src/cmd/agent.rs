@@ -23,6 +23,11 @@ pub struct AgentArgs {
     /// The coordinator's token.
     #[arg(long, env = "ENVLOAD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read the token from this file's first line (the coordinator's
+    /// --token-file on a shared file system), so it is not on a command
+    /// line every user of the host can read.
+    #[arg(long, conflicts_with = "token")]
+    pub token_file: Option<std::path::PathBuf>,
     /// Capacity declared to the coordinator [default: CPU count].
     #[arg(long, allow_hyphen_values = true, value_parser = parse_count)]
     pub cpus: Option<u32>,
@@ -69,6 +74,23 @@ pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
             ))
         })?;
     }
+    let token = match &args.token_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                UsageError(format!("--token-file {}: cannot read it: {e}", p.display()))
+            })?;
+            let t = text.lines().next().unwrap_or("").trim().to_string();
+            if t.is_empty() {
+                return Err(UsageError(format!(
+                    "--token-file {}: its first line holds no token",
+                    p.display()
+                ))
+                .into());
+            }
+            Some(t)
+        }
+        None => args.token.clone(),
+    };
     let host = envload_agent::host::hostname();
     let opts = AgentOpts {
         coordinator: args.coordinator,
@@ -76,7 +98,7 @@ pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
             .name
             .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
         host,
-        token: args.token,
+        token,
         cpus: args.cpus.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get() as u32)
