@@ -74,9 +74,11 @@ fn the_labs_relay_adds_the_delay_it_is_asked_for_each_way() {
     eprintln!(
         "round trip: {direct:.2} ms direct, {delayed:.2} ms through the relay (10 ms each way)"
     );
-    // Twice the delay, plus the timer's millisecond rounding each way.
+    // At least twice the delay; the timer's millisecond rounding and a
+    // busy box add some (22.8 ms here alone): an upper bound only catches
+    // a relay that delays far more than asked.
     assert!(
-        (20.0..26.0).contains(&(delayed - direct)),
+        (20.0..60.0).contains(&(delayed - direct)),
         "added {:.2} ms",
         delayed - direct
     );
