@@ -34,12 +34,11 @@ pub struct Dial<'a> {
 }
 
 impl Dial<'_> {
-    /// Connects TCP (and TLS for a TLS target); `addr` (`host:port`) and
-    /// `url` name the target in failures. No deadline of its own: the
-    /// caller bounds it.
-    pub async fn open(&self, request_id: u64, addr: &str, url: &str) -> Result<Conn, Failure> {
+    /// Connects TCP (and TLS for a TLS target); `url` names the target in
+    /// a TLS failure. No deadline of its own: the caller bounds it.
+    pub async fn open(&self, request_id: u64, url: &str) -> Result<Conn, Failure> {
         let target = self.target;
-        let tcp = connect_tcp(target, self.resolver, request_id, self.sources, addr).await?;
+        let tcp = connect_tcp(target, self.resolver, request_id, self.sources).await?;
         match (target.tls, self.tls) {
             (true, Some(cfg)) => Ok(Conn::Tls(Box::new(
                 tls_handshake(cfg, target, tcp, url).await?,
@@ -78,7 +77,6 @@ async fn connect_tcp(
     resolver: &Resolver,
     request_id: u64,
     sources: u8,
-    addr: &str,
 ) -> Result<TcpStream, Failure> {
     let mut last = None;
     for &sa in resolver.addrs(target).await?.iter() {
@@ -91,7 +89,7 @@ async fn connect_tcp(
         }
     }
     Err(match last {
-        Some(e) => Failure::from_io(&e, addr, "connect"),
+        Some(e) => Failure::from_io(&e, &format!("{}:{}", target.host, target.port), "connect"),
         None => Failure::new(
             ErrorType::DnsError,
             format!("host '{}' resolved to no address", target.host),

@@ -26,14 +26,14 @@ pub async fn run_session(
         // Checked and dropped at once: only the step's fields are kept.
         let (reset, _) =
             send_counted(conn, "POST", "/reset", String::new(), "reset", limits).await?;
-        Observed::from_reply(&reset, "reset", &conn.url("/reset"))?;
+        Observed::from_reply(&reset, "reset", conn.base())?;
         drop(reset);
         timings.reset_us = micros(t0.elapsed());
 
         let body = format!(r#"{{"action":{{"wait_seconds":{wait_seconds}}}}}"#);
         let t = Instant::now();
         let (reply, _) = send_counted(conn, "POST", "/step", body, "step", limits).await?;
-        let observed = Observed::from_reply(&reply, "step", &conn.url("/step"))?;
+        let observed = Observed::from_reply(&reply, "step", conn.base())?;
         timings.step_us = micros(t.elapsed());
         Ok(observed)
     }

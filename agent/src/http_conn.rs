@@ -67,6 +67,12 @@ impl<'a> HttpConn<'a> {
         }
     }
 
+    /// The target's HTTP base (the server, for messages about its
+    /// replies, as WebSocket sessions name theirs).
+    pub fn base(&self) -> &str {
+        &self.dial.target.http_base
+    }
+
     /// The URL of `path` (for messages).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.dial.target.http_base)
@@ -92,10 +98,8 @@ impl<'a> HttpConn<'a> {
                 let reused = self.conn.as_ref().is_some_and(open);
                 if !reused {
                     connecting = true;
-                    let addr = format!("{}:{}", self.dial.target.host, self.dial.target.port);
-                    let url = self.url(req.path);
                     // Boxed: a TLS handshake's state is large and short-lived.
-                    let open = Box::pin(self.dial.open(self.request_id, &addr, &url));
+                    let open = Box::pin(self.dial.open(self.request_id, self.base()));
                     self.conn = Some(open.await?);
                     connecting = false;
                 }

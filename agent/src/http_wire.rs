@@ -51,7 +51,8 @@ pub fn request(method: &str, base: &str, path: &str, block: &str, body: &[u8]) -
         out.extend_from_slice(b"Content-Type: application/json\r\n");
     }
     if !body.is_empty() || method != "GET" {
-        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+        use std::io::Write;
+        let _ = write!(out, "Content-Length: {}\r\n", body.len());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);

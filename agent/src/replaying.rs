@@ -127,7 +127,6 @@ pub async fn run_http(
             let (reply, len) =
                 crate::http::send_counted(conn, method, &m.path, m.text.clone(), &m.path, limits)
                     .await?;
-            let url = conn.url(&m.path);
             r.bytes_received += len;
             if is_reset {
                 r.resets_us.push(micros(t.elapsed()));
@@ -135,9 +134,9 @@ pub async fn run_http(
                 r.timed(kind, i as u32, t);
             }
             if m.path.starts_with("/reset") || m.path.starts_with("/step") {
-                observed = Observed::from_reply(&reply, &m.path, &url)?;
+                observed = Observed::from_reply(&reply, &m.path, conn.base())?;
             } else if m.path.starts_with("/mcp") {
-                crate::jsonrpc::result(&reply, &url)?;
+                crate::jsonrpc::result(&reply, &conn.url(&m.path))?;
             }
         }
         Ok::<_, Failure>(observed)

@@ -452,7 +452,6 @@ pub async fn run_http(
 ) -> Outcome {
     let t0 = Instant::now();
     let mut run = spec.begin(request_id);
-    let (reset_url, step_url) = (conn.url("/reset"), conn.url("/step"));
     for e in 0..spec.workload.episodes {
         let te = Instant::now();
         let r = &mut run.tally.r;
@@ -466,7 +465,7 @@ pub async fn run_http(
                 crate::http::post_counted(conn, "/reset", body, "reset", limits).await?;
             drop(permit);
             r.bytes_received += len;
-            let mut observed = Observed::from_reply(&reply, "reset", &reset_url)?;
+            let mut observed = Observed::from_reply(&reply, "reset", conn.base())?;
             r.resets_us.push(micros(t.elapsed()));
             for s in 0..run.dice.steps() {
                 r.think_us += sleep_think(run.dice.think()).await;
@@ -484,7 +483,7 @@ pub async fn run_http(
                     let (reply, len) =
                         crate::http::post_counted(conn, "/step", body, "step", limits).await?;
                     r.bytes_received += len;
-                    observed = Observed::from_reply(&reply, "step", &step_url)?;
+                    observed = Observed::from_reply(&reply, "step", conn.base())?;
                     ended = done(&reply);
                 }
                 r.timed(kind, s, t);

@@ -205,7 +205,7 @@ pub(crate) async fn connect(
     let limit = limits.request;
     let addr = format!("{}:{}", target.host, target.port);
     let attempt = async {
-        let mut tcp = dial.open(request_id, &addr, &target.ws_url).await?;
+        let mut tcp = dial.open(request_id, &target.ws_url).await?;
         let rest = upgrade::handshake(&mut tcp, head, target, &addr).await?;
         let config = Some(session_config(limits.max_message));
         Ok(Ws {

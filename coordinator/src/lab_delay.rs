@@ -8,7 +8,6 @@
 //! the delay, as with netem's `delay` on both ends' links. Connection
 //! set-up is not delayed; a chunk is what one read returns.
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -117,18 +116,12 @@ async fn carry(
         }
         // Dropping `tx` ends the writer once the queue is written.
     };
+    // The channel is the queue: chunks leave in order, each at its time.
     let writer = async move {
-        let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
-        while let Some(item) = rx.recv().await {
-            queue.push_back(item);
-            while let Some((due, bytes)) = queue.pop_front() {
-                tokio::time::sleep_until(due).await;
-                if to.write_all(&bytes).await.is_err() {
-                    return;
-                }
-                while let Ok(more) = rx.try_recv() {
-                    queue.push_back(more);
-                }
+        while let Some((due, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&bytes).await.is_err() {
+                return;
             }
         }
         let _ = to.shutdown().await;

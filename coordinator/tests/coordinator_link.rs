@@ -72,9 +72,15 @@ fn agents_join_a_tls_coordinator_with_its_ca_and_others_are_told_why() {
     assert_eq!(support::last_summary(&dir, "successful"), "20");
 }
 
+/// `envload <command> <head…> <flags…>`, which must be refused (exit 2);
+/// its stderr.
+fn refused_with(head: &[&str], flags: &[&str]) -> String {
+    refused(&[head, flags].concat())
+}
+
 #[test]
 fn link_flags_that_cannot_work_are_refused_before_anything_runs() {
-    let err = refused(&[
+    let coordinator = [
         "coordinator",
         "--listen",
         "127.0.0.1:0",
@@ -82,47 +88,28 @@ fn link_flags_that_cannot_work_are_refused_before_anything_runs() {
         "1",
         "-u",
         "http://127.0.0.1:9",
-        "--tls-cert",
-        "/nonexistent/cert.pem",
-        "--tls-key",
-        "/nonexistent/key.pem",
-    ]);
+    ];
+    let (plain, tls) = (
+        ["agent", "--coordinator", "http://127.0.0.1:9"],
+        ["agent", "--coordinator", "https://127.0.0.1:9"],
+    );
+    let err = refused_with(
+        &coordinator,
+        &[
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ],
+    );
     assert!(err.contains("--tls-cert /nonexistent/cert.pem"), "{err}");
-    let err = refused(&[
-        "coordinator",
-        "--listen",
-        "127.0.0.1:0",
-        "--agents",
-        "1",
-        "-u",
-        "http://127.0.0.1:9",
-        "--tls-cert",
-        "/etc/hostname",
-    ]);
+    let err = refused_with(&coordinator, &["--tls-cert", "/etc/hostname"]);
     assert!(err.contains("--tls-key"), "{err}");
-    let err = refused(&[
-        "agent",
-        "--coordinator",
-        "http://127.0.0.1:9",
-        "--ca-cert",
-        "/etc/hostname",
-    ]);
+    let err = refused_with(&plain, &["--ca-cert", "/etc/hostname"]);
     assert!(err.contains("https://"), "{err}");
-    let err = refused(&[
-        "agent",
-        "--coordinator",
-        "https://127.0.0.1:9",
-        "--ca-cert",
-        "/etc/hostname",
-    ]);
+    let err = refused_with(&tls, &["--ca-cert", "/etc/hostname"]);
     assert!(err.contains("--ca-cert /etc/hostname"), "{err}");
-    let err = refused(&[
-        "agent",
-        "--coordinator",
-        "http://127.0.0.1:9",
-        "--token-file",
-        "/nonexistent/token",
-    ]);
+    let err = refused_with(&plain, &["--token-file", "/nonexistent/token"]);
     assert!(err.contains("--token-file /nonexistent/token"), "{err}");
 }
 
