@@ -6,6 +6,8 @@
 //! coordinator link. A value is never written anywhere: shown, it is
 //! `<redacted>`.
 
+use crate::template::TemplateError;
+
 /// One header as given: a name and a value template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderTemplate {
@@ -75,40 +77,31 @@ fn expand_with(
     value: &str,
     mut env: impl FnMut(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i + 1..];
-        if let Some(r) = rest.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix('{') {
-            let end = r.find('}').ok_or_else(|| {
-                format!("header '{name}': '${{' without a closing '}}' in its value")
-            })?;
-            let var = &r[..end];
-            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!(
-                    "header '{name}': '${{{var}}}' is not a variable name"
-                ));
-            }
-            let v = env(var).ok_or_else(|| {
-                format!("header '{name}': ${{{var}}} is not set in the environment of the process that sends it")
-            })?;
-            if !field_value(&v) {
-                return Err(format!(
-                    "header '{name}': ${{{var}}} holds a line break or another control character"
-                ));
-            }
-            out.push_str(&v);
-            rest = &r[end + 1..];
-        } else {
-            out.push('$');
+    let mut control = None;
+    let out = crate::template::expand(value, |var| {
+        let v = env(var)?;
+        if control.is_none() && !field_value(&v) {
+            control = Some(var.to_string());
         }
+        Some(v)
+    })
+    .map_err(|e| match e {
+        TemplateError::Unclosed => {
+            format!("header '{name}': '${{' without a closing '}}' in its value")
+        }
+        TemplateError::NotAName(var) => {
+            format!("header '{name}': '${{{var}}}' is not a variable name")
+        }
+        TemplateError::Unset(var) => format!(
+            "header '{name}': ${{{var}}} is not set in the environment of the process that sends it"
+        ),
+    })?;
+    match control {
+        Some(var) => Err(format!(
+            "header '{name}': ${{{var}}} holds a line break or another control character"
+        )),
+        None => Ok(out),
     }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// Whether `text` may stand in a header's value (RFC 9110 field-value:

@@ -38,6 +38,7 @@ mod source;
 pub mod stages;
 pub mod stats;
 mod target;
+pub mod template;
 pub mod tls;
 pub mod trace;
 mod upgrade;

@@ -37,6 +37,9 @@ pub struct PlanSpec {
     pub reps: u32,
     /// `--compare`.
     pub compare: bool,
+    /// `--cooldown`: the pause between phases (`None`: [`GRID_PAUSE`],
+    /// [`COMPARE_PAUSE`]).
+    pub cooldown: Option<Duration>,
 }
 
 /// Most phases one plan may expand to.
@@ -78,7 +81,13 @@ impl PlanSpec {
             PlanKind::Single => push(self.mode, self.n, self.wait, 1, Duration::ZERO),
             PlanKind::Compare => {
                 push(Mode::Http, self.n, self.wait, 1, Duration::ZERO);
-                push(Mode::Ws, self.n, self.wait, 1, COMPARE_PAUSE);
+                push(
+                    Mode::Ws,
+                    self.n,
+                    self.wait,
+                    1,
+                    self.cooldown.unwrap_or(COMPARE_PAUSE),
+                );
             }
             PlanKind::Grid => {
                 let ns = self.requests_grid.clone().unwrap_or_else(|| vec![self.n]);
@@ -92,7 +101,7 @@ impl PlanSpec {
                     for &n in &ns {
                         for &w in &ws {
                             for rep in 1..=self.reps {
-                                push(mode, n, w, rep, GRID_PAUSE);
+                                push(mode, n, w, rep, self.cooldown.unwrap_or(GRID_PAUSE));
                             }
                         }
                     }
@@ -144,6 +153,7 @@ mod tests {
             wait_grid: None,
             reps: 1,
             compare: false,
+            cooldown: None,
         }
     }
 
@@ -175,6 +185,13 @@ mod tests {
         );
         assert_eq!(p.phases()[0].pause_before, Duration::ZERO);
         assert_eq!(p.phases()[1].pause_before, GRID_PAUSE);
+        let cooled = PlanSpec {
+            cooldown: Some(Duration::from_secs(3)),
+            ..p
+        };
+        let pauses: Vec<_> = cooled.phases().iter().map(|ph| ph.pause_before).collect();
+        assert_eq!(pauses[0], Duration::ZERO, "none before the first phase");
+        assert!(pauses[1..].iter().all(|d| *d == Duration::from_secs(3)));
     }
 
     #[test]

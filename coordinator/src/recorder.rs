@@ -297,6 +297,7 @@ fn run_doc(ctx: &RunContext<'_>, agents: Vec<AgentInfo>) -> RunDoc {
             }),
             close: format!("{:?}", config.close),
             compare: spec.compare,
+            cooldown: spec.cooldown.map(|d| d.as_secs_f64()),
             expected_hosts: config.expected_hosts,
             headers: config.headers.iter().map(|h| h.redacted()).collect(),
             mode: spec.mode.as_str().to_string(),

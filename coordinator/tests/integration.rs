@@ -31,6 +31,7 @@ mod prometheus;
 mod protocol;
 mod protocol_python;
 mod record_replay;
+mod reference_matrix;
 mod report;
 mod report_figures;
 mod rollout;

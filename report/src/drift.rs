@@ -1,7 +1,7 @@
 //! Load over time in the report: for every phase with a time series, the
 //! least-squares slope of its total p99 and of its success rate over the
 //! phase, the first interval that misses the SLO (success ≥ the threshold,
-//! total p99 ≤ 2 × (wait + 0.5 s), the rule `ceiling` and the tables use),
+//! total p99 ≤ the bound — by default 2 × (wait + 0.5 s) —, the rule `ceiling` and the tables use),
 //! and a verdict — "stable", or what drifts and by how much. A soak against
 //! a server that leaks slots shows success falling; one that slows shows
 //! p99 rising.
@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use envload_results::folder::series::PhaseSeries;
-use envload_results::slo::{default_p99, Slo};
+use envload_results::slo::Criteria;
 
 /// Fewest intervals a verdict is drawn from.
 pub const MIN_POINTS: usize = 5;
@@ -80,7 +80,7 @@ fn ends(points: &[(f64, f64)]) -> (f64, f64) {
 
 /// The analysis of `s` against a success `threshold` (`None` for a series
 /// too short to judge).
-pub fn analyze(s: &PhaseSeries, threshold: f64) -> Option<Drift> {
+pub fn analyze(s: &PhaseSeries, criteria: Criteria) -> Option<Drift> {
     if s.points.len() < MIN_POINTS {
         return None;
     }
@@ -120,18 +120,18 @@ pub fn analyze(s: &PhaseSeries, threshold: f64) -> Option<Drift> {
             duration_s
         ));
     }
-    let slo = Slo::at_wait(threshold, s.wait);
+    let slo = criteria.at_wait(s.wait);
     let first_miss = s.points.iter().enumerate().find_map(|(i, p)| {
         let ok = p.success()?;
         if !slo.success_met(ok) {
             return Some((i + 1, p.time_s, format!("success {:.1}%", ok * 100.0)));
         }
         let p99 = p.total_p99?;
-        (p99 > default_p99(s.wait)).then(|| {
+        (p99 > criteria.p99.at(s.wait)).then(|| {
             (
                 i + 1,
                 p.time_s,
-                format!("total p99 {p99:.3} s > {} s", default_p99(s.wait)),
+                format!("total p99 {p99:.3} s > {} s", criteria.p99.at(s.wait)),
             )
         })
     });
@@ -148,11 +148,12 @@ pub fn analyze(s: &PhaseSeries, threshold: f64) -> Option<Drift> {
 }
 
 /// One line for the experiment log.
-pub fn log_line(d: &Drift, threshold: f64) -> String {
+pub fn log_line(d: &Drift, criteria: Criteria) -> String {
     let miss = match &d.first_miss {
         None => format!(
-            "the SLO (success ≥ {:.0}%, p99 ≤ 2 × (wait + 0.5 s)) held in every interval",
-            threshold * 100.0
+            "the SLO (success ≥ {:.0}%, p99 ≤ {}) held in every interval",
+            criteria.success * 100.0,
+            criteria.p99
         ),
         Some((i, t, what)) => {
             format!("the SLO was first missed at interval {i} (t = {t:.1} s: {what})")
@@ -222,14 +223,14 @@ mod tests {
     #[test]
     fn a_flat_series_is_stable_and_a_leak_drifts_from_where_it_misses() {
         let flat = series((0..60).map(|i| (10, 0, 1.0 + 0.01 * ((i % 3) as f64))));
-        let d = analyze(&flat, 0.95).unwrap();
+        let d = analyze(&flat, Criteria::default()).unwrap();
         assert_eq!((d.verdict(), d.first_miss.clone()), ("stable".into(), None));
         // Slots leak: one more failure every 10 s from 30 s on.
         let leak = series((0..60).map(|i| {
             let failed = if i >= 30 { (i - 30) / 10 + 1 } else { 0 };
             (10 - failed, failed, 1.0)
         }));
-        let d = analyze(&leak, 0.95).unwrap();
+        let d = analyze(&leak, Criteria::default()).unwrap();
         assert!(
             d.verdict().starts_with("drifting: success falls"),
             "{}",
@@ -243,10 +244,11 @@ mod tests {
         );
         // Latency creeping up: 1 s to 2.2 s.
         let slow = series((0..60).map(|i| (10, 0, 1.0 + 0.02 * i as f64)));
-        let d = analyze(&slow, 0.95).unwrap();
+        let d = analyze(&slow, Criteria::default()).unwrap();
         assert!(d.verdict().contains("p99 rises"), "{}", d.verdict());
         assert!((d.p99_per_min - 1.2).abs() < 1e-6, "{}", d.p99_per_min);
-        assert!(analyze(&series((0..3).map(|_| (1, 0, 1.0))), 0.95).is_none());
-        assert!(log_line(&d, 0.95).starts_with("Over time (x, 60 s, 60 intervals): drifting"));
+        assert!(analyze(&series((0..3).map(|_| (1, 0, 1.0))), Criteria::default()).is_none());
+        assert!(log_line(&d, Criteria::default())
+            .starts_with("Over time (x, 60 s, 60 intervals): drifting"));
     }
 }

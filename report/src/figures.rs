@@ -16,13 +16,13 @@ use super::canvas::{both, legend, register_font, Area, Figure};
 use super::tables::{max_batch_by, points_by, slo_max};
 use envload_results::folder::Row;
 use envload_results::numfmt::float;
-use envload_results::slo::default_p99;
+use envload_results::slo::Criteria;
 
 /// Writes every figure into `out`; returns the file stems written. The
 /// batch-per-core figure covers the infrastructures `cores` knows.
 pub fn render(
     rows: &[Row],
-    threshold: f64,
+    criteria: Criteria,
     cores: &BTreeMap<String, u32>,
     out: &Path,
 ) -> Result<Vec<String>, String> {
@@ -48,7 +48,7 @@ pub fn render(
             &stem,
             &SuccessFigure {
                 series,
-                threshold,
+                criteria,
                 wait,
             },
         )?;
@@ -57,7 +57,7 @@ pub fn render(
             .iter()
             .filter(|(k, _)| k.2 == w)
             .filter_map(|((infra, mode, _), by_n)| {
-                let (n, _) = slo_max(by_n, threshold, wait).0?;
+                let (n, _) = slo_max(by_n, criteria, wait).0?;
                 Some(((infra.clone(), mode.clone()), n as f64))
             })
             .collect();
@@ -69,8 +69,8 @@ pub fn render(
                 values: within,
                 caption: format!(
                     "Maximum batch with success >= {:.0}% and p99 <= {} s (wait {wait} s)",
-                    threshold * 100.0,
-                    float(default_p99(wait))
+                    criteria.success * 100.0,
+                    float(criteria.p99.at(wait))
                 ),
                 y_desc: "sessions".into(),
                 decimals: 0,
@@ -79,8 +79,8 @@ pub fn render(
         )?;
         written.push(stem);
     }
-    let best = max_batch_by(&pts, threshold);
-    let pct = threshold * 100.0;
+    let best = max_batch_by(&pts, criteria);
+    let pct = criteria.success * 100.0;
     both(
         out,
         "max_batch_by_infrastructure",
@@ -120,7 +120,7 @@ pub fn render(
 
 struct SuccessFigure {
     series: Vec<(String, Vec<(u64, f64)>)>,
-    threshold: f64,
+    criteria: Criteria,
     wait: f64,
 }
 
@@ -129,14 +129,14 @@ impl Figure for SuccessFigure {
     where
         DB::ErrorType: 'static,
     {
-        success_chart(area, &self.series, self.threshold, self.wait)
+        success_chart(area, &self.series, self.criteria, self.wait)
     }
 }
 
 fn success_chart<DB: DrawingBackend>(
     area: &Area<DB>,
     series: &[(String, Vec<(u64, f64)>)],
-    threshold: f64,
+    criteria: Criteria,
     wait: f64,
 ) -> Result<(), String>
 where
@@ -164,7 +164,7 @@ where
     let lowest = series
         .iter()
         .flat_map(|s| s.1.iter().map(|p| p.1))
-        .fold(threshold * 100.0, f64::min);
+        .fold(criteria.success * 100.0, f64::min);
     let y_min = ((lowest - 2.0) / 5.0).floor().max(0.0) * 5.0;
     let nudge = |i: usize| (i as f64 - (series.len() as f64 - 1.0) / 2.0) * 0.06;
     let mut chart = ChartBuilder::on(area)
@@ -193,11 +193,14 @@ where
         .map_err(err)?;
     chart
         .draw_series(LineSeries::new(
-            [(x_min, threshold * 100.0), (x_max, threshold * 100.0)],
+            [
+                (x_min, criteria.success * 100.0),
+                (x_max, criteria.success * 100.0),
+            ],
             BLACK.stroke_width(1),
         ))
         .map_err(err)?
-        .label(format!("{:.0}% threshold", threshold * 100.0))
+        .label(format!("{:.0}% threshold", criteria.success * 100.0))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK));
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();

@@ -27,6 +27,7 @@ mod rollouts;
 mod spectrum;
 mod tables;
 
+use envload_results::slo::Criteria;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -64,8 +65,9 @@ pub struct Options {
     pub results: Vec<PathBuf>,
     /// Where the report goes.
     pub out: PathBuf,
-    /// Success fraction that counts for the maximum batch.
-    pub success_threshold: f64,
+    /// What a batch is judged by: success (the maximum batch, Table 1) and
+    /// total p99 as well (Table 4, the log's notes, the drift analysis).
+    pub criteria: Criteria,
     /// The experiment log to keep, if any.
     pub log: Option<PathBuf>,
     /// Cores per infrastructure, overriding run.json's.
@@ -98,7 +100,7 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
         log::check_writable(log_path).map_err(BadInput)?;
     }
     let path: PathBuf = args.out.join("tables.md");
-    std::fs::write(&path, tables::render(&rows, args.success_threshold))
+    std::fs::write(&path, tables::render(&rows, args.criteria))
         .with_context(|| format!("cannot write {}", path.display()))?;
     let cores = cores_by_infrastructure(&rows, &args.cores);
     let without: Vec<&str> = rows
@@ -115,7 +117,7 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
             without[0]
         );
     }
-    let mut figures = figures::render(&rows, args.success_threshold, &cores, &args.out)
+    let mut figures = figures::render(&rows, args.criteria, &cores, &args.out)
         .map_err(|e| anyhow::anyhow!("figures: {e}"))?;
     let (rollout_figures, rollout_md) = rollouts::render(&rollout_phases, &args.out)
         .map_err(|e| anyhow::anyhow!("rollout figures: {e}"))?;
@@ -130,7 +132,7 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
     );
     let drifts: Vec<drift::Drift> = series
         .iter()
-        .filter_map(|s| drift::analyze(s, args.success_threshold))
+        .filter_map(|s| drift::analyze(s, args.criteria))
         .collect();
     let extra_md = rollout_md + &leaks::render(&runs) + &drift::table(&drifts);
     if !extra_md.is_empty() {
@@ -146,7 +148,7 @@ pub fn write(args: &Options) -> anyhow::Result<()> {
         // Oldest first, so the newest run ends up on top of the log.
         runs.sort_by(|a, b| a.1.run.started_at.cmp(&b.1.run.started_at));
         for (dir, run) in &runs {
-            let added = log::append(log_path, dir, &run.run, &run.rows, args.success_threshold)
+            let added = log::append(log_path, dir, &run.run, &run.rows, args.criteria)
                 .map_err(|e| anyhow::anyhow!(e))?;
             let what = if added { "added to" } else { "already in" };
             println!(

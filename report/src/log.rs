@@ -13,6 +13,7 @@ pub mod entry;
 pub mod notes;
 pub mod overview;
 
+use envload_results::slo::Criteria;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
@@ -58,7 +59,7 @@ pub fn append(
     dir: &Path,
     run: &RunDoc,
     rows: &[Row],
-    threshold: f64,
+    criteria: Criteria,
 ) -> Result<bool, String> {
     let Some(first) = rows.first() else {
         return Ok(false);
@@ -99,7 +100,7 @@ pub fn append(
         .iter()
         .filter_map(|r| Some((r.infrastructure.clone(), r.cores?)))
         .collect();
-    super::figures::render(rows, threshold, &cores, &figures_dir)
+    super::figures::render(rows, criteria, &cores, &figures_dir)
         .map_err(|e| format!("figures for {}: {e}", log.display()))?;
     let mut links = Vec::new();
     for (label, file) in [("Raw data", RAW_JSONL), ("Summary CSV", SUMMARY_CSV)] {
@@ -120,15 +121,15 @@ pub fn append(
     );
     let over_time = envload_results::folder::series::load(dir, &name)?
         .iter()
-        .filter_map(|s| crate::drift::analyze(s, threshold))
-        .map(|d| crate::drift::log_line(&d, threshold))
+        .filter_map(|s| crate::drift::analyze(s, criteria))
+        .map(|d| crate::drift::log_line(&d, criteria))
         .collect();
     let body = entry::render(&entry::Entry {
         heading: id,
         marker,
         run,
         rows,
-        threshold,
+        criteria,
         links,
         over_time,
     });
@@ -136,8 +137,8 @@ pub fn append(
         infrastructure: infra,
         status: entry::status(run),
         last_run: date,
-        max_ws: best(rows, "ws", threshold),
-        max_http: best(rows, "http", threshold),
+        max_ws: best(rows, "ws", criteria),
+        max_http: best(rows, "http", criteria),
     };
     let text = overview::upsert(&text, &row).unwrap_or(text);
     let text = insert_entry(&text, &body);
@@ -186,7 +187,7 @@ fn run_date(dir: &Path, started: &str) -> String {
 
 /// The largest batch at ≥ threshold over the waits of `mode`, with its
 /// hardware tier when the run mixed them; "-" when none.
-fn best(rows: &[Row], mode: &str, threshold: f64) -> String {
+fn best(rows: &[Row], mode: &str, criteria: Criteria) -> String {
     let tiers = entry::tiers(rows);
     let mut top: Option<(u64, &str)> = None;
     for (tier, of_tier) in &tiers {
@@ -194,7 +195,7 @@ fn best(rows: &[Row], mode: &str, threshold: f64) -> String {
             if m != mode {
                 continue;
             }
-            if let Some((n, _)) = max_batch(&by_n, threshold) {
+            if let Some((n, _)) = max_batch(&by_n, criteria) {
                 if top.is_none_or(|(b, _)| n > b) {
                     top = Some((n, tier));
                 }

@@ -5,7 +5,7 @@
 //!    ratio and the winner;
 //! 3. latency breakdown at that maximum load;
 //! 4. the maximum batch that also meets the reference matrix's latency SLO
-//!    (total p99 ≤ 2 × (wait + 0.5 s), as `envload ceiling` uses), and the
+//!    (total p99 ≤ by default 2 × (wait + 0.5 s), as `envload ceiling` uses), and the
 //!    first batch that does not.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use envload_results::folder::Row;
 use envload_results::numfmt::float;
-use envload_results::slo::{default_p99, Slo};
+use envload_results::slo::Criteria;
 
 /// (infrastructure, mode, wait in µs — orderable).
 pub type Key = (String, String, u64);
@@ -93,8 +93,8 @@ pub fn points_by(rows: &[Row]) -> BTreeMap<Key, BTreeMap<u64, Point>> {
 }
 
 /// The largest N with mean success ≥ `threshold`, and its point.
-pub fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Point)> {
-    let slo = Slo::at_wait(threshold, 0.0);
+pub fn max_batch(by_n: &BTreeMap<u64, Point>, criteria: Criteria) -> Option<(u64, Point)> {
+    let slo = criteria.at_wait(0.0);
     by_n.iter()
         .rev()
         .find(|(_, p)| slo.success_met(p.success))
@@ -105,20 +105,20 @@ pub fn max_batch(by_n: &BTreeMap<u64, Point>, threshold: f64) -> Option<(u64, Po
 type Points = BTreeMap<Key, BTreeMap<u64, Point>>;
 
 /// Renders `tables.md`: the four tables of the reference's analysis.
-pub fn render(rows: &[Row], threshold: f64) -> String {
+pub fn render(rows: &[Row], criteria: Criteria) -> String {
     let pts = points_by(rows);
     let mut out = String::new();
     let _ = writeln!(out, "# envload report\n");
-    max_batch_table(&mut out, &pts, threshold);
-    http_vs_ws_table(&mut out, &pts, threshold);
-    latency_table(&mut out, &pts, threshold);
-    slo_table(&mut out, &pts, threshold);
+    max_batch_table(&mut out, &pts, criteria);
+    http_vs_ws_table(&mut out, &pts, criteria);
+    latency_table(&mut out, &pts, criteria);
+    slo_table(&mut out, &pts, criteria);
     out
 }
 
 /// Table 1: the maximum batch with success ≥ the threshold.
-fn max_batch_table(out: &mut String, pts: &Points, threshold: f64) {
-    let pct = threshold * 100.0;
+fn max_batch_table(out: &mut String, pts: &Points, criteria: Criteria) {
+    let pct = criteria.success * 100.0;
     let _ = writeln!(
         out,
         "## Table 1: maximum batch size with success ≥ {pct:.0}%\n"
@@ -130,7 +130,7 @@ fn max_batch_table(out: &mut String, pts: &Points, threshold: f64) {
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     for ((infra, mode, w), by_n) in pts {
         let wait = float(*w as f64 / 1e6);
-        match max_batch(by_n, threshold) {
+        match max_batch(by_n, criteria) {
             Some((n, p)) => {
                 let _ = writeln!(
                     out,
@@ -147,7 +147,7 @@ fn max_batch_table(out: &mut String, pts: &Points, threshold: f64) {
 }
 
 /// Table 2: HTTP against WebSocket at their maximum batches.
-fn http_vs_ws_table(out: &mut String, pts: &Points, threshold: f64) {
+fn http_vs_ws_table(out: &mut String, pts: &Points, criteria: Criteria) {
     let _ = writeln!(out, "\n## Table 2: HTTP vs WebSocket (maximum batch)\n");
     let _ = writeln!(
         out,
@@ -156,7 +156,7 @@ fn http_vs_ws_table(out: &mut String, pts: &Points, threshold: f64) {
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let mut pairs: BTreeMap<(String, u64), (Option<u64>, Option<u64>)> = BTreeMap::new();
     for ((infra, mode, w), by_n) in pts {
-        let best = max_batch(by_n, threshold).map(|(n, _)| n);
+        let best = max_batch(by_n, criteria).map(|(n, _)| n);
         let e = pairs.entry((infra.clone(), *w)).or_default();
         match mode.as_str() {
             "http" => e.0 = best.or(e.0),
@@ -195,10 +195,10 @@ fn http_vs_ws_table(out: &mut String, pts: &Points, threshold: f64) {
 /// Table 3: the stages' latency at the maximum batch; `State p50` and
 /// `MCP p50` columns follow when some phase asked state or made MCP calls
 /// (a reference-shaped run's table keeps the reference's columns).
-fn latency_table(out: &mut String, pts: &Points, threshold: f64) {
+fn latency_table(out: &mut String, pts: &Points, criteria: Criteria) {
     let best: Vec<_> = pts
         .iter()
-        .filter_map(|(k, by_n)| max_batch(by_n, threshold).map(|b| (k, b)))
+        .filter_map(|(k, by_n)| max_batch(by_n, criteria).map(|b| (k, b)))
         .collect();
     let state = best.iter().any(|(_, (_, p))| p.state().is_some());
     let mcp = best.iter().any(|(_, (_, p))| p.mcp().is_some());
@@ -233,11 +233,12 @@ fn latency_table(out: &mut String, pts: &Points, threshold: f64) {
 }
 
 /// Table 4: the maximum batch meeting the default SLO.
-fn slo_table(out: &mut String, pts: &Points, threshold: f64) {
-    let pct = threshold * 100.0;
+fn slo_table(out: &mut String, pts: &Points, criteria: Criteria) {
+    let pct = criteria.success * 100.0;
     let _ = writeln!(
         out,
-        "\n## Table 4: maximum batch meeting the SLO (success ≥ {pct:.0}% and total p99 ≤ 2 × (wait + 0.5 s))\n"
+        "\n## Table 4: maximum batch meeting the SLO (success ≥ {pct:.0}% and total p99 ≤ {})\n",
+        criteria.p99
     );
     let _ = writeln!(
         out,
@@ -246,8 +247,8 @@ fn slo_table(out: &mut String, pts: &Points, threshold: f64) {
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for ((infra, mode, w), by_n) in pts {
         let wait = *w as f64 / 1e6;
-        let limit = default_p99(wait);
-        let (best, over) = slo_max(by_n, threshold, wait);
+        let limit = criteria.p99.at(wait);
+        let (best, over) = slo_max(by_n, criteria, wait);
         let over = over.map_or("–".to_string(), |n| n.to_string());
         let (n, p99) = best.map_or(("–".to_string(), "–".to_string()), |(n, p)| {
             (n.to_string(), format!("{:.3}", p.total_p99))
@@ -265,10 +266,10 @@ fn slo_table(out: &mut String, pts: &Points, threshold: f64) {
 /// p99 ≤ [`default_p99`]), and the smallest N that does not.
 pub fn slo_max(
     by_n: &BTreeMap<u64, Point>,
-    threshold: f64,
+    criteria: Criteria,
     wait: f64,
 ) -> (Option<(u64, Point)>, Option<u64>) {
-    let slo = Slo::at_wait(threshold, wait);
+    let slo = criteria.at_wait(wait);
     let meets = |p: &Point| slo.met(p.success, p.total_p99);
     let best = by_n
         .iter()
@@ -282,11 +283,11 @@ pub fn slo_max(
 /// The maximum batch per (infrastructure, mode), over all waits.
 pub fn max_batch_by(
     pts: &BTreeMap<Key, BTreeMap<u64, Point>>,
-    threshold: f64,
+    criteria: Criteria,
 ) -> BTreeMap<(String, String), u64> {
     let mut best: BTreeMap<(String, String), u64> = BTreeMap::new();
     for ((infra, mode, _), by_n) in pts {
-        if let Some((n, _)) = max_batch(by_n, threshold) {
+        if let Some((n, _)) = max_batch(by_n, criteria) {
             let e = best.entry((infra.clone(), mode.clone())).or_default();
             *e = (*e).max(n);
         }

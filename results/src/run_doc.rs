@@ -72,6 +72,10 @@ pub struct PlanDoc {
     /// `ClientFirst` or `ServerFirst`.
     pub close: String,
     pub compare: bool,
+    /// `--cooldown`: the pause between phases, seconds (absent: the
+    /// default pauses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<f64>,
     pub expected_hosts: Option<u64>,
     /// The headers sessions sent, each `Name: <redacted>`.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -3,7 +3,10 @@
 //! (Table 4, the within-SLO figure, the log): success ≥ a threshold and
 //! total p99 ≤ a bound, by default the reference matrix's 2 × (wait + 0.5 s).
 //! [`SloSpec`] is the same rule as users write it (`--slo
-//! 'success>=0.95,p99<=3s'`), with any summary percentile as a bound.
+//! 'success>=0.95,p99<=3s'`), with any summary percentile as a bound —
+//! in seconds or scaled with the phase's wait (`p99<=2*(wait+0.5)`, the
+//! reference matrix's `success_criteria`). [`Criteria`] is the part of it
+//! `report` and `ceiling` judge batches by: success and total p99.
 
 use crate::summary::SummaryRow;
 
@@ -23,10 +26,7 @@ impl Slo {
     /// The reference matrix's SLO at `wait`: `success` and total p99 ≤
     /// [`default_p99`].
     pub fn at_wait(success: f64, wait: f64) -> Slo {
-        Slo {
-            success,
-            p99: default_p99(wait),
-        }
+        Criteria::with_success(success).at_wait(wait)
     }
 
     /// Whether a batch with this success fraction and total p99 meets it.
@@ -48,7 +48,129 @@ fn reaches(success: f64, min: f64) -> bool {
 
 /// The reference matrix's latency bound: total p99 ≤ 2 × (wait + 0.5 s).
 pub fn default_p99(wait: f64) -> f64 {
-    2.0 * (wait + 0.5)
+    DEFAULT_P99.at(wait)
+}
+
+/// The reference matrix's `max_latency_multiplier` and `overhead_seconds`.
+pub const DEFAULT_P99: Bound = Bound::Scaled {
+    multiplier: 2.0,
+    overhead: 0.5,
+};
+
+/// A latency bound: fixed, or scaled with the phase's wait.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// At most this many seconds.
+    Seconds(f64),
+    /// At most `multiplier × (wait + overhead)` seconds (the reference
+    /// matrix's `max_latency_multiplier`, `overhead_seconds`).
+    Scaled { multiplier: f64, overhead: f64 },
+}
+
+impl Bound {
+    /// The bound in seconds for a phase of this wait.
+    pub fn at(&self, wait: f64) -> f64 {
+        match *self {
+            Bound::Seconds(s) => s,
+            Bound::Scaled {
+                multiplier,
+                overhead,
+            } => multiplier * (wait + overhead),
+        }
+    }
+}
+
+impl std::fmt::Display for Bound {
+    /// `3 s`, or `2 × (wait + 0.5 s)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Bound::Seconds(s) => write!(f, "{s} s"),
+            Bound::Scaled {
+                multiplier,
+                overhead,
+            } => write!(f, "{multiplier} × (wait + {overhead} s)"),
+        }
+    }
+}
+
+/// What a batch is judged by in `report` and `ceiling`: success ≥
+/// `success` and total p99 ≤ `p99` (by default the reference matrix's
+/// 0.95 and 2 × (wait + 0.5 s)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Criteria {
+    /// Minimum success fraction.
+    pub success: f64,
+    /// Bound on the total p99.
+    pub p99: Bound,
+}
+
+impl Default for Criteria {
+    fn default() -> Self {
+        Criteria::with_success(0.95)
+    }
+}
+
+impl Criteria {
+    /// `success` and the reference matrix's latency bound.
+    pub fn with_success(success: f64) -> Criteria {
+        Criteria {
+            success,
+            p99: DEFAULT_P99,
+        }
+    }
+
+    /// The SLO a phase of this wait must meet.
+    pub fn at_wait(&self, wait: f64) -> Slo {
+        Slo {
+            success: self.success,
+            p99: self.p99.at(wait),
+        }
+    }
+
+    /// The reference matrix's `success_criteria`, checked; errors start
+    /// with the key they are about.
+    pub fn reference(
+        min_success_rate: f64,
+        max_latency_multiplier: f64,
+        overhead_seconds: f64,
+    ) -> Result<Criteria, String> {
+        if !(0.0..=1.0).contains(&min_success_rate) {
+            return Err(format!(
+                "min_success_rate: {min_success_rate} is not a fraction in [0, 1]"
+            ));
+        }
+        if !(max_latency_multiplier.is_finite() && max_latency_multiplier > 0.0) {
+            return Err(format!(
+                "max_latency_multiplier: {max_latency_multiplier} is not a number > 0"
+            ));
+        }
+        if !(overhead_seconds.is_finite() && overhead_seconds >= 0.0) {
+            return Err(format!(
+                "overhead_seconds: {overhead_seconds} is not seconds ≥ 0"
+            ));
+        }
+        Ok(Criteria {
+            success: min_success_rate,
+            p99: Bound::Scaled {
+                multiplier: max_latency_multiplier,
+                overhead: overhead_seconds,
+            },
+        })
+    }
+
+    /// The same rule as `--slo` text (`success>=0.95,p99<=2*(wait+0.5)`).
+    pub fn spec(&self) -> SloSpec {
+        let p99 = match self.p99 {
+            Bound::Seconds(s) => format!("{s}"),
+            Bound::Scaled {
+                multiplier,
+                overhead,
+            } => format!("{multiplier}*(wait+{overhead})"),
+        };
+        format!("success>={},p99<={p99}", self.success)
+            .parse()
+            .expect("criteria print as a spec that parses")
+    }
 }
 
 /// One bound of an [`SloSpec`].
@@ -62,8 +184,8 @@ pub enum Clause {
         stage: &'static str,
         /// 50, 90, 95 or 99 (connect/reset/step have 50, 95, 99).
         pct: u32,
-        /// Bound, seconds.
-        max: f64,
+        /// Bound: seconds, or scaled with the phase's wait.
+        max: Bound,
     },
 }
 
@@ -145,15 +267,39 @@ fn parse_clause(c: &str) -> Result<Clause, String> {
                 .join(", p")
         )));
     }
-    let v = v.trim();
-    let max = match v.strip_suffix("ms") {
-        Some(ms) => ms.trim().parse::<f64>().map(|m| m / 1000.0),
-        None => v.strip_suffix('s').unwrap_or(v).trim().parse::<f64>(),
-    }
-    .ok()
-    .filter(|m| m.is_finite() && *m >= 0.0)
-    .ok_or_else(|| bad("the bound is seconds ≥ 0 (3, 3s or 500ms)"))?;
+    let max = parse_bound(v.trim())
+        .ok_or_else(|| bad("the bound is seconds ≥ 0 (3, 3s or 500ms) or M*(wait+S)"))?;
     Ok(Clause::Latency { stage, pct, max })
+}
+
+/// `3`, `3s`, `500ms`, or `2*(wait+0.5)` (also `2x(wait+0.5s)`).
+fn parse_bound(v: &str) -> Option<Bound> {
+    let seconds = |v: &str| {
+        match v.strip_suffix("ms") {
+            Some(ms) => ms.trim().parse::<f64>().map(|m| m / 1000.0),
+            None => v.strip_suffix('s').unwrap_or(v).trim().parse::<f64>(),
+        }
+        .ok()
+        .filter(|m| m.is_finite() && *m >= 0.0)
+    };
+    let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some((m, rest)) = compact.split_once(['*', 'x', '×']) else {
+        return seconds(v).map(Bound::Seconds);
+    };
+    let overhead = rest.strip_prefix("(wait")?.strip_suffix(')')?;
+    let overhead = match overhead.strip_prefix('+') {
+        Some(o) => seconds(o)?,
+        None if overhead.is_empty() => 0.0,
+        None => return None,
+    };
+    let multiplier = m
+        .parse::<f64>()
+        .ok()
+        .filter(|m| m.is_finite() && *m > 0.0)?;
+    Some(Bound::Scaled {
+        multiplier,
+        overhead,
+    })
 }
 
 impl Clause {
@@ -196,7 +342,8 @@ impl Clause {
         match *self {
             Clause::Success(min) => (!reaches(v, min)).then(|| format!("success {v:.4} < {min}")),
             Clause::Latency { stage, pct, max } => {
-                (v > max).then(|| format!("{stage} p{pct} {v:.3} s > {max} s"))
+                let bound = max.at(row.wait_seconds);
+                (v > bound).then(|| format!("{stage} p{pct} {v:.3} s > {bound} s"))
             }
         }
     }
@@ -211,24 +358,30 @@ impl SloSpec {
     /// The search SLO of `envload ceiling`: success and total p99 only
     /// (defaults 0.95 and 2 × (wait + 0.5 s)).
     pub fn as_ceiling(&self, wait: f64) -> Result<Slo, String> {
-        let mut slo = Slo::at_wait(0.95, wait);
-        for c in &self.clauses {
-            match *c {
-                Clause::Success(s) => slo.success = s,
+        Ok(self.criteria()?.at_wait(wait))
+    }
+
+    /// The success and total p99 clauses as [`Criteria`] (defaults 0.95 and
+    /// 2 × (wait + 0.5 s)); a bound on anything else is an error.
+    pub fn criteria(&self) -> Result<Criteria, String> {
+        let mut c = Criteria::default();
+        for clause in &self.clauses {
+            match *clause {
+                Clause::Success(s) => c.success = s,
                 Clause::Latency {
                     stage: "total",
                     pct: 99,
                     max,
-                } => slo.p99 = max,
+                } => c.p99 = max,
                 _ => {
                     return Err(
-                        "ceiling searches on success and total p99: --slo 'success>=F,p99<=T'"
+                        "ceiling and report judge success and total p99: --slo 'success>=F,p99<=T'"
                             .into(),
                     )
                 }
             }
         }
-        Ok(slo)
+        Ok(c)
     }
 }
 
@@ -248,17 +401,17 @@ mod tests {
                 Clause::Latency {
                     stage: "total",
                     pct: 99,
-                    max: 3.0
+                    max: Bound::Seconds(3.0)
                 },
                 Clause::Latency {
                     stage: "connect",
                     pct: 95,
-                    max: 0.5
+                    max: Bound::Seconds(0.5)
                 },
                 Clause::Latency {
                     stage: "step",
                     pct: 50,
-                    max: 2.0
+                    max: Bound::Seconds(2.0)
                 },
             ]
         );
@@ -271,6 +424,9 @@ mod tests {
             "x_p99<=1",
             "p99<=-1",
             "p99>=1",
+            "p99<=2*(wait-0.5)",
+            "p99<=0*(wait+0.5)",
+            "p99<=2*(rate+1)",
         ] {
             assert!(bad.parse::<SloSpec>().is_err(), "{bad}");
         }
@@ -292,7 +448,7 @@ mod tests {
         );
         assert_eq!(
             s.as_ceiling(1.0).unwrap_err(),
-            "ceiling searches on success and total p99: --slo 'success>=F,p99<=T'"
+            "ceiling and report judge success and total p99: --slo 'success>=F,p99<=T'"
         );
         // The protocol's own stages: bounded when sent, missed when not.
         let m: SloSpec = "mcp_p99<=0.5,state_p50<=10ms".parse().unwrap();
@@ -325,5 +481,41 @@ mod tests {
         assert!(!slo.met(1.0, 3.01));
         // A mean of 19/20 repetitions that rounds below 0.95 still meets it.
         assert!(slo.met(0.95 - 1e-15, 2.0));
+    }
+
+    #[test]
+    fn a_bound_scaled_with_the_wait_is_the_reference_matrix_rule() {
+        let s: SloSpec = "success>=0.9, p99 <= 3 * (wait + 0.25s)".parse().unwrap();
+        let c = s.criteria().unwrap();
+        assert_eq!(
+            c,
+            Criteria {
+                success: 0.9,
+                p99: Bound::Scaled {
+                    multiplier: 3.0,
+                    overhead: 0.25
+                }
+            }
+        );
+        assert_eq!(c.at_wait(1.0).p99, 3.75);
+        assert_eq!(c.p99.to_string(), "3 × (wait + 0.25 s)");
+        // Printed as a spec, it reads back the same.
+        assert_eq!(c.spec().criteria().unwrap(), c);
+        assert_eq!(
+            Criteria::default().spec().text,
+            "success>=0.95,p99<=2*(wait+0.5)"
+        );
+        // A row is judged at its own wait.
+        let mut row = crate::summary::tests::row();
+        row.error_rate = 0.0;
+        row.wait_seconds = 1.0;
+        row.total[3] = 3.8;
+        assert_eq!(s.misses(&row), vec!["total p99 3.800 s > 3.75 s"]);
+        row.wait_seconds = 2.0;
+        assert!(s.misses(&row).is_empty());
+        let e = Criteria::reference(1.5, 2.0, 0.5).unwrap_err();
+        assert!(e.starts_with("min_success_rate: 1.5"), "{e}");
+        assert!(Criteria::reference(0.95, 0.0, 0.5).is_err());
+        assert!(Criteria::reference(0.95, 2.0, -1.0).is_err());
     }
 }

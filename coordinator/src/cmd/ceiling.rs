@@ -17,11 +17,17 @@ use crate::values::{parse_batch, parse_fraction, parse_resolution, parse_seconds
 #[derive(Debug, Clone, Args)]
 pub struct CeilingArgs {
     /// Success fraction a batch must reach.
-    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction, conflicts_with = "slo")]
+    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction, conflicts_with_all = ["slo", "matrix"])]
     pub success_threshold: f64,
     /// Total p99 (seconds) a batch must stay under [default: 2 × (wait + 0.5)].
-    #[arg(long, allow_hyphen_values = true, value_parser = parse_seconds, conflicts_with = "slo")]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seconds, conflicts_with_all = ["slo", "matrix"])]
     pub max_p99: Option<f64>,
+    /// Judge batches by this experiment matrix's `success_criteria` (TOML,
+    /// or the reference tool's experiment_matrix.yaml): success ≥
+    /// min_success_rate, total p99 ≤ max_latency_multiplier × (wait +
+    /// overhead_seconds).
+    #[arg(long, conflicts_with = "slo")]
+    pub matrix: Option<std::path::PathBuf>,
     /// Stop bisecting when the bracket is within this fraction of the
     /// answer (and at least one session).
     #[arg(long, default_value = "0.05", allow_hyphen_values = true, value_parser = parse_resolution)]
@@ -36,7 +42,16 @@ pub struct CeilingArgs {
 
 /// Checks the flags, fits `--max-n` to the descriptors this host allows, and
 /// runs the search.
-pub fn run(c: CeilingArgs, argv: Vec<String>, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
+pub fn run(
+    mut c: CeilingArgs,
+    argv: Vec<String>,
+    shutdown: Shutdown,
+) -> anyhow::Result<RunOutcome> {
+    if let Some(path) = &c.matrix {
+        let m = crate::experiment::matrix::Matrix::load(path).map_err(UsageError)?;
+        // The probes are judged by it too, as by --slo.
+        c.plan.slo = Some(m.criteria().spec());
+    }
     let plan = &c.plan;
     if plan.requests_grid.is_some() || plan.wait_grid.is_some() || plan.compare {
         return Err(UsageError(

@@ -22,7 +22,9 @@ use crate::values::parse_name;
 /// `envload experiment`.
 #[derive(Debug, Clone, Args)]
 pub struct ExperimentArgs {
-    /// The experiment matrix (infrastructures and grid, TOML).
+    /// The experiment matrix (infrastructures and grid): envload's TOML or
+    /// the reference tool's experiment_matrix.yaml (by extension, else by
+    /// content).
     #[arg(long, default_value = "experiments/config/matrix.toml")]
     pub matrix: PathBuf,
     /// Id of the infrastructure to run (an `[[infrastructure]]` of the matrix).
@@ -44,6 +46,7 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
         .find(&args.infrastructure, &args.matrix)
         .map_err(UsageError)?;
     let plan = matrix.plan(infra).map_err(UsageError)?;
+    let infra = &expand_url(infra, &args.matrix)?;
     let root = args
         .results
         .clone()
@@ -57,6 +60,17 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
         infra.id,
         infra.deploy.as_str()
     );
+    if args.dry_run {
+        for line in &matrix.informational {
+            println!("  {line}");
+        }
+    }
+    for remark in &infra.remarks {
+        println!("  {remark}");
+    }
+    if let Some(notes) = &infra.notes {
+        println!("  notes: {notes}");
+    }
     if infra.deploy == Deploy::Sbatch {
         return run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown);
     }
@@ -76,7 +90,8 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
     if let Some(how) = &infra.how {
         println!("  deployed by: {how}");
     }
-    println!("  run: {}", argv.join(" "));
+    let line: Vec<String> = argv.iter().map(|a| sbatch::shell_word(a)).collect();
+    println!("  run: {}", line.join(" "));
     println!("  results: {}", dir.display());
     if args.dry_run {
         return Ok(RunOutcome::Complete);
@@ -104,6 +119,36 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
     let outcome = super::run::run_config(&config, argv, shutdown)?;
     println!("envload experiment: results in {}", dir.display());
     Ok(outcome)
+}
+
+/// `infra` with the `${VAR}`s of its URL taken from the environment; an
+/// unset one is a usage error naming it and where the URL was given.
+fn expand_url(infra: &Infrastructure, matrix: &Path) -> Result<Infrastructure, UsageError> {
+    use envload_agent::template::{expand, TemplateError};
+    let mut out = infra.clone();
+    if let Some(url) = &infra.url {
+        let url = expand(url, |v| std::env::var(v).ok()).map_err(|e| {
+            let why = match e {
+                TemplateError::Unset(v) => format!("${{{v}}} is not set in the environment"),
+                TemplateError::NotAName(v) => format!("'${{{v}}}' is not a variable name"),
+                TemplateError::Unclosed => "'${' without a closing '}'".into(),
+            };
+            UsageError(format!(
+                "--matrix {}: {}: {why}",
+                matrix.display(),
+                infra.url_key
+            ))
+        })?;
+        envload_agent::Target::parse(&url).map_err(|e| {
+            UsageError(format!(
+                "--matrix {}: {}: '{url}': {e}",
+                matrix.display(),
+                infra.url_key
+            ))
+        })?;
+        out.url = Some(url);
+    }
+    Ok(out)
 }
 
 fn run_sbatch(

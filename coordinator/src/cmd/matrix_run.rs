@@ -11,7 +11,7 @@ use std::path::Path;
 use clap::{Parser, ValueEnum};
 use envload_agent::Target;
 
-use super::run_args::{CloseArg, ModeArg, RunArgs};
+use super::run_args::{parse_cooldown, CloseArg, ModeArg, RunArgs};
 use super::{Cli, Command};
 use crate::experiment::matrix::{Infrastructure, Plan};
 use crate::values::{parse_batch, parse_count, parse_reps, parse_seconds, parse_wait, Grid};
@@ -74,6 +74,12 @@ pub fn run_args(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Result<RunAr
     a.timeout =
         Some(parse_seconds(&plan.timeout.to_string()).map_err(|e| format!("--timeout: {e}"))?);
     a.close = CloseArg::from_str(&plan.close, false).map_err(|e| format!("--close: {e}"))?;
+    if let Some(c) = plan.cooldown {
+        a.cooldown = Some(parse_cooldown(&c.to_string()).map_err(|e| format!("--cooldown: {e}"))?);
+    }
+    if let Some(c) = &plan.criteria {
+        a.slo = Some(c.spec());
+    }
     if let Some(c) = infra.cores {
         a.cores = Some(one("--cores", c.to_string(), parse_count)?);
     }
@@ -144,6 +150,7 @@ pub fn run_argv(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Vec<String> 
         "--close".into(),
         plan.close.clone(),
     ]);
+    argv.extend(plan.pause_and_slo_flags());
     if let Some(c) = infra.cores {
         argv.extend(["--cores".into(), c.to_string()]);
     }

@@ -8,7 +8,9 @@ use clap::Args;
 use envload_report::{write, BadInput, Options};
 
 use crate::error::UsageError;
+use crate::experiment::matrix::Matrix;
 use crate::values::parse_fraction;
+use envload_results::slo::{Criteria, SloSpec};
 
 /// `envload report`.
 #[derive(Debug, Clone, Args)]
@@ -20,11 +22,22 @@ pub struct ReportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Success fraction that counts for the maximum batch.
-    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction)]
+    #[arg(long, default_value = "0.95", allow_hyphen_values = true, value_parser = parse_fraction, conflicts_with_all = ["slo", "matrix"])]
     pub success_threshold: f64,
-    /// Append a "Run:" entry per folder to this experiment log and update
-    /// its Overview table (idempotent).
+    /// The SLO batches are judged by, success and total p99:
+    /// 'success>=0.95,p99<=3s', or scaled with the wait,
+    /// 'success>=0.95,p99<=2*(wait+0.5)' (the default).
+    #[arg(long, value_parser = parse_criteria, conflicts_with = "matrix")]
+    pub slo: Option<Criteria>,
+    /// An experiment matrix (TOML, or the reference tool's
+    /// experiment_matrix.yaml): its `success_criteria` are the SLO, and its
+    /// log (`output.log_file`; `log` in TOML) is where `--log` writes when
+    /// given no file.
     #[arg(long)]
+    pub matrix: Option<PathBuf>,
+    /// Append a "Run:" entry per folder to this experiment log and update
+    /// its Overview table (idempotent). Without FILE: the --matrix's log.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Cores of an infrastructure, INFRA=N (repeatable or comma-separated),
     /// for the batch-per-core figure; overrides run.json's `cores`.
@@ -48,13 +61,46 @@ fn parse_cores(s: &str) -> Result<(String, u32), String> {
     Ok((infra.trim().to_string(), n))
 }
 
+/// Success and total p99 clauses as criteria.
+fn parse_criteria(s: &str) -> Result<Criteria, String> {
+    s.parse::<SloSpec>()?.criteria()
+}
+
 /// Writes the report the flags ask for.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let matrix = args
+        .matrix
+        .as_deref()
+        .map(Matrix::load)
+        .transpose()
+        .map_err(UsageError)?;
+    let criteria = match (args.slo, &matrix) {
+        (Some(c), _) => c,
+        (None, Some(m)) => m.criteria(),
+        (None, None) => Criteria::with_success(args.success_threshold),
+    };
+    let log = match args.log {
+        Some(p) if p.as_os_str().is_empty() => Some(
+            matrix
+                .as_ref()
+                .and_then(|m| m.log.clone())
+                .ok_or_else(|| {
+                    UsageError(match &args.matrix {
+                        Some(path) => format!(
+                            "--log without FILE writes the matrix's log, and {} names none (output.log_file; log = \"…\" in TOML)",
+                            path.display()
+                        ),
+                        None => "--log without FILE writes the log of --matrix: give FILE or --matrix".into(),
+                    })
+                })?,
+        ),
+        other => other,
+    };
     write(&Options {
         results: args.results,
         out: args.out,
-        success_threshold: args.success_threshold,
-        log: args.log,
+        criteria,
+        log,
         cores: args.cores,
     })
     .map_err(|e| match e.downcast::<BadInput>() {

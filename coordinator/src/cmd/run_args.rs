@@ -121,6 +121,11 @@ pub struct RunArgs {
     /// Compare HTTP and WebSocket at the same N and wait.
     #[arg(long)]
     pub compare: bool,
+    /// Pause between phases, seconds (the reference matrix's
+    /// `cooldown_seconds`) [default: 0.5 between grid phases, 1 between the
+    /// two --compare phases].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_cooldown)]
+    pub cooldown: Option<f64>,
     /// Hardware tier recorded in results (cpu-basic, cpu-upgrade, t4-small, …).
     #[arg(long, default_value = "cpu-basic")]
     pub hardware: String,
@@ -261,6 +266,15 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("'{s}' is not HOST:PORT"))
 }
 
+/// A pause: seconds in [0, 86400].
+pub fn parse_cooldown(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=86_400.0).contains(v))
+        .ok_or_else(|| format!("'{s}' is not a pause in seconds in [0, 86400]"))
+}
+
 fn parse_slo(s: &str) -> Result<SloSpec, String> {
     s.parse()
 }
@@ -356,6 +370,7 @@ impl RunArgs {
             wait_grid: self.wait_grid.clone().map(|g| g.0),
             reps: self.reps,
             compare: self.compare,
+            cooldown: self.cooldown.map(Duration::from_secs_f64),
         };
         plan.validate().map_err(UsageError)?;
         let abort = self.abort.or(scenario.abort).map(|a| Abort {

@@ -136,6 +136,7 @@ impl Setup {
             wait_grid: None,
             reps: 1,
             compare: false,
+            cooldown: None,
         };
         let targets = vec![Target::parse("http://127.0.0.1:9").unwrap()];
         let config = RunConfig {

@@ -1,11 +1,15 @@
 //! The experiment matrix (`experiments/config/matrix.toml`): the
 //! infrastructures a team measures — id, name, how to deploy, URL, cores —
 //! and the grid each is swept over (a shared `[grid]`, overridable per
-//! infrastructure). Errors name the file and the infrastructure.
+//! infrastructure), the SLO its results are judged by and the experiment
+//! log they go to. The reference tool's `experiment_matrix.yaml` is read
+//! into the same [`Matrix`] ([`super::reference`]). Errors name the file
+//! and the infrastructure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use envload_results::slo::Criteria;
 use serde::Deserialize;
 
 /// The whole file.
@@ -15,12 +19,49 @@ pub struct Matrix {
     /// Root the results go under (`<results>/<id>/<YYYY-MM-DD>/`), relative
     /// to the current directory [default: experiments/results].
     pub results: Option<PathBuf>,
+    /// The experiment log `envload report --matrix … --log` keeps.
+    pub log: Option<PathBuf>,
+    /// The SLO batches are judged by (`report`, `ceiling`, the run's
+    /// `--slo`).
+    pub success_criteria: Option<SuccessCriteria>,
     /// The grid every infrastructure runs unless it overrides it.
     #[serde(default)]
     pub grid: GridSpec,
     /// The infrastructures, in the file's order.
     #[serde(rename = "infrastructure", default)]
     pub infrastructures: Vec<Infrastructure>,
+    /// Where the infrastructures are listed, for messages.
+    #[serde(skip, default = "toml_listing")]
+    pub listed_at: String,
+    /// Sections shown by the dry run and not acted on.
+    #[serde(skip)]
+    pub informational: Vec<String>,
+}
+
+fn toml_listing() -> String {
+    "[[infrastructure]]".into()
+}
+
+/// The reference matrix's `success_criteria` (in TOML, a
+/// `[success_criteria]` table with the same keys); a key left out keeps
+/// the reference's value (0.95, 2.0, 0.5).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessCriteria {
+    pub min_success_rate: Option<f64>,
+    pub max_latency_multiplier: Option<f64>,
+    pub overhead_seconds: Option<f64>,
+}
+
+impl SuccessCriteria {
+    /// The SLO, checked; an error starts with the key it is about.
+    pub fn criteria(&self) -> Result<Criteria, String> {
+        Criteria::reference(
+            self.min_success_rate.unwrap_or(0.95),
+            self.max_latency_multiplier.unwrap_or(2.0),
+            self.overhead_seconds.unwrap_or(0.5),
+        )
+    }
 }
 
 /// A sweep: what `envload run` gets as `--mode/--compare`,
@@ -34,6 +75,8 @@ pub struct GridSpec {
     pub reps: Option<u32>,
     pub timeout: Option<f64>,
     pub close: Option<String>,
+    /// Pause between phases, seconds (`envload run --cooldown`).
+    pub cooldown: Option<f64>,
 }
 
 /// How an infrastructure comes up for the experiment.
@@ -101,6 +144,14 @@ pub struct Infrastructure {
     pub env: BTreeMap<String, String>,
     /// Overrides of the shared grid.
     pub grid: Option<GridSpec>,
+    /// Free text shown by the dry run.
+    pub notes: Option<String>,
+    /// Where `url` was given, for messages about its `${VAR}`s.
+    #[serde(skip)]
+    pub url_key: String,
+    /// What the dry run says of how the file's entry became this one.
+    #[serde(skip)]
+    pub remarks: Vec<String>,
 }
 
 /// The grid after overrides and defaults, checked.
@@ -112,6 +163,9 @@ pub struct Plan {
     pub reps: u32,
     pub timeout: f64,
     pub close: String,
+    pub cooldown: Option<f64>,
+    /// The matrix's `success_criteria`, the run's `--slo`.
+    pub criteria: Option<Criteria>,
 }
 
 impl Matrix {
@@ -120,8 +174,20 @@ impl Matrix {
     pub fn load(path: &Path) -> Result<Matrix, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("--matrix {}: {e}", path.display()))?;
-        let mut matrix: Matrix =
-            toml::from_str(&text).map_err(|e| format!("--matrix {}: {e}", path.display()))?;
+        let mut matrix: Matrix = if super::reference::is_yaml(path, &text) {
+            super::reference::parse(&text, path, |w| eprintln!("envload: warning: {w}"))?
+        } else {
+            let mut m: Matrix =
+                toml::from_str(&text).map_err(|e| format!("--matrix {}: {e}", path.display()))?;
+            for infra in &mut m.infrastructures {
+                infra.url_key = format!("infrastructure '{}': url", infra.id);
+            }
+            m
+        };
+        if let Some(c) = &matrix.success_criteria {
+            c.criteria()
+                .map_err(|e| format!("--matrix {}: success_criteria.{e}", path.display()))?;
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         for infra in &mut matrix.infrastructures {
             if let Some(s) = infra.scenario.as_mut() {
@@ -160,6 +226,13 @@ impl Matrix {
         Ok(matrix)
     }
 
+    /// The SLO its `success_criteria` set (the reference's when it has none).
+    pub fn criteria(&self) -> Criteria {
+        self.success_criteria
+            .and_then(|c| c.criteria().ok())
+            .unwrap_or_default()
+    }
+
     /// The infrastructure named `id`; the error lists the ones there are.
     pub fn find(&self, id: &str, path: &Path) -> Result<&Infrastructure, String> {
         self.infrastructures
@@ -168,8 +241,9 @@ impl Matrix {
             .ok_or_else(|| {
                 let ids: Vec<&str> = self.infrastructures.iter().map(|i| i.id.as_str()).collect();
                 format!(
-                    "--infrastructure '{id}' is not in {} (it has: {})",
+                    "--infrastructure '{id}' is not in {}: {} has {}",
                     path.display(),
+                    self.listed_at,
                     if ids.is_empty() {
                         "none".to_string()
                     } else {
@@ -196,6 +270,12 @@ impl Matrix {
                 .close
                 .or(g.close.clone())
                 .unwrap_or_else(|| "client-first".into()),
+            cooldown: own.cooldown.or(g.cooldown),
+            criteria: self
+                .success_criteria
+                .map(|c| c.criteria())
+                .transpose()
+                .map_err(|e| format!("success_criteria.{e}"))?,
         };
         if plan.requests.is_empty() {
             return Err("the grid has no `requests` (batch sizes)".into());
@@ -207,6 +287,21 @@ impl Matrix {
             ));
         }
         Ok(plan)
+    }
+}
+
+impl Plan {
+    /// The `envload run` flags of the plan's pause and SLO, when the
+    /// matrix sets them (`--cooldown`, `--slo`).
+    pub fn pause_and_slo_flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(c) = self.cooldown {
+            out.extend(["--cooldown".into(), c.to_string()]);
+        }
+        if let Some(c) = &self.criteria {
+            out.extend(["--slo".into(), c.spec().text]);
+        }
+        out
     }
 }
 
@@ -239,7 +334,8 @@ impl Infrastructure {
             Deploy::Url => need(self.url.as_ref(), "url")?,
             Deploy::Sbatch => need(self.script.as_ref(), "script")?,
         }
-        if let Some(url) = &self.url {
+        // A URL naming variables is checked once they are expanded.
+        if let Some(url) = self.url.as_ref().filter(|u| !u.contains("${")) {
             envload_agent::Target::parse(url).map_err(|e| format!("url: {e}"))?;
         }
         Ok(())

@@ -33,6 +33,7 @@ pub fn command(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Result<Comman
         extra.extend(["--cores".into(), c.to_string()]);
     }
     extra.extend(["--close".into(), plan.close.clone()]);
+    extra.extend(plan.pause_and_slo_flags());
     if let Some(s) = &infra.scenario {
         extra.extend(["--scenario".into(), s.display().to_string()]);
     }
@@ -89,7 +90,8 @@ pub fn describe(cmd: &Command) -> String {
     format!("{} sbatch {}", envs.join(" "), args.join(" "))
 }
 
-fn shell_word(s: &str) -> String {
+/// `s` as one shell word (quoted when it needs to be).
+pub fn shell_word(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=,:@%".contains(c))

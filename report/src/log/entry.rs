@@ -5,6 +5,7 @@
 //! Summary and Scaling Behavior with the log's columns first (one section
 //! per hardware tier when the run mixed them), Links, Observations.
 
+use envload_results::slo::Criteria;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -24,7 +25,7 @@ pub struct Entry<'a> {
     pub run: &'a RunDoc,
     /// Its summary.csv rows.
     pub rows: &'a [Row],
-    pub threshold: f64,
+    pub criteria: Criteria,
     /// `- Label: [text](relative link)` lines.
     pub links: Vec<String>,
     /// What each phase's time series says (`drift::log_line`).
@@ -185,7 +186,7 @@ fn series(rows: &[Row]) -> Vec<(String, f64, BTreeMap<u64, Point>)> {
 
 /// Results Summary and Scaling Behavior of one hardware tier's rows;
 /// `tier` suffixes the headings when the run mixed tiers.
-fn results(rows: &[Row], threshold: f64, tier: Option<&str>, out: &mut String) {
+fn results(rows: &[Row], criteria: Criteria, tier: Option<&str>, out: &mut String) {
     let pts = series(rows);
     let suffix = |more: Option<String>| match (tier, more) {
         (None, None) => String::new(),
@@ -193,7 +194,7 @@ fn results(rows: &[Row], threshold: f64, tier: Option<&str>, out: &mut String) {
         (None, Some(m)) => format!(" ({m})"),
         (Some(t), Some(m)) => format!(" ({t}, {m})"),
     };
-    let pct = format!("{:.0}%+", threshold * 100.0);
+    let pct = format!("{:.0}%+", criteria.success * 100.0);
     let _ = writeln!(out, "\n### Results Summary{}", suffix(None));
     let _ = writeln!(
         out,
@@ -205,10 +206,10 @@ fn results(rows: &[Row], threshold: f64, tier: Option<&str>, out: &mut String) {
     );
     for (mode, w, by_n) in &pts {
         let w = *w;
-        let within = slo_max(by_n, threshold, w)
+        let within = slo_max(by_n, criteria, w)
             .0
             .map_or("-".to_string(), |(n, _)| n.to_string());
-        let cells = match max_batch(by_n, threshold) {
+        let cells = match max_batch(by_n, criteria) {
             Some((n, p)) => format!(
                 "{n} | {} | {} | {}",
                 seconds(p.total_p99),
@@ -236,7 +237,7 @@ fn results(rows: &[Row], threshold: f64, tier: Option<&str>, out: &mut String) {
                 out,
                 "| {n} | {} | {p99} | {} |",
                 percent(p.success),
-                scaling_note(by_n, *n, threshold, w)
+                scaling_note(by_n, *n, criteria, w)
             );
         }
     }
@@ -247,7 +248,7 @@ fn observations(e: &Entry, out: &mut String) {
     let by_tier = tiers(e.rows);
     for (tier, rows) in &by_tier {
         for (mode, w, by_n) in series(rows) {
-            for line in series_observations(&mode, &by_n, e.threshold, w) {
+            for line in series_observations(&mode, &by_n, e.criteria, w) {
                 let at = if by_tier.len() > 1 {
                     format!(" ({tier})")
                 } else {
@@ -306,7 +307,7 @@ pub fn render(e: &Entry) -> String {
     let by_tier = tiers(e.rows);
     for (tier, rows) in &by_tier {
         let named = (by_tier.len() > 1).then_some(tier.as_str());
-        results(rows, e.threshold, named, &mut out);
+        results(rows, e.criteria, named, &mut out);
     }
     let _ = writeln!(out, "\n### Links");
     for l in &e.links {

@@ -2,13 +2,14 @@
 //! Behavior ("Perfect scaling", "Max reliable batch", "Significant
 //! failures", "Above capacity", "Far above capacity", "Complete failure"),
 //! and the Observations bullets, derived from success and p99 against the
-//! SLO (success ≥ threshold, total p99 ≤ 2 × (wait + 0.5 s)). Also the
+//! SLO (success ≥ the threshold, total p99 ≤ the bound, by default 2 ×
+//! (wait + 0.5 s)). Also the
 //! figures' formats the log uses (`1.97s`, `96.5%`, `932`).
 
 use std::collections::BTreeMap;
 
 use super::super::tables::{max_batch, slo_max, Point};
-use envload_results::slo::{default_p99, Slo};
+use envload_results::slo::Criteria;
 
 /// `1.97s`, `11.0s`, `0.32s`, `0.045s`.
 pub fn seconds(v: f64) -> String {
@@ -54,10 +55,10 @@ pub fn wait(w: f64) -> String {
 }
 
 /// The Notes cell of batch `n` in one (mode, wait) series.
-pub fn scaling_note(by_n: &BTreeMap<u64, Point>, n: u64, threshold: f64, w: f64) -> String {
+pub fn scaling_note(by_n: &BTreeMap<u64, Point>, n: u64, criteria: Criteria, w: f64) -> String {
     let p = &by_n[&n];
-    let slo = Slo::at_wait(threshold, w);
-    let best = max_batch(by_n, threshold).map(|(b, _)| b);
+    let slo = criteria.at_wait(w);
+    let best = max_batch(by_n, criteria).map(|(b, _)| b);
     let largest = by_n.keys().next_back().copied();
     if p.success <= 0.0 {
         return "Complete failure".into();
@@ -88,14 +89,14 @@ pub fn scaling_note(by_n: &BTreeMap<u64, Point>, n: u64, threshold: f64, w: f64)
 pub fn series_observations(
     mode: &str,
     by_n: &BTreeMap<u64, Point>,
-    threshold: f64,
+    criteria: Criteria,
     w: f64,
 ) -> Vec<String> {
     let name = if mode == "ws" { "WebSocket" } else { "HTTP" };
-    let pct = format!("{:.0}%", threshold * 100.0);
+    let pct = format!("{:.0}%", criteria.success * 100.0);
     let mut out = Vec::new();
     let largest = by_n.keys().next_back().copied().unwrap_or(0);
-    match max_batch(by_n, threshold) {
+    match max_batch(by_n, criteria) {
         Some((b, p)) if b == largest => out.push(format!(
             "{name} mode with wait={}s: every batch up to {b} succeeded ≥{pct} (p99 {} at {b}); capacity not reached",
             wait(w),
@@ -128,13 +129,15 @@ pub fn series_observations(
             ));
         }
     }
-    let bound = seconds(default_p99(w));
-    match slo_max(by_n, threshold, w) {
+    let bound = seconds(criteria.p99.at(w));
+    match slo_max(by_n, criteria, w) {
         (_, None) => out.push(format!(
-            "p99 latency stays within 2 × (wait + 0.5 s) = {bound} at every batch"
+            "p99 latency stays within {} = {bound} at every batch",
+            criteria.p99
         )),
         (best, Some(over)) => out.push(format!(
-            "p99 latency within 2 × (wait + 0.5 s) = {bound} up to {}; first missed at {over} ({}, {} success)",
+            "p99 latency within {} = {bound} up to {}; first missed at {over} ({}, {} success)",
+            criteria.p99,
             best.map_or("no batch".to_string(), |(n, _)| n.to_string()),
             seconds(by_n[&over].total_p99),
             percent(by_n[&over].success)
@@ -175,7 +178,10 @@ mod tests {
     #[test]
     fn the_logs_notes_come_back_from_its_numbers() {
         let s = series();
-        let notes: Vec<String> = s.keys().map(|n| scaling_note(&s, *n, 0.95, 1.0)).collect();
+        let notes: Vec<String> = s
+            .keys()
+            .map(|n| scaling_note(&s, *n, Criteria::default(), 1.0))
+            .collect();
         assert_eq!(
             notes,
             [
@@ -192,12 +198,12 @@ mod tests {
         let mut slow = series();
         slow.get_mut(&512).unwrap().total_p99 = 4.0;
         assert_eq!(
-            scaling_note(&slow, 512, 0.95, 1.0),
+            scaling_note(&slow, 512, Criteria::default(), 1.0),
             "Succeeds, p99 over the 3.00s SLO"
         );
         slow.get_mut(&2048).unwrap().total_p99 = 4.0;
         assert_eq!(
-            scaling_note(&slow, 2048, 0.95, 1.0),
+            scaling_note(&slow, 2048, Criteria::default(), 1.0),
             "Max reliable batch; p99 over the 3.00s SLO"
         );
         assert_eq!(

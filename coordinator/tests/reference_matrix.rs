@@ -1,0 +1,320 @@
+//! The reference tool's experiment matrix (`experiment_matrix.yaml`) read
+//! as written: the project's own fixture in that schema plans exactly what
+//! its TOML twin plans, for every infrastructure; its success criteria
+//! judge `report` and `ceiling`; broken files are named by file, key and
+//! line. Real runs of its local-uvicorn and Slurm entries are in
+//! `uvicorn.rs` and `slurm.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support;
+use support::{out_dir, text};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `envload args…` run from `cwd`.
+fn envload_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(support::envload())
+        .current_dir(cwd)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn dry_run(matrix: &Path, id: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = envload_in(
+        &repo(),
+        &[
+            "experiment",
+            "--matrix",
+            matrix.to_str().unwrap(),
+            "--infrastructure",
+            id,
+            "--dry-run",
+        ],
+        env,
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{id}: {t:?}");
+    t
+}
+
+/// The plan lines of a dry run: the header, what starts, what runs or is
+/// submitted, where results go.
+fn plan_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with("envload experiment:")
+                || ["start:", "run:", "submit:", "results:", "deployed by:"]
+                    .iter()
+                    .any(|k| l.trim_start().starts_with(k))
+        })
+        .collect()
+}
+
+#[test]
+fn the_reference_yaml_plans_what_its_toml_twin_plans() {
+    let yaml = fixtures().join("experiment_matrix.yaml");
+    let toml = fixtures().join("experiment_matrix.toml");
+    let env = [("ENVLOAD_TEST_HF_USER", "ada")];
+    for id in [
+        "local-uvicorn",
+        "local-docker",
+        "hf-spaces",
+        "slurm-single",
+        "slurm-multi",
+    ] {
+        let (y, yerr) = dry_run(&yaml, id, &env);
+        let (t, _) = dry_run(&toml, id, &env);
+        assert_eq!(plan_lines(&y), plan_lines(&t), "{id}:\n{y}\n---\n{t}");
+        assert!(plan_lines(&y).len() >= 3, "{y}");
+        assert!(
+            yerr.is_empty(),
+            "no warning for a file as the reference writes it: {yerr}"
+        );
+        // The sections envload does not act on, listed once.
+        for section in [
+            "experiment: envload-reference-schema 1.0",
+            "metrics (",
+            "analyses (",
+        ] {
+            assert_eq!(y.matches(section).count(), 1, "{section}: {y}");
+        }
+        assert!(
+            y.contains("--cooldown 0.2"),
+            "execution.cooldown_seconds: {y}"
+        );
+        assert!(
+            y.contains("--slo 'success>=0.9,p99<=3*(wait+0.25)'")
+                || y.contains("--slo success>=0.9,p99<=3*(wait+0.25)"),
+            "success_criteria: {y}"
+        );
+    }
+    // How each deploy_script became envload's deployment is said.
+    let (y, _) = dry_run(&yaml, "local-uvicorn", &env);
+    assert!(
+        y.contains("'./deploy/local/run_uvicorn.sh' runs as written"),
+        "{y}"
+    );
+    assert!(
+        y.contains(
+            "batch sizes over 2 × max_expected_batch = 32 left out, as the reference does: 64"
+        ),
+        "{y}"
+    );
+    let (y, _) = dry_run(&yaml, "local-docker", &env);
+    assert!(
+        y.contains("is not here: envload's own deploy/docker/run_docker.sh serves"),
+        "{y}"
+    );
+    let (y, _) = dry_run(&yaml, "slurm-multi", &env);
+    assert!(
+        y.contains("only serves: envload's slurm/experiment_multi.sbatch serves and measures")
+            && y.contains("on 3 nodes (NODES)")
+            && y.contains("url_template '${OPENENV_URL}' is not used"),
+        "{y}"
+    );
+    let (y, _) = dry_run(&yaml, "hf-spaces", &env);
+    assert!(y.contains("notes: Free tier may time out"), "{y}");
+}
+
+/// A copy of the fixture with `edit` applied to its text.
+fn edited(name: &str, edit: impl Fn(String) -> String) -> (PathBuf, support::OutDir) {
+    let dir = out_dir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("experiment_matrix.yaml");
+    let text = std::fs::read_to_string(fixtures().join("experiment_matrix.yaml")).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+    (path, dir)
+}
+
+fn refused_in_repo(matrix: &Path, id: &str) -> String {
+    let out = envload_in(
+        &repo(),
+        &[
+            "experiment",
+            "--matrix",
+            matrix.to_str().unwrap(),
+            "--infrastructure",
+            id,
+            "--dry-run",
+        ],
+        &[],
+    );
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
+}
+
+#[test]
+fn bad_yaml_is_named_by_file_key_and_line() {
+    let cases: [(&str, &str, &str, &str); 8] = [
+        (
+            "    - 16\n",
+            "    - sixteen\n",
+            "local-uvicorn",
+            "variables.batch_sizes[1]: invalid type: string \"sixteen\", expected u64 at line 74",
+        ),
+        (
+            "    - id: local-docker\n",
+            "    - ident: local-docker\n",
+            "local-uvicorn",
+            "variables.infrastructures[1]: missing field `id` at line 30",
+        ),
+        (
+            "",
+            "",
+            "local-kubernetes",
+            "--infrastructure 'local-kubernetes' is not in FILE: variables.infrastructures (line 18) has local-uvicorn, local-docker, hf-spaces, slurm-single, slurm-multi",
+        ),
+        (
+            "  timeout_seconds: 60\n",
+            "  timeout_seconds: [60]\n",
+            "local-uvicorn",
+            "execution.timeout_seconds: invalid type: sequence, expected f64 at line 79",
+        ),
+        (
+            "  min_success_rate: 0.9\n",
+            "  min_success_rate: 1.5\n",
+            "local-uvicorn",
+            "success_criteria.min_success_rate (line 13): 1.5 is not a fraction in [0, 1]",
+        ),
+        (
+            "    - http\n",
+            "    - grpc\n",
+            "local-uvicorn",
+            "variables.modes[1] (line 66): 'grpc' is not a mode: ws or http",
+        ),
+        (
+            "deploy_script: \"./deploy/local/run_docker.sh\"",
+            "deploy_script: \"./deploy/k8s/apply.sh\"",
+            "local-uvicorn",
+            "variables.infrastructures[1].deploy_script (line 32): './deploy/k8s/apply.sh': deploy/k8s/apply.sh is not here, and is none of the reference's scripts envload knows",
+        ),
+        (
+            "",
+            "",
+            "hf-spaces",
+            "variables.infrastructures[2].url_template (line 42): ${ENVLOAD_TEST_HF_USER} is not set in the environment",
+        ),
+    ];
+    for (k, (from, to, id, want)) in cases.into_iter().enumerate() {
+        let (m, _dir) = edited(&format!("reference-bad-{k}"), |t| {
+            assert!(t.contains(from), "{from}");
+            t.replacen(from, to, 1)
+        });
+        let err = refused_in_repo(&m, id);
+        let want = want.replace("FILE", &m.display().to_string());
+        assert!(
+            err.contains(&format!("--matrix {}: {want}", m.display())) || err.contains(&want),
+            "want {want}\n got {err}"
+        );
+        assert!(
+            err.contains(&m.display().to_string()),
+            "names the file: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_is_a_warning_naming_it() {
+    let (m, _dir) = edited("reference-unknown-key", |t| {
+        t.replacen(
+            "      max_expected_batch: 16\n",
+            "      max_expected_batch: 16\n      gpus: 8\n",
+            1,
+        )
+        .replacen(
+            "  cooldown_seconds: 0.2\n",
+            "  cooldown_seconds: 0.2\n  retries: 3\n",
+            1,
+        )
+        .replacen(
+            "  raw_file: \"raw.jsonl\"\n",
+            "  raw_file: \"raw_results.jsonl\"\n",
+            1,
+        )
+    });
+    let out = envload_in(
+        &repo(),
+        &[
+            "experiment",
+            "--matrix",
+            m.to_str().unwrap(),
+            "--infrastructure",
+            "local-uvicorn",
+            "--dry-run",
+        ],
+        &[],
+    );
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{err}");
+    for want in [
+        "unknown key variables.infrastructures[0].gpus (line 29) ignored",
+        "unknown key execution.retries (line 82) ignored",
+        "output.raw_file (line 86): envload writes raw.jsonl, not 'raw_results.jsonl'",
+    ] {
+        assert_eq!(err.matches(want).count(), 1, "{want}: {err}");
+    }
+}
+
+/// `ceiling --matrix` searches with the matrix's success criteria; the
+/// flags that would say otherwise are refused beside it.
+#[test]
+fn the_success_criteria_judge_the_ceiling() {
+    let m = fixtures().join("experiment_matrix.yaml");
+    let m = m.to_str().unwrap();
+    let dir = out_dir("reference-ceiling");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = envload_in(
+        &repo(),
+        &[
+            "ceiling",
+            "--matrix",
+            m,
+            "-n",
+            "4",
+            "--max-n",
+            "8",
+            "-w",
+            "0.05",
+            "--summary-json",
+            dir.join("summary.json").to_str().unwrap(),
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{err}");
+    let summary = support::json_file(&dir.join("summary.json"));
+    assert_eq!(
+        summary["slo"], "success>=0.9,p99<=3*(wait+0.25)",
+        "{summary}"
+    );
+    assert_eq!(stdout.lines().last(), Some("ceiling=8"), "{stdout}");
+    for clash in [
+        ["--max-p99", "3"],
+        ["--slo", "p99<=1"],
+        ["--success-threshold", "0.5"],
+    ] {
+        let out = envload_in(
+            &repo(),
+            &["ceiling", "--matrix", m, "-n", "4", clash[0], clash[1]],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{clash:?}: {:?}", text(&out));
+    }
+}
