@@ -130,6 +130,31 @@ fn the_reference_yaml_plans_what_its_toml_twin_plans() {
     assert!(y.contains("notes: Free tier may time out"), "{y}");
 }
 
+/// The fixture as a YAML document, `edit`ed and written to `dir`: for
+/// real runs, its ports, venv, grid and output folders made the test's own.
+pub fn fixture_in(dir: &Path, edit: impl FnOnce(&mut serde_norway::Value)) -> PathBuf {
+    let text = std::fs::read_to_string(fixtures().join("experiment_matrix.yaml")).unwrap();
+    let mut doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    edit(&mut doc);
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("experiment_matrix.yaml");
+    std::fs::write(&path, serde_norway::to_string(&doc).unwrap()).unwrap();
+    path
+}
+
+/// The infrastructure `id` of a fixture document.
+pub fn infrastructure<'a>(
+    doc: &'a mut serde_norway::Value,
+    id: &str,
+) -> &'a mut serde_norway::Value {
+    doc["variables"]["infrastructures"]
+        .as_sequence_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|i| i["id"].as_str() == Some(id))
+        .unwrap()
+}
+
 /// A copy of the fixture with `edit` applied to its text.
 fn edited(name: &str, edit: impl Fn(String) -> String) -> (PathBuf, support::OutDir) {
     let dir = out_dir(name);
@@ -268,6 +293,23 @@ fn an_unknown_key_is_a_warning_naming_it() {
     ] {
         assert_eq!(err.matches(want).count(), 1, "{want}: {err}");
     }
+}
+
+/// An infrastructure whose max_expected_batch leaves it no batch size is
+/// refused when chosen, naming the key, and only then (the reference
+/// looks at the chosen one alone).
+#[test]
+fn an_entry_left_nothing_to_run_is_refused_only_when_chosen() {
+    let (m, _dir) = edited("reference-nothing-to-run", |t| {
+        t.replacen("    - 4\n", "    - 12\n", 1)
+    });
+    let err = refused_in_repo(&m, "hf-spaces");
+    assert!(
+        err.contains("variables.infrastructures[2].max_expected_batch (line 44): every batch size (12, 16, 64) is over 2 × 4 for 'hf-spaces': there is nothing to run"),
+        "{err}"
+    );
+    let (y, _) = dry_run(&m, "local-uvicorn", &[]);
+    assert!(y.contains("--requests-grid 12,16"), "{y}");
 }
 
 /// `ceiling --matrix` searches with the matrix's success criteria; the

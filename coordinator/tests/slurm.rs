@@ -85,8 +85,10 @@ fn sbatch_with(
 }
 
 fn job_log(dir: &Path) -> String {
-    std::fs::read_dir(dir)
-        .unwrap()
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return format!("(no {}: the job never ran)", dir.display());
+    };
+    entries
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("envload-"))
         .map(|e| {
@@ -252,6 +254,101 @@ fn envload_experiment_submits_a_slurm_infrastructure_of_the_matrix() {
         .expect("sbatch names its job")
         .to_string();
     assert_nothing_left(&job);
+}
+
+/// The reference-schema fixture's slurm-single entry as written (`sbatch
+/// deploy/slurm/serve_single.sh`, which is not here: envload's
+/// experiment_single.sbatch serves and measures in its place, on the
+/// entry's NODES), run from a folder of the user's; its results land in
+/// `<base_dir>/<id>/<date>/` and `report --matrix … --log` keeps the
+/// matrix's log.
+#[test]
+#[ignore = "needs the Slurm test cluster (slurm/testcluster/up.sh as root, SLURM_CONF); bash .ci/run runs it"]
+fn the_reference_yaml_slurm_entry_runs_in_the_lab() {
+    use crate::reference_matrix::{fixture_in, infrastructure};
+    use serde_norway::Value;
+    let _cluster = cluster();
+    let dir = work_dir("reference-yaml");
+    let m = fixture_in(&dir, |doc| {
+        assert_eq!(
+            infrastructure(doc, "slurm-single")["env_vars"]["NODES"].as_u64(),
+            Some(2)
+        );
+        doc["variables"]["batch_sizes"] = Value::from(vec![16u64, 32]);
+        doc["variables"]["wait_seconds"] = Value::from(vec![0.2]);
+        doc["output"]["base_dir"] = Value::from("results");
+        doc["output"]["log_file"] = Value::from("reports/EXPERIMENT_LOG.md");
+    });
+    let out = Command::new(support::envload())
+        .current_dir(&dir)
+        .args(["experiment", "--matrix", m.to_str().unwrap()])
+        .args(["--infrastructure", "slurm-single"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let results = dir.join("results/slurm-single").join(&day);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        job_log(&results)
+    );
+    assert!(
+        stdout.contains("only serves: envload's")
+            && stdout.contains("slurm/experiment_single.sbatch"),
+        "{stdout}"
+    );
+    let rows = csv_rows(&results);
+    let got: Vec<(&str, &str)> = rows[1..]
+        .iter()
+        .map(|r| (col(&rows[0], r, "mode"), col(&rows[0], r, "batch_size")))
+        .collect();
+    assert_eq!(
+        got,
+        [("ws", "16"), ("ws", "32"), ("http", "16"), ("http", "32")],
+        "variables.modes × batch_sizes, in order (32 = 2 × max_expected_batch stays)"
+    );
+    for r in &rows[1..] {
+        assert_eq!(col(&rows[0], r, "failed"), "0");
+    }
+    let rj = support::run_json(&results);
+    assert_eq!(rj["infrastructure"], "slurm-single");
+    assert_eq!(rj["plan"]["cooldown"].as_f64(), Some(0.2));
+    assert_eq!(
+        agent_hosts(&rj).len(),
+        1,
+        "NODES 2: the server's node and one agent node"
+    );
+    let job = stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "job")
+        .nth(1)
+        .expect("sbatch names its job")
+        .to_string();
+    assert_nothing_left(&job);
+
+    let out = Command::new(support::envload())
+        .current_dir(&dir)
+        .args(["report", "--matrix", m.to_str().unwrap()])
+        .arg(&results)
+        .args(["--out", "report", "--log"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(dir.join("reports/EXPERIMENT_LOG.md")).unwrap();
+    assert!(
+        log.contains(&format!("## Run: {day}-slurm-single")),
+        "{log}"
+    );
+    assert!(
+        log.contains("| Max Batch (p99 ≤ 3×(wait+0.25s)) |"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -273,3 +273,115 @@ fn the_shipped_local_uvicorn_matrix_entry_runs_and_stops() {
         "uvicorn is stopped when the experiment ends"
     );
 }
+
+/// The reference-schema fixture's local-uvicorn entry as written
+/// (`./deploy/local/run_uvicorn.sh` with its `env_vars`), only its port,
+/// venv, grid and folders the test's own: the results land in
+/// `<base_dir>/<id>/<date>/`, and `report --matrix … --log` keeps the
+/// matrix's `log_file` with its success criteria.
+#[test]
+fn the_reference_yaml_local_uvicorn_entry_runs_and_its_log_is_kept() {
+    use crate::reference_matrix::{fixture_in, infrastructure};
+    use serde_norway::Value;
+    let venv = venv("openenv-core==0.3.0");
+    let port = support::free_port();
+    let dir = out_dir("reference-uvicorn");
+    let base = dir.join("results");
+    let log = dir.join("reports/EXPERIMENT_LOG.md");
+    let m = fixture_in(&dir, |doc| {
+        let i = infrastructure(doc, "local-uvicorn");
+        i["url_template"] = Value::from(format!("http://127.0.0.1:{port}"));
+        i["env_vars"]["PORT"] = Value::from(u64::from(port));
+        i["env_vars"]["VENV"] = Value::from(venv.display().to_string());
+        doc["variables"]["batch_sizes"] = Value::from(vec![8u64]);
+        doc["variables"]["wait_seconds"] = Value::from(vec![0.1]);
+        doc["output"]["base_dir"] = Value::from(base.display().to_string());
+        doc["output"]["log_file"] = Value::from(log.display().to_string());
+    });
+    let m = m.to_str().unwrap();
+    let out = Command::new(support::envload())
+        .current_dir(repo())
+        .args([
+            "experiment",
+            "--matrix",
+            m,
+            "--infrastructure",
+            "local-uvicorn",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let results = base.join("local-uvicorn").join(&day);
+    let rows = csv_rows(&results);
+    let modes: Vec<&str> = rows[1..].iter().map(|r| col(&rows[0], r, "mode")).collect();
+    assert_eq!(modes, ["ws", "http"], "variables.modes, in order");
+    for r in &rows[1..] {
+        assert_eq!(col(&rows[0], r, "successful"), "8", "{r:?}");
+    }
+    let rj = support::run_json(&results);
+    assert_eq!(
+        rj["plan"]["cooldown"].as_f64(),
+        Some(0.2),
+        "execution.cooldown_seconds"
+    );
+    assert_eq!(
+        rj["plan"]["timeout"].as_f64(),
+        Some(60.0),
+        "execution.timeout_seconds"
+    );
+    assert_eq!(
+        rj["server"]["workers"].as_u64(),
+        Some(2),
+        "env_vars.WORKERS"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "uvicorn is stopped when the experiment ends"
+    );
+
+    let report = dir.join("report");
+    let out = run(&[
+        "report",
+        "--matrix",
+        m,
+        results.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+        "--log",
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let entry = std::fs::read_to_string(&log).expect("the matrix's log_file is written");
+    assert!(
+        entry.contains(&format!("## Run: {day}-local-uvicorn")),
+        "{entry}"
+    );
+    assert!(
+        entry.contains("p99 latency stays within 3 × (wait + 0.25 s) = 1.05s")
+            || entry.contains("p99 latency within 3 × (wait + 0.25 s) = 1.05s"),
+        "the log's notes use success_criteria: {entry}"
+    );
+    assert!(
+        entry.contains("| Max Batch (90%+) |")
+            && entry.contains("| Max Batch (p99 ≤ 3×(wait+0.25s)) |"),
+        "{entry}"
+    );
+    let tables = std::fs::read_to_string(report.join("tables.md")).unwrap();
+    assert!(
+        tables.contains("success ≥ 90% and total p99 ≤ 3 × (wait + 0.25 s)"),
+        "{tables}"
+    );
+    // Reporting the same folder again changes nothing.
+    let before = std::fs::read(&log).unwrap();
+    let out = run(&[
+        "report",
+        "--matrix",
+        m,
+        results.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+        "--log",
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+}

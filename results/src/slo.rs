@@ -80,6 +80,13 @@ impl Bound {
     }
 }
 
+impl Bound {
+    /// Without spaces, for a table heading: `3s`, `2×(wait+0.5s)`.
+    pub fn compact(&self) -> String {
+        self.to_string().replace(' ', "")
+    }
+}
+
 impl std::fmt::Display for Bound {
     /// `3 s`, or `2 × (wait + 0.5 s)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -499,6 +506,7 @@ mod tests {
         );
         assert_eq!(c.at_wait(1.0).p99, 3.75);
         assert_eq!(c.p99.to_string(), "3 × (wait + 0.25 s)");
+        assert_eq!(DEFAULT_P99.compact(), "2×(wait+0.5s)");
         // Printed as a spec, it reads back the same.
         assert_eq!(c.spec().criteria().unwrap(), c);
         assert_eq!(

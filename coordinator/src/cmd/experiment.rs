@@ -72,7 +72,11 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
         println!("  notes: {notes}");
     }
     if infra.deploy == Deploy::Sbatch {
-        return run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown);
+        let outcome = run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown)?;
+        if !args.dry_run && outcome == RunOutcome::Complete {
+            report_hint(&args.matrix, &matrix, &dir);
+        }
+        return Ok(outcome);
     }
     let named = |e: String| {
         UsageError(format!(
@@ -118,7 +122,19 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
     };
     let outcome = super::run::run_config(&config, argv, shutdown)?;
     println!("envload experiment: results in {}", dir.display());
+    report_hint(&args.matrix, &matrix, &dir);
     Ok(outcome)
+}
+
+/// The report command for the results, when the matrix names its log.
+fn report_hint(path: &Path, matrix: &Matrix, dir: &Path) {
+    if matrix.log.is_some() {
+        println!(
+            "  next: envload report --matrix {} {} --out report --log",
+            sbatch::shell_word(&path.display().to_string()),
+            sbatch::shell_word(&dir.display().to_string()),
+        );
+    }
 }
 
 /// `infra` with the `${VAR}`s of its URL taken from the environment; an

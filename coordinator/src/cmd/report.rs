@@ -37,8 +37,8 @@ pub struct ReportArgs {
     pub matrix: Option<PathBuf>,
     /// Append a "Run:" entry per folder to this experiment log and update
     /// its Overview table (idempotent). Without FILE: the --matrix's log.
-    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "FILE")]
-    pub log: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<Option<PathBuf>>,
     /// Cores of an infrastructure, INFRA=N (repeatable or comma-separated),
     /// for the batch-per-core figure; overrides run.json's `cores`.
     #[arg(long, value_delimiter = ',', value_parser = parse_cores)]
@@ -79,8 +79,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         (None, Some(m)) => m.criteria(),
         (None, None) => Criteria::with_success(args.success_threshold),
     };
+    let from_matrix = matches!(args.log, Some(None));
     let log = match args.log {
-        Some(p) if p.as_os_str().is_empty() => Some(
+        Some(None) => Some(
             matrix
                 .as_ref()
                 .and_then(|m| m.log.clone())
@@ -94,8 +95,21 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
                     })
                 })?,
         ),
-        other => other,
+        Some(Some(p)) => Some(p),
+        None => None,
     };
+    if let (true, Some(log)) = (from_matrix, &log) {
+        // The matrix names its log as it names its results folder: made
+        // when missing, as that is.
+        if let Some(parent) = log.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                UsageError(format!(
+                    "--log: the matrix's log {}: cannot create its folder: {e}",
+                    log.display()
+                ))
+            })?;
+        }
+    }
     write(&Options {
         results: args.results,
         out: args.out,

@@ -152,6 +152,11 @@ pub struct Infrastructure {
     /// What the dry run says of how the file's entry became this one.
     #[serde(skip)]
     pub remarks: Vec<String>,
+    /// Why it cannot run, when the file leaves it nothing to run (the
+    /// reference's max_expected_batch below every batch size): refused
+    /// when chosen, and only then, as the reference does.
+    #[serde(skip)]
+    pub refused: Option<String>,
 }
 
 /// The grid after overrides and defaults, checked.
@@ -214,7 +219,10 @@ impl Matrix {
             }
             infra
                 .check()
-                .and_then(|()| matrix.plan(infra).map(|_| ()))
+                .and_then(|()| match infra.refused {
+                    Some(_) => Ok(()),
+                    None => matrix.plan(infra).map(|_| ()),
+                })
                 .map_err(|e| {
                     format!(
                         "--matrix {}: infrastructure '{}': {e}",
@@ -233,8 +241,17 @@ impl Matrix {
             .unwrap_or_default()
     }
 
-    /// The infrastructure named `id`; the error lists the ones there are.
+    /// The infrastructure named `id`; the error lists the ones there are,
+    /// or says why it cannot run.
     pub fn find(&self, id: &str, path: &Path) -> Result<&Infrastructure, String> {
+        if let Some(why) = self
+            .infrastructures
+            .iter()
+            .find(|i| i.id == id)
+            .and_then(|i| i.refused.as_ref())
+        {
+            return Err(format!("--matrix {}: {why}", path.display()));
+        }
         self.infrastructures
             .iter()
             .find(|i| i.id == id)

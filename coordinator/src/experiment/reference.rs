@@ -215,10 +215,24 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
         // The reference runs batch sizes up to twice max_expected_batch.
         let max = r.max_expected_batch.unwrap_or(DEFAULT_MAX_EXPECTED_BATCH);
         let mut own_grid = None;
+        let mut refused = None;
         if let Some(all) = &v.batch_sizes {
             let (kept, dropped): (Vec<u64>, Vec<u64>) =
                 all.iter().partition(|b| **b <= max.saturating_mul(2));
-            if !dropped.is_empty() {
+            if kept.is_empty() {
+                refused = Some(format!(
+                    "{}: every batch size ({}) is over 2 × {max} for '{}': there is nothing to run",
+                    match r.max_expected_batch {
+                        Some(_) => at(&key("max_expected_batch")),
+                        None => format!(
+                            "{} (max_expected_batch {DEFAULT_MAX_EXPECTED_BATCH}, the reference's default)",
+                            at(&format!("variables.infrastructures[{i}]"))
+                        ),
+                    },
+                    text_of(all).join(", "),
+                    r.id
+                ));
+            } else if !dropped.is_empty() {
                 remarks.push(format!(
                     "batch sizes over 2 × max_expected_batch = {} left out, as the reference does: {}",
                     max.saturating_mul(2),
@@ -265,6 +279,7 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
             notes: r.notes.clone(),
             url_key: at(&key("url_template")),
             remarks,
+            refused,
         });
     }
     Ok(Matrix {

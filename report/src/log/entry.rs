@@ -198,7 +198,8 @@ fn results(rows: &[Row], criteria: Criteria, tier: Option<&str>, out: &mut Strin
     let _ = writeln!(out, "\n### Results Summary{}", suffix(None));
     let _ = writeln!(
         out,
-        "| Mode | wait_s | Max Batch ({pct}) | p99 Latency | Success % | RPS | Max Batch (p99 ≤ 2×(wait+0.5s)) |"
+        "| Mode | wait_s | Max Batch ({pct}) | p99 Latency | Success % | RPS | Max Batch (p99 ≤ {}) |",
+        criteria.p99.compact()
     );
     let _ = writeln!(
         out,
