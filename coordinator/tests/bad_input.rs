@@ -112,6 +112,14 @@ fn absurd_values_across_every_subcommand() {
             &["--agents 300", "coordinator"],
         ),
         (&["run", "--reps", "0", "-o", o], &["'0'", "--reps"]),
+        (
+            &["run", "--cooldown", "-1", "-o", o],
+            &["'-1'", "--cooldown"],
+        ),
+        (
+            &["run", "--cooldown", "1e9", "-o", o],
+            &["'1e9'", "--cooldown"],
+        ),
         (&["run", "--cores", "-1", "-o", o], &["'-1'", "--cores"]),
         (
             &["run", "--max-message-size", "10", "-o", o],
@@ -314,6 +322,29 @@ fn bad_slo_and_summary_json() {
     expect_usage_error(
         &["ceiling", "--slo", "step_p99<=2"],
         &["--slo", "success and total p99"],
+    );
+    expect_usage_error(
+        &["run", "--slo", "p99<=2*(wait-1)"],
+        &["'p99<=2*(wait-1)'", "M*(wait+S)"],
+    );
+    expect_usage_error(
+        &["report", "/tmp", "--out", "/tmp/r", "--slo", "step_p99<=2"],
+        &["--slo", "success and total p99"],
+    );
+    expect_usage_error(
+        &["report", "/tmp", "--out", "/tmp/r", "--log"],
+        &["--log without FILE", "--matrix"],
+    );
+    expect_usage_error(
+        &[
+            "report",
+            "/tmp",
+            "--out",
+            "/tmp/r",
+            "--matrix",
+            "/nonexistent-envload/m.yaml",
+        ],
+        &["--matrix /nonexistent-envload/m.yaml"],
     );
 }
 

@@ -360,3 +360,29 @@ fn the_success_criteria_judge_the_ceiling() {
         assert_eq!(out.status.code(), Some(2), "{clash:?}: {:?}", text(&out));
     }
 }
+
+/// `--cooldown` (the reference's `cooldown_seconds`) is the pause between
+/// phases: two phases of a millisecond cannot end sooner than it.
+#[test]
+fn the_cooldown_is_the_pause_between_phases() {
+    let dir = out_dir("reference-cooldown");
+    let started = std::time::Instant::now();
+    let (stdout, _) = support::run_ok(&[
+        "run",
+        "--requests-grid",
+        "1,2",
+        "-w",
+        "0",
+        "--cooldown",
+        "2.5",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let took = started.elapsed().as_secs_f64();
+    assert!(
+        took >= 2.5,
+        "two phases 2.5 s apart took {took:.2} s: {stdout}"
+    );
+    let rj = support::run_json(&dir);
+    assert_eq!(rj["plan"]["cooldown"].as_f64(), Some(2.5));
+}
