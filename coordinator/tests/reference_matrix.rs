@@ -32,19 +32,23 @@ fn envload_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
+/// `envload experiment --matrix M --infrastructure ID --dry-run` from the
+/// checkout.
+fn dry_run_output(matrix: &Path, id: &str, env: &[(&str, &str)]) -> Output {
+    let m = matrix.to_str().unwrap();
+    let args = [
+        "experiment",
+        "--matrix",
+        m,
+        "--infrastructure",
+        id,
+        "--dry-run",
+    ];
+    envload_in(&repo(), &args, env)
+}
+
 fn dry_run(matrix: &Path, id: &str, env: &[(&str, &str)]) -> (String, String) {
-    let out = envload_in(
-        &repo(),
-        &[
-            "experiment",
-            "--matrix",
-            matrix.to_str().unwrap(),
-            "--infrastructure",
-            id,
-            "--dry-run",
-        ],
-        env,
-    );
+    let out = dry_run_output(matrix, id, env);
     let t = text(&out);
     assert!(out.status.success(), "{id}: {t:?}");
     t
@@ -166,18 +170,7 @@ fn edited(name: &str, edit: impl Fn(String) -> String) -> (PathBuf, support::Out
 }
 
 fn refused_in_repo(matrix: &Path, id: &str) -> String {
-    let out = envload_in(
-        &repo(),
-        &[
-            "experiment",
-            "--matrix",
-            matrix.to_str().unwrap(),
-            "--infrastructure",
-            id,
-            "--dry-run",
-        ],
-        &[],
-    );
+    let out = dry_run_output(matrix, id, &[]);
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     err
@@ -272,20 +265,8 @@ fn an_unknown_key_is_a_warning_naming_it() {
             1,
         )
     });
-    let out = envload_in(
-        &repo(),
-        &[
-            "experiment",
-            "--matrix",
-            m.to_str().unwrap(),
-            "--infrastructure",
-            "local-uvicorn",
-            "--dry-run",
-        ],
-        &[],
-    );
-    let (stdout, err) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{err}");
+    let (stdout, err) = dry_run(&m, "local-uvicorn", &[]);
+    assert!(stdout.contains("run:"), "{stdout}");
     for want in [
         "unknown key variables.infrastructures[0].gpus (line 29) ignored",
         "unknown key execution.retries (line 82) ignored",

@@ -102,6 +102,16 @@ fn job_log(dir: &Path) -> String {
         .join("\n")
 }
 
+/// The job id in `envload experiment`'s output ("Submitted batch job N").
+fn submitted_job(stdout: &str) -> String {
+    stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "job")
+        .nth(1)
+        .expect("sbatch names its job")
+        .to_string()
+}
+
 /// Nothing of the job is left: not in the queue, no envload process in any
 /// node namespace of the test cluster.
 fn assert_nothing_left(job: &str) {
@@ -247,13 +257,7 @@ fn envload_experiment_submits_a_slurm_infrastructure_of_the_matrix() {
     let rj = support::run_json(&results);
     assert_eq!(rj["infrastructure"], "lab-single");
     assert_eq!(rj["cores"].as_u64(), Some(2));
-    let job = stdout
-        .split_whitespace()
-        .skip_while(|w| *w != "job")
-        .nth(1)
-        .expect("sbatch names its job")
-        .to_string();
-    assert_nothing_left(&job);
+    assert_nothing_left(&submitted_job(&stdout));
 }
 
 /// The reference-schema fixture's slurm-single entry as written (`sbatch
@@ -320,13 +324,7 @@ fn the_reference_yaml_slurm_entry_runs_in_the_lab() {
         1,
         "NODES 2: the server's node and one agent node"
     );
-    let job = stdout
-        .split_whitespace()
-        .skip_while(|w| *w != "job")
-        .nth(1)
-        .expect("sbatch names its job")
-        .to_string();
-    assert_nothing_left(&job);
+    assert_nothing_left(&submitted_job(&stdout));
 
     let out = Command::new(support::envload())
         .current_dir(&dir)

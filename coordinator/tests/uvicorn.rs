@@ -341,16 +341,12 @@ fn the_reference_yaml_local_uvicorn_entry_runs_and_its_log_is_kept() {
     );
 
     let report = dir.join("report");
-    let out = run(&[
-        "report",
-        "--matrix",
-        m,
-        results.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-        "--log",
-    ]);
-    assert!(out.status.success(), "{:?}", text(&out));
+    let report_with_log = || {
+        let (r, o) = (results.to_str().unwrap(), report.to_str().unwrap());
+        let out = run(&["report", "--matrix", m, r, "--out", o, "--log"]);
+        assert!(out.status.success(), "{:?}", text(&out));
+    };
+    report_with_log();
     let entry = std::fs::read_to_string(&log).expect("the matrix's log_file is written");
     assert!(
         entry.contains(&format!("## Run: {day}-local-uvicorn")),
@@ -373,15 +369,6 @@ fn the_reference_yaml_local_uvicorn_entry_runs_and_its_log_is_kept() {
     );
     // Reporting the same folder again changes nothing.
     let before = std::fs::read(&log).unwrap();
-    let out = run(&[
-        "report",
-        "--matrix",
-        m,
-        results.to_str().unwrap(),
-        "--out",
-        report.to_str().unwrap(),
-        "--log",
-    ]);
-    assert!(out.status.success(), "{:?}", text(&out));
+    report_with_log();
     assert_eq!(std::fs::read(&log).unwrap(), before);
 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use envload_results::files;
 use serde::Deserialize;
 use serde_norway::Value;
 
@@ -132,8 +133,8 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
     }
     if let Some(o) = &doc.output {
         for (key, given, written) in [
-            ("output.raw_file", &o.raw_file, "raw.jsonl"),
-            ("output.summary_file", &o.summary_file, "summary.csv"),
+            ("output.raw_file", &o.raw_file, files::RAW_JSONL),
+            ("output.summary_file", &o.summary_file, files::SUMMARY_CSV),
         ] {
             if let Some(given) = given.as_deref().filter(|g| *g != written) {
                 warn(format!(
