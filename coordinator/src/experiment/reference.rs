@@ -23,12 +23,30 @@ use crate::values::{parse_batch, parse_reps, parse_seconds, parse_wait};
 #[derive(Debug, Deserialize)]
 struct Doc {
     experiment: Option<Experiment>,
-    success_criteria: Option<SuccessCriteria>,
+    success_criteria: Option<Criteria>,
     variables: Variables,
     execution: Option<Execution>,
     output: Option<Output>,
     metrics: Option<Value>,
     analyses: Option<Value>,
+}
+
+/// `success_criteria`; an unknown key in it is a warning, as anywhere.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct Criteria {
+    min_success_rate: Option<f64>,
+    max_latency_multiplier: Option<f64>,
+    overhead_seconds: Option<f64>,
+}
+
+impl From<Criteria> for SuccessCriteria {
+    fn from(c: Criteria) -> Self {
+        SuccessCriteria {
+            min_success_rate: c.min_success_rate,
+            max_latency_multiplier: c.max_latency_multiplier,
+            overhead_seconds: c.overhead_seconds,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,7 +212,8 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
             format!("{c} is not a pause in seconds in [0, 86400]"),
         ));
     }
-    if let Some(c) = &doc.success_criteria {
+    let success_criteria = doc.success_criteria.map(SuccessCriteria::from);
+    if let Some(c) = &success_criteria {
         c.criteria().map_err(|e| {
             let (key, why) = e.split_once(": ").unwrap_or(("", &e));
             bad(&format!("success_criteria.{key}"), why.to_string())
@@ -286,7 +305,7 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
     Ok(Matrix {
         results: doc.output.as_ref().and_then(|o| o.base_dir.clone()),
         log: doc.output.as_ref().and_then(|o| o.log_file.clone()),
-        success_criteria: doc.success_criteria,
+        success_criteria,
         grid,
         infrastructures,
         listed_at: at("variables.infrastructures"),
@@ -339,5 +358,35 @@ pub fn place(text: &str, path: &str) -> String {
     match line_of(text, &s) {
         Some(n) => format!("{} (line {n})", display(&s)),
         None => display(&s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_is_told_by_extension_else_by_content() {
+        let yaml = "# the reference's\nvariables:\n  infrastructures: []\n";
+        let toml = "# envload's\nresults = \"r\"\n[grid]\nrequests = [1]\n";
+        let table_first = "[grid]\nrequests = [1]\n";
+        assert!(is_yaml(Path::new("m.yaml"), toml), "the extension wins");
+        assert!(is_yaml(Path::new("m.yml"), ""));
+        assert!(!is_yaml(Path::new("m.toml"), yaml));
+        assert!(is_yaml(Path::new("matrix"), yaml));
+        assert!(!is_yaml(Path::new("matrix"), toml));
+        assert!(!is_yaml(Path::new("matrix.conf"), table_first));
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_success_criteria_is_a_warning() {
+        let text = "success_criteria:\n  min_success_rate: 0.9\n  max_p95: 3\nvariables:\n  infrastructures: []\n  batch_sizes: [1]\n";
+        let mut warnings = Vec::new();
+        let m = parse(text, Path::new("m.yaml"), |w| warnings.push(w)).unwrap();
+        assert_eq!(
+            warnings,
+            ["--matrix m.yaml: unknown key success_criteria.max_p95 (line 3) ignored"]
+        );
+        assert_eq!(m.criteria().success, 0.9);
     }
 }
