@@ -9,10 +9,12 @@
 //! phase, so the coordinator receives what K agents would send.
 //!
 //! Prints one last line: `fanin: agents=K sessions=S merge_ms=…
-//! coordinator_cpu_pct=… coordinator_peak_rss_mib=… done_to_summary_ms=…
+//! attach_cpu_s=… coordinator_cpu_pct=… coordinator_peak_rss_mib=… done_to_summary_ms=…
 //! exact=true|false`, where S is sessions per agent; merge_ms is the
 //! coordinator's merge code (`merge_stats`) decoding and merging the K
 //! agents' whole-phase statistics from their wire bytes, in this process;
+//! attach_cpu_s is the coordinator's CPU from its start to the first Start
+//! (K agents connecting and attaching);
 //! coordinator CPU is its CPU over the phase (first Start to last Done) ÷ the
 //! phase's wall; peak RSS is its whole life's (`wait4`); done_to_summary is
 //! from the last agent's Done to the coordinator's line with the phase's
@@ -23,6 +25,13 @@
 //! `ENVLOAD_FANIN_AGENTS` (default 1024), `ENVLOAD_FANIN_SESSIONS` per agent
 //! (64), `ENVLOAD_FANIN_SECONDS` the phase's spread (10), and
 //! `ENVLOAD_FANIN_PROCS` the processes hosting the agents (4).
+//!
+//! The link's TLS (`envload coordinator --tls-cert/--tls-key`, agents at
+//! `https://` trusting the CA) is measured in the same run: the phase once
+//! over plain HTTP/2, then once over TLS, each with its `fanin:` line, then
+//! `fanin_tls: attach_cpu_ratio=… cpu_ratio=… rss_ratio=… done_to_summary_ms_plain=…
+//! done_to_summary_ms_tls=…` (TLS ÷ plain). `ENVLOAD_FANIN_TLS=0` runs the
+//! plain phase alone, `only` the TLS one alone.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -34,9 +43,11 @@ use envload_agent::PhaseStats;
 use envload_proto::v1::{self, agent_message::Msg as Up, coordinator_message::Msg as Down};
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const ENVLOAD: &str = env!("CARGO_BIN_EXE_envload");
-/// Set in the bench's own children: `URL FIRST COUNT SECONDS`.
+/// Set in the bench's own children: `URL FIRST COUNT SECONDS [CA]`.
 const CHILD: &str = "ENVLOAD_FANIN_CHILD";
 /// The real agent's reporting tick.
 const TICK: Duration = Duration::from_millis(500);
@@ -85,7 +96,6 @@ fn stats_of(ids: impl Iterator<Item = u64>) -> PhaseStats {
     s
 }
 
-#[allow(clippy::zombie_processes)] // the coordinator is reaped by common::wait_rusage
 fn main() {
     if let Ok(spec) = std::env::var(CHILD) {
         return child(&spec);
@@ -94,21 +104,61 @@ fn main() {
     let s = env_or("ENVLOAD_FANIN_SESSIONS", 64);
     let spread = env_or("ENVLOAD_FANIN_SECONDS", 10);
     let procs = env_or("ENVLOAD_FANIN_PROCS", 4).clamp(1, k);
+    let tls = std::env::var("ENVLOAD_FANIN_TLS").unwrap_or_default();
+    let plain = (tls != "only").then(|| phase(k, s, spread, procs, None));
+    let pki = support::pki::make_pki("fanin");
+    let secure = (tls != "0").then(|| phase(k, s, spread, procs, Some(&pki)));
+    if let (Some(p), Some(t)) = (plain, secure) {
+        println!(
+            "fanin_tls: agents={k} attach_cpu_ratio={:.2} cpu_ratio={:.2} rss_ratio={:.2} done_to_summary_ms_plain={} done_to_summary_ms_tls={}",
+            t.attach_cpu / p.attach_cpu.max(1e-9),
+            t.cpu_pct / p.cpu_pct.max(1e-9),
+            t.rss_mib / p.rss_mib.max(1e-9),
+            p.done_to_summary_ms,
+            t.done_to_summary_ms
+        );
+    }
+}
+
+/// What one phase measured of the coordinator.
+struct Figures {
+    /// The coordinator's CPU seconds from its start to the first Start: K
+    /// agents attaching (TLS handshakes included).
+    attach_cpu: f64,
+    cpu_pct: f64,
+    rss_mib: f64,
+    done_to_summary_ms: u64,
+}
+
+/// One phase of K agents × S sessions through a fresh coordinator, over
+/// TLS when `pki` is given; prints its `fanin:` line.
+#[allow(clippy::zombie_processes)] // the coordinator is reaped by common::wait_rusage
+fn phase(k: u64, s: u64, spread: u64, procs: u64, pki: Option<&support::pki::Pki>) -> Figures {
     let n = k * s;
+    let link = if pki.is_some() { "TLS" } else { "plain" };
     let dir = std::env::temp_dir().join(format!("envload-fanin-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     println!(
-        "fan-in bench: {k} simulated agents in {procs} processes, {s} sessions each ({n} in all), ends spread over {spread} s, coordinator --no-records"
+        "fan-in bench: {k} simulated agents in {procs} processes, {s} sessions each ({n} in all), ends spread over {spread} s, coordinator --no-records, {link} link"
     );
 
-    let mut coordinator = Command::new(ENVLOAD)
+    let mut coordinator = Command::new(ENVLOAD);
+    coordinator
         .args(["coordinator", "--listen", "127.0.0.1:0", "--agents"])
         .arg(k.to_string())
         .args(["--agent-wait", "600", "--heartbeat-deadline", "30"])
         .args(["-u", "http://127.0.0.1:9", "-n"])
         .arg(n.to_string())
         .args(["-w", "1.0", "--no-records", "-o"])
-        .arg(&dir)
+        .arg(&dir);
+    if let Some(pki) = pki {
+        coordinator
+            .arg("--tls-cert")
+            .arg(&pki.cert)
+            .arg("--tls-key")
+            .arg(&pki.key);
+    }
+    let mut coordinator = coordinator
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .env_remove("ENVLOAD_TOKEN")
@@ -120,7 +170,8 @@ fn main() {
         let mut line = String::new();
         assert!(out.read_line(&mut line).unwrap() > 0, "coordinator exited");
         if let Some(rest) = line.split("listening on ").nth(1) {
-            break format!("http://{}", rest.split(';').next().unwrap().trim());
+            let scheme = if pki.is_some() { "https" } else { "http" };
+            break format!("{scheme}://{}", rest.split(';').next().unwrap().trim());
         }
     };
     // When the coordinator says the phase's result (after its files).
@@ -142,8 +193,9 @@ fn main() {
     let mut children = Vec::new();
     for p in 0..procs {
         let (first, count) = (p * k / procs, (p + 1) * k / procs - p * k / procs);
+        let ca = pki.map(|p| p.ca.display().to_string()).unwrap_or_default();
         let mut c = Command::new(&me)
-            .env(CHILD, format!("{url} {first} {count} {spread}"))
+            .env(CHILD, format!("{url} {first} {count} {spread} {ca}"))
             .stdout(Stdio::piped())
             .spawn()
             .expect("the bench's agent process starts");
@@ -223,11 +275,17 @@ fn main() {
         got.len()
     );
     println!("targets at K=1024: coordinator CPU < 100% (one core), merge < 50 ms, peak RSS < 1024 MiB, exact");
+    let figures = Figures {
+        attach_cpu: cpu_start,
+        cpu_pct: cpu / phase_wall.max(1e-9) * 100.0,
+        rss_mib: peak_kib / 1024.0,
+        done_to_summary_ms: done_to_summary,
+    };
     println!(
-        "fanin: agents={k} sessions={s} merge_ms={best:.1} coordinator_cpu_pct={:.1} coordinator_peak_rss_mib={:.1} done_to_summary_ms={done_to_summary} exact={exact}",
-        cpu / phase_wall.max(1e-9) * 100.0,
-        peak_kib / 1024.0
+        "fanin: link={link} agents={k} sessions={s} merge_ms={best:.1} attach_cpu_s={:.2} coordinator_cpu_pct={:.1} coordinator_peak_rss_mib={:.1} done_to_summary_ms={done_to_summary} exact={exact}",
+        figures.attach_cpu, figures.cpu_pct, figures.rss_mib
     );
+    figures
 }
 
 fn unix_ms() -> u64 {
@@ -246,6 +304,10 @@ fn child(spec: &str) {
         f[2].parse::<u64>().unwrap(),
         f[3].parse::<f64>().unwrap(),
     );
+    let ca = f
+        .get(4)
+        .filter(|c| !c.is_empty())
+        .map(|c| std::fs::read(c).expect("the CA certificate"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -253,8 +315,8 @@ fn child(spec: &str) {
     rt.block_on(async move {
         let mut set = tokio::task::JoinSet::new();
         for a in first..first + count {
-            let url = url.clone();
-            set.spawn(async move { agent(&url, a, spread).await });
+            let (url, ca) = (url.clone(), ca.clone());
+            set.spawn(async move { agent(&url, ca.as_deref(), a, spread).await });
         }
         while let Some(r) = set.join_next().await {
             r.unwrap();
@@ -267,7 +329,7 @@ fn child(spec: &str) {
 type Running = (Instant, Vec<(f64, f64, u64)>, usize);
 
 /// One simulated agent, from Hello to Shutdown.
-async fn agent(url: &str, index: u64, spread: f64) {
+async fn agent(url: &str, ca: Option<&[u8]>, index: u64, spread: f64) {
     use tokio_stream::wrappers::ReceiverStream;
     let up = |m: Up| v1::AgentMessage { msg: Some(m) };
     let hello = v1::Hello {
@@ -284,12 +346,19 @@ async fn agent(url: &str, index: u64, spread: f64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let (tx, mut inbound) = loop {
         let attempt = async {
-            let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+            let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
                 .unwrap()
-                .tcp_nodelay(true)
-                .connect()
-                .await
-                .map_err(|e| e.to_string())?;
+                .tcp_nodelay(true);
+            if let Some(ca) = ca {
+                endpoint = endpoint
+                    .tls_config(
+                        tonic::transport::ClientTlsConfig::new()
+                            .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+                            .domain_name("localhost"),
+                    )
+                    .unwrap();
+            }
+            let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
             let (tx, rx) = tokio::sync::mpsc::channel(64);
             tx.send(up(Up::Hello(hello.clone()))).await.unwrap();
             let mut client = v1::coordinator_client::CoordinatorClient::new(channel)
