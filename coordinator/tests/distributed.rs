@@ -136,6 +136,55 @@ fn sigkill_of_an_agent_mid_phase_counts_its_sessions_as_agent_lost() {
     }
 }
 
+/// A stage plan's users run session after session: an agent lost counts
+/// `AgentLost` the sessions it had in flight, not its users. 20 users for
+/// 3 s, then 2: killed at 6.5 s, the victim's one user left had one session
+/// under way (progress reports are up to 500 ms old: 0 to 2 are counted),
+/// where its 10 users used to be.
+#[test]
+fn sigkill_of_an_agent_in_a_stage_plan_counts_its_sessions_in_flight() {
+    let s = Server::start(&[]);
+    let dir = out_dir("dist-kill-stage-agent");
+    let d = dir.to_str().unwrap();
+    let plan = "1s:20,3s:20,1s:2,5s:2";
+    let args = [
+        "--agents", "2", "-u", &s.url, "--stages", plan, "-w", "1", "-o", d,
+    ];
+    let (mut c, url) = coordinator(&args, &[]);
+    let mut kept = agent(&url, "kept", &[], &[]);
+    let mut victim = agent(&url, "victim", &[], &[]);
+    victim.wait_line("phase 1: started", T);
+    std::thread::sleep(Duration::from_millis(6500));
+    victim.signal(libc::SIGKILL);
+    let (status, out) = c.finish(T);
+    assert!(status.success(), "{out}");
+    let raw = raw_lines(&dir);
+    let lost: Vec<&serde_json::Value> = raw
+        .iter()
+        .filter(|l| l["error_type"] == "AgentLost")
+        .collect();
+    assert!(
+        lost.len() <= 2,
+        "the victim's sessions in flight, not its 10 users: {} ({out})",
+        lost.len()
+    );
+    assert!(lost
+        .iter()
+        .all(|l| l["error_message"].as_str().unwrap().contains("victim")));
+    let ids: std::collections::BTreeSet<u64> = raw
+        .iter()
+        .map(|l| l["request_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), raw.len(), "every record its own session");
+    let rows = csv_rows(&dir);
+    assert_eq!(
+        col(&rows[0], &rows[1], "failed"),
+        lost.len().to_string(),
+        "summary.csv counts what raw.jsonl holds"
+    );
+    assert!(kept.finish(Duration::from_secs(15)).0.success());
+}
+
 #[test]
 fn sigkill_of_the_coordinator_stops_every_agent_within_the_deadline() {
     let s = Server::start(&[]);

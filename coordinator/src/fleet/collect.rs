@@ -201,8 +201,8 @@ impl Collector {
             .parts
             .values()
             .map(|p| match p.lost {
-                Some(_) => p.assignment.count,
-                None => p.started,
+                Some(_) if p.assignment.stages.is_none() => p.assignment.count,
+                _ => p.started,
             })
             .sum();
         (started, &self.live)
@@ -228,19 +228,21 @@ impl Collector {
                     // Records are what the agent certainly finished; rebuild
                     // its statistics from them so counts and records agree.
                     part_stats = PhaseStats::default();
-                    let seen: HashSet<u64> = p.records.iter().map(|r| r.request_id).collect();
                     let a = &p.assignment;
-                    for id in a.first_request_id..a.first_request_id + a.count {
-                        if !seen.contains(&id) {
-                            p.records
-                                .push(lost_record(a, id, started_utc, *after, &why));
-                        }
+                    for id in unfinished(a, &p.records, p.started) {
+                        p.records
+                            .push(lost_record(a, id, started_utc, *after, &why));
                     }
                     for r in &p.records {
                         part_stats.record(r);
                     }
                 } else {
-                    let missing = p.assignment.count.saturating_sub(part_stats.sessions);
+                    let missing = match p.assignment.stages {
+                        // Users run session after session: those in flight.
+                        Some(_) => p.started,
+                        None => p.assignment.count,
+                    }
+                    .saturating_sub(part_stats.sessions);
                     part_stats.sessions += missing;
                     part_stats.failed += missing;
                     *part_stats.errors.entry(ErrorType::AgentLost).or_default() += missing;
@@ -288,6 +290,31 @@ impl Collector {
             agents,
         }
     }
+}
+
+/// The ids of the sessions a lost agent never finished, given the records
+/// it sent and the sessions it said it started. A share of ids: those it
+/// sent nothing of. A stage plan, whose users run session after session
+/// (user j's k-th session is first + j + k·N): as many as it had in
+/// flight, started and not ended — each the next session of a user, the
+/// lowest users first (they are the ones the plan holds longest).
+fn unfinished(a: &Assignment, records: &[SessionRecord], started: u64) -> Vec<u64> {
+    let seen: HashSet<u64> = records.iter().map(|r| r.request_id).collect();
+    let ids = a.first_request_id..a.first_request_id + a.count;
+    if a.stages.is_none() {
+        return ids.filter(|id| !seen.contains(id)).collect();
+    }
+    let n = a.batch_size.max(1);
+    let in_flight = started.saturating_sub(records.len() as u64);
+    ids.map(|first| {
+        let mut next = first;
+        while seen.contains(&next) {
+            next += n;
+        }
+        next
+    })
+    .take(in_flight as usize)
+    .collect()
 }
 
 fn lost_record(
@@ -456,6 +483,71 @@ mod tests {
         let s = &out.stats;
         assert_eq!((s.sessions, s.successful, s.failed), (10, 7, 3));
         assert_eq!(s.errors.get(&ErrorType::AgentLost), Some(&3));
+    }
+
+    /// A stage plan's users run session after session (ids: the user's
+    /// number plus N per session before): a lost agent's unfinished
+    /// sessions are those it had in flight — started and not ended —, not
+    /// its users, and none of them vanishes because its users' first
+    /// sessions ended long ago.
+    #[test]
+    fn a_lost_stage_agent_loses_the_sessions_it_had_in_flight() {
+        for send_records in [true, false] {
+            let stages = envload_agent::stages::Stages::parse("60s:4").unwrap();
+            let (mut a, b) = (share(0, 4), share(4, 4));
+            a.batch_size = 8;
+            a.stages = Some(stages.clone());
+            let b = Assignment {
+                stages: Some(stages),
+                batch_size: 8,
+                ..b
+            };
+            let mut c = Collector::new(send_records);
+            c.add(1, "a", "h1", a.clone());
+            c.add(2, "b", "h2", b.clone());
+            c.start();
+            // Users 0..3 of agent 1 ended 2, 3, 3 and 2 sessions: ids
+            // j + 8·k; 12 started, so 2 in flight when it is lost.
+            let ended: Vec<u64> = [0, 8, 1, 9, 17, 2, 10, 18, 3, 11].into();
+            let recs: Vec<SessionRecord> = ended.iter().map(|i| ok(&a, *i)).collect();
+            let mut delta = PhaseStats::default();
+            for r in &recs {
+                delta.record(r);
+            }
+            let p = v1::Progress {
+                phase: 0,
+                started: 12,
+                delta: Some(stats_to_proto(&delta)),
+                intervals: Vec::new(),
+            };
+            c.progress(1, &p).unwrap();
+            if send_records {
+                let wire: Vec<v1::SessionRecord> = recs.iter().map(record_to_proto).collect();
+                c.records(1, &wire).unwrap();
+            }
+            send(&mut c, 2, &b, 4..8);
+            c.done(2, v1::PhaseDone::default());
+            assert!(c.lost(1, "the stream ended"));
+            assert_eq!(
+                c.live().0,
+                12,
+                "started: the 12 the lost agent said (agent 2's helper says none), not its 4 users"
+            );
+            let out = c.finish();
+            let s = &out.stats;
+            assert_eq!(
+                (s.sessions, s.successful, s.failed),
+                (16, 14, 2),
+                "records: {send_records}"
+            );
+            assert_eq!(s.errors.get(&ErrorType::AgentLost), Some(&2));
+            if send_records {
+                let mut ids: Vec<u64> = out.records.iter().map(|r| r.request_id).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                assert_eq!(ids.len(), 16, "every session one record, ids distinct");
+            }
+        }
     }
 
     #[test]
