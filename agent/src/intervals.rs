@@ -102,28 +102,8 @@ impl Intervals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::failure::{ErrorType, Failure};
 
-    fn rec(ended_ms: u64, ok: bool) -> SessionRecord {
-        SessionRecord {
-            request_id: 0,
-            mode: crate::Mode::Ws,
-            timestamp: chrono::Utc::now(),
-            wait_requested: 0.0,
-            batch_size: 1,
-            hardware: String::new(),
-            target_index: 0,
-            timings: crate::record::Timings {
-                total_us: 1000,
-                ..Default::default()
-            },
-            observed: Default::default(),
-            failure: (!ok).then(|| Failure::new(ErrorType::ReadTimeout, "slow")),
-            ended_after: Duration::from_millis(ended_ms),
-            rollout: None,
-            start_lag: None,
-        }
-    }
+    use crate::record::tests::rec;
 
     #[test]
     fn sessions_count_where_they_ended_and_late_ones_are_a_second_part() {

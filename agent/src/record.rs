@@ -148,3 +148,32 @@ impl SessionRecord {
 pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::failure::{ErrorType, Failure};
+
+    /// A session that ended `ended_ms` after the share's start, successful
+    /// or timed out.
+    pub(crate) fn rec(ended_ms: u64, ok: bool) -> SessionRecord {
+        SessionRecord {
+            request_id: 0,
+            mode: crate::Mode::Ws,
+            timestamp: chrono::Utc::now(),
+            wait_requested: 0.0,
+            batch_size: 1,
+            hardware: String::new(),
+            target_index: 0,
+            timings: Timings {
+                total_us: 1000,
+                ..Default::default()
+            },
+            observed: Default::default(),
+            failure: (!ok).then(|| Failure::new(ErrorType::ReadTimeout, "slow")),
+            ended_after: Duration::from_millis(ended_ms),
+            rollout: None,
+            start_lag: None,
+        }
+    }
+}
