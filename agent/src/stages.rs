@@ -67,6 +67,19 @@ impl Stages {
         self.0.iter().map(|s| s.duration).sum()
     }
 
+    /// The plan's user-seconds: the area under its users over time (each
+    /// stage linear from the last target to its own, from 0).
+    pub fn user_seconds(&self) -> f64 {
+        let mut from = 0.0;
+        let mut area = 0.0;
+        for s in &self.0 {
+            let to = s.target as f64;
+            area += (from + to) / 2.0 * s.duration.as_secs_f64();
+            from = to;
+        }
+        area
+    }
+
     /// The most users at once.
     pub fn peak(&self) -> u64 {
         self.0.iter().map(|s| s.target).max().unwrap_or(0)

@@ -205,6 +205,30 @@ fn announce(config: &RunConfig, phases: &[Phase]) {
         }
         PlanKind::Single => {}
     }
+    if let Some(note) = records_note(config) {
+        eprintln!("envload: {note}");
+    }
+}
+
+/// Memory the coordinator keeps a session's record in until its phase ends,
+/// with records on (by hand: VmHWM of 65,536 sessions with and without
+/// `--no-records`; docs/SCALING.md).
+const RECORD_BYTES: f64 = 490.0;
+
+/// A stage plan long enough that its records alone would take over a GiB
+/// (at most one session per user per wait): said before it starts, with
+/// what `--no-records` keeps.
+fn records_note(config: &RunConfig) -> Option<String> {
+    let stages = config.stages.as_ref().filter(|_| config.records)?;
+    let sessions = stages.user_seconds() / config.plan.wait.max(0.001);
+    let bytes = sessions * RECORD_BYTES;
+    (bytes > f64::from(1u32 << 30)).then(|| {
+        format!(
+            "this stage plan may run up to {:.1} million sessions, whose records (raw.jsonl) stay in memory until it ends: up to {:.1} GiB. --no-records keeps none; counts, histograms and the time series stay exact.",
+            sessions / 1e6,
+            bytes / f64::from(1u32 << 30)
+        )
+    })
 }
 
 #[cfg(test)]
@@ -226,6 +250,24 @@ mod tests {
             fake.ran,
             doc["status"].as_str().unwrap().to_string(),
         )
+    }
+
+    #[test]
+    fn a_long_soak_with_records_is_told_what_they_will_take() {
+        let setup = Setup::grid(&[1]);
+        let mut config = setup.config.clone();
+        config.plan.wait = 1.0;
+        config.stages = Some(envload_agent::stages::Stages::parse("2m:512,8h:512").unwrap());
+        let note = records_note(&config).expect("14.8 million sessions of records");
+        assert!(
+            note.contains("up to 14.8 million sessions") && note.contains("6.7 GiB"),
+            "{note}"
+        );
+        config.records = false;
+        assert_eq!(records_note(&config), None);
+        config.records = true;
+        config.stages = Some(envload_agent::stages::Stages::parse("10s:64,40s:64").unwrap());
+        assert_eq!(records_note(&config), None, "a short plan says nothing");
     }
 
     #[tokio::test]
