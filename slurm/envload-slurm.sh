@@ -89,7 +89,7 @@ run_load() {
     --mode "${MODE:-ws}" --reps "${REPS:-1}" --timeout "${TIMEOUT:-120}" \
     --infrastructure "$INFRASTRUCTURE" --hardware "${HARDWARE:-slurm}" -o "$out" \
     ${EXPECTED_HOSTS:+--expected-hosts "$EXPECTED_HOSTS" --require-hosts} \
-    ${SCENARIO:+--scenario "$SCENARIO"} ${EXTRA_ARGS:-} &
+    ${SCENARIO:+--scenario "$SCENARIO"} ${NOTES:+--notes "$NOTES"} ${EXTRA_ARGS:-} &
   coord_pid=$!
   COORD_PID=$coord_pid
   # Agents: one step across the agent nodes; each task names itself.

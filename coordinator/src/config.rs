@@ -36,6 +36,8 @@ pub struct RunConfig {
     /// Whether `--infrastructure` was given (else "local", and the report
     /// labels the run by its folder).
     pub infrastructure_given: bool,
+    /// `--notes`, recorded in run.json.
+    pub notes: Option<String>,
     /// `--cores` of the infrastructure under test.
     pub cores: Option<u32>,
     /// `--expected-hosts`.

@@ -283,6 +283,7 @@ fn run_doc(ctx: &RunContext<'_>, agents: Vec<AgentInfo>) -> RunDoc {
         infrastructure: config.infrastructure.clone(),
         infrastructure_given: Some(config.infrastructure_given),
         hardware: config.hardware.clone(),
+        notes: config.notes.clone(),
         cores: config.cores.or_else(|| {
             ctx.embedded
                 .as_ref()

@@ -183,13 +183,13 @@ fn bad_yaml_is_named_by_file_key_and_line() {
             "    - 16\n",
             "    - sixteen\n",
             "local-uvicorn",
-            "variables.batch_sizes[1]: invalid type: string \"sixteen\", expected u64 at line 74",
+            "variables.batch_sizes[1]: invalid type: string \"sixteen\", expected u64 at line 76",
         ),
         (
             "    - id: local-docker\n",
             "    - ident: local-docker\n",
             "local-uvicorn",
-            "variables.infrastructures[1]: missing field `id` at line 30",
+            "variables.infrastructures[1]: missing field `id` at line 31",
         ),
         (
             "",
@@ -201,7 +201,7 @@ fn bad_yaml_is_named_by_file_key_and_line() {
             "  timeout_seconds: 60\n",
             "  timeout_seconds: [60]\n",
             "local-uvicorn",
-            "execution.timeout_seconds: invalid type: sequence, expected f64 at line 79",
+            "execution.timeout_seconds: invalid type: sequence, expected f64 at line 81",
         ),
         (
             "  min_success_rate: 0.9\n",
@@ -213,19 +213,19 @@ fn bad_yaml_is_named_by_file_key_and_line() {
             "    - http\n",
             "    - grpc\n",
             "local-uvicorn",
-            "variables.modes[1] (line 66): 'grpc' is not a mode: ws or http",
+            "variables.modes[1] (line 68): 'grpc' is not a mode: ws or http",
         ),
         (
             "deploy_script: \"./deploy/local/run_docker.sh\"",
             "deploy_script: \"./deploy/k8s/apply.sh\"",
             "local-uvicorn",
-            "variables.infrastructures[1].deploy_script (line 32): './deploy/k8s/apply.sh': deploy/k8s/apply.sh is not here, and is none of the reference's scripts envload knows",
+            "variables.infrastructures[1].deploy_script (line 33): './deploy/k8s/apply.sh': deploy/k8s/apply.sh is not here, and is none of the reference's scripts envload knows",
         ),
         (
             "",
             "",
             "hf-spaces",
-            "variables.infrastructures[2].url_template (line 42): ${ENVLOAD_TEST_HF_USER} is not set in the environment",
+            "variables.infrastructures[2].url_template (line 43): ${ENVLOAD_TEST_HF_USER} is not set in the environment",
         ),
     ];
     for (k, (from, to, id, want)) in cases.into_iter().enumerate() {
@@ -269,8 +269,8 @@ fn an_unknown_key_is_a_warning_naming_it() {
     assert!(stdout.contains("run:"), "{stdout}");
     for want in [
         "unknown key variables.infrastructures[0].gpus (line 29) ignored",
-        "unknown key execution.retries (line 82) ignored",
-        "output.raw_file (line 86): envload writes raw.jsonl, not 'raw_results.jsonl'",
+        "unknown key execution.retries (line 84) ignored",
+        "output.raw_file (line 88): envload writes raw.jsonl, not 'raw_results.jsonl'",
     ] {
         assert_eq!(err.matches(want).count(), 1, "{want}: {err}");
     }
@@ -286,7 +286,7 @@ fn an_entry_left_nothing_to_run_is_refused_only_when_chosen() {
     });
     let err = refused_in_repo(&m, "hf-spaces");
     assert!(
-        err.contains("variables.infrastructures[2].max_expected_batch (line 44): every batch size (12, 16, 64) is over 2 × 4 for 'hf-spaces': there is nothing to run"),
+        err.contains("variables.infrastructures[2].max_expected_batch (line 45): every batch size (12, 16, 64) is over 2 × 4 for 'hf-spaces': there is nothing to run"),
         "{err}"
     );
     let (y, _) = dry_run(&m, "local-uvicorn", &[]);

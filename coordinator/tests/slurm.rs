@@ -347,6 +347,10 @@ fn the_reference_yaml_slurm_entry_runs_in_the_lab() {
         log.contains("| Max Batch (p99 ≤ 3×(wait+0.25s)) |"),
         "{log}"
     );
+    assert!(
+        log.contains("- Notes: the test lab: one network namespace a node;"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -358,6 +358,10 @@ fn the_reference_yaml_local_uvicorn_entry_runs_and_its_log_is_kept() {
         "the log's notes use success_criteria: {entry}"
     );
     assert!(
+        entry.contains("- Notes: openenv-core 0.3.0 from PyPI; measured with envload"),
+        "the entry's notes: {entry}"
+    );
+    assert!(
         entry.contains("| Max Batch (90%+) |")
             && entry.contains("| Max Batch (p99 ≤ 3×(wait+0.25s)) |"),
         "{entry}"

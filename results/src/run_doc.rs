@@ -25,6 +25,10 @@ pub struct RunDoc {
     /// documents lack it (`None`).
     pub infrastructure_given: Option<bool>,
     pub hardware: String,
+    /// `--notes`: what the user says of the infrastructure (the matrix's
+    /// `notes`), for the experiment log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// CPU cores of the infrastructure under test (`--cores`; the machine's
     /// for the embedded server), for batch-per-core figures.
     pub cores: Option<u32>,

@@ -86,6 +86,7 @@ pub fn run_args(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Result<RunAr
     if let Some(hw) = &infra.hardware {
         a.hardware = hw.clone();
     }
+    a.notes = infra.notes.clone();
     if let Some(s) = &infra.scenario {
         a.workload.scenario = Some(s.clone());
     }
@@ -156,6 +157,9 @@ pub fn run_argv(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Vec<String> 
     }
     if let Some(hw) = &infra.hardware {
         argv.extend(["--hardware".into(), hw.clone()]);
+    }
+    if let Some(n) = &infra.notes {
+        argv.extend(["--notes".into(), n.clone()]);
     }
     if let Some(s) = &infra.scenario {
         argv.extend(["--scenario".into(), s.display().to_string()]);

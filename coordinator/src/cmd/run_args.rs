@@ -188,6 +188,11 @@ pub struct RunArgs {
     /// scrape sees the final values.
     #[arg(long, default_value = "0", allow_hyphen_values = true, value_parser = parse_wait, requires = "metrics_listen")]
     pub metrics_linger: f64,
+    /// Free text about the infrastructure, recorded in run.json and the
+    /// experiment log's Notes (`envload experiment` passes the matrix's
+    /// `notes`).
+    #[arg(long)]
+    pub notes: Option<String>,
     /// How the server under test was started (a command line), recorded in
     /// run.json and the experiment log's Command block.
     #[arg(long)]
@@ -430,6 +435,7 @@ impl RunArgs {
                 .clone()
                 .unwrap_or_else(|| "local".into()),
             infrastructure_given: self.infrastructure.is_some(),
+            notes: self.notes.clone(),
             cores: self.cores,
             expected_hosts: self.expected_hosts,
             require_hosts: self.require_hosts,

@@ -149,6 +149,7 @@ impl Setup {
             hardware: "cpu-basic".into(),
             infrastructure: "fake".into(),
             infrastructure_given: true,
+            notes: None,
             cores: None,
             expected_hosts: None,
             require_hosts: false,

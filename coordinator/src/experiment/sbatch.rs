@@ -61,6 +61,9 @@ pub fn command(infra: &Infrastructure, plan: &Plan, dir: &Path) -> Result<Comman
     if let Some(hw) = &infra.hardware {
         cmd.env("HARDWARE", hw);
     }
+    if let Some(n) = &infra.notes {
+        cmd.env("NOTES", n);
+    }
     Ok(cmd)
 }
 

@@ -98,7 +98,7 @@ fn configuration(e: &Entry, out: &mut String) {
         .map(|r| r.hardware.as_str())
         .filter(|h| !h.is_empty())
         .collect();
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = run.notes.iter().cloned().collect();
     if !run.envload_version.is_empty() {
         notes.push(format!("measured with envload {}", run.envload_version));
     }
