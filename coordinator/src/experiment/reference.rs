@@ -8,88 +8,19 @@
 //! Errors name the file, the key and its line; an unknown key is a warning
 //! naming it.
 
+mod schema;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use envload_results::files;
-use serde::Deserialize;
 use serde_norway::Value;
 
 use super::matrix::{GridSpec, Infrastructure, Matrix, SuccessCriteria};
-use super::scripts;
-use super::yaml_lines::{display, line_of, steps, Step};
+use super::scripts::{self, Resolved};
+use super::yaml_lines::{display, line_of, steps};
 use crate::values::{parse_batch, parse_reps, parse_seconds, parse_wait};
-
-#[derive(Debug, Deserialize)]
-struct Doc {
-    experiment: Option<Experiment>,
-    success_criteria: Option<Criteria>,
-    variables: Variables,
-    execution: Option<Execution>,
-    output: Option<Output>,
-    metrics: Option<Value>,
-    analyses: Option<Value>,
-}
-
-/// `success_criteria`; an unknown key in it is a warning, as anywhere.
-#[derive(Debug, Clone, Copy, Deserialize)]
-struct Criteria {
-    min_success_rate: Option<f64>,
-    max_latency_multiplier: Option<f64>,
-    overhead_seconds: Option<f64>,
-}
-
-impl From<Criteria> for SuccessCriteria {
-    fn from(c: Criteria) -> Self {
-        SuccessCriteria {
-            min_success_rate: c.min_success_rate,
-            max_latency_multiplier: c.max_latency_multiplier,
-            overhead_seconds: c.overhead_seconds,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct Experiment {
-    name: Option<String>,
-    version: Option<Value>,
-    description: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Variables {
-    infrastructures: Vec<Infra>,
-    modes: Option<Vec<String>>,
-    wait_seconds: Option<Vec<f64>>,
-    batch_sizes: Option<Vec<u64>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Infra {
-    id: String,
-    name: Option<String>,
-    deploy_script: Option<String>,
-    url_template: Option<String>,
-    #[serde(default)]
-    env_vars: BTreeMap<String, Value>,
-    max_expected_batch: Option<u64>,
-    notes: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Execution {
-    repetitions: Option<u32>,
-    timeout_seconds: Option<f64>,
-    cooldown_seconds: Option<f64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Output {
-    base_dir: Option<PathBuf>,
-    raw_file: Option<String>,
-    summary_file: Option<String>,
-    log_file: Option<PathBuf>,
-}
+use schema::{Doc, Infra, Output, Variables};
 
 /// The reference runner's `max_expected_batch` when an infrastructure has
 /// none; it runs batch sizes up to twice it.
@@ -114,24 +45,84 @@ pub fn is_yaml(path: &Path, text: &str) -> bool {
     }
 }
 
-/// Reads the reference's matrix into envload's; `warn` gets each unknown
-/// key's warning.
+/// The file being read, for messages that name a key and its line.
+struct Source<'a> {
+    text: &'a str,
+    file: std::path::Display<'a>,
+}
+
+impl Source<'_> {
+    /// `variables.infrastructures[2].url_template (line 35)`.
+    fn at(&self, key: &str) -> String {
+        let s = steps(key);
+        match line_of(self.text, &s) {
+            Some(n) => format!("{} (line {n})", display(&s)),
+            None => display(&s),
+        }
+    }
+
+    /// An error about `key`.
+    fn bad(&self, key: &str, e: impl std::fmt::Display) -> String {
+        format!("--matrix {}: {}: {e}", self.file, self.at(key))
+    }
+}
+
+/// Reads the reference's matrix into envload's; `warn` gets each warning
+/// (an unknown key, a result file named otherwise than envload writes it).
 pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Matrix, String> {
-    let file = path.display();
-    let at = |key: &str| place(text, key);
+    let src = Source {
+        text,
+        file: path.display(),
+    };
     let mut unknown = Vec::new();
     let doc: Doc = serde_ignored::deserialize(serde_norway::Deserializer::from_str(text), |p| {
         unknown.push(p.to_string())
     })
-    .map_err(|e| format!("--matrix {file}: {e}"))?;
+    .map_err(|e| format!("--matrix {}: {e}", src.file))?;
     for key in unknown {
-        warn(format!("--matrix {file}: unknown key {} ignored", at(&key)));
+        warn(format!(
+            "--matrix {}: unknown key {} ignored",
+            src.file,
+            src.at(&key)
+        ));
     }
-    let bad = |key: &str, e: String| format!("--matrix {file}: {}: {e}", at(key));
-    let mut informational = Vec::new();
+    if let Some(o) = &doc.output {
+        output_warnings(&src, o, &mut warn);
+    }
+    let grid = grid(&src, &doc)?;
+    let success_criteria = doc.success_criteria.map(SuccessCriteria::from);
+    if let Some(c) = &success_criteria {
+        c.criteria().map_err(|e| {
+            let (key, why) = e.split_once(": ").unwrap_or(("", &e));
+            src.bad(&format!("success_criteria.{key}"), why)
+        })?;
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("--matrix {}: {e}", src.file))?;
+    let home = scripts::home(&cwd);
+    let infrastructures = doc
+        .variables
+        .infrastructures
+        .iter()
+        .enumerate()
+        .map(|(i, r)| infrastructure(&src, &doc.variables, i, r, (&cwd, &home)))
+        .collect::<Result<_, _>>()?;
+    Ok(Matrix {
+        results: doc.output.as_ref().and_then(|o| o.base_dir.clone()),
+        log: doc.output.as_ref().and_then(|o| o.log_file.clone()),
+        success_criteria,
+        grid,
+        infrastructures,
+        listed_at: src.at("variables.infrastructures"),
+        informational: informational(&doc),
+    })
+}
+
+/// What the dry run lists and envload does not act on.
+fn informational(doc: &Doc) -> Vec<String> {
+    let mut out = Vec::new();
     if let Some(e) = &doc.experiment {
-        let version = e.version.as_ref().map(scalar).transpose().ok().flatten();
-        informational.push(format!(
+        let version = e.version.as_ref().and_then(|v| scalar(v).ok());
+        out.push(format!(
             "experiment: {}{}{}",
             e.name.as_deref().unwrap_or("(unnamed)"),
             version.map(|v| format!(" {v}")).unwrap_or_default(),
@@ -143,32 +134,41 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
     }
     for (name, section) in [("metrics", &doc.metrics), ("analyses", &doc.analyses)] {
         if let Some(v) = section {
-            informational.push(format!(
+            out.push(format!(
                 "{name} (informational: envload's results and report hold their own): {}",
                 outline(v)
             ));
         }
     }
-    if let Some(o) = &doc.output {
-        for (key, given, written) in [
-            ("output.raw_file", &o.raw_file, files::RAW_JSONL),
-            ("output.summary_file", &o.summary_file, files::SUMMARY_CSV),
-        ] {
-            if let Some(given) = given.as_deref().filter(|g| *g != written) {
-                warn(format!(
-                    "--matrix {file}: {}: envload writes {written}, not '{given}'",
-                    at(key)
-                ));
-            }
+    out
+}
+
+/// Result files the reference lets one rename, and envload does not.
+fn output_warnings(src: &Source, o: &Output, warn: &mut impl FnMut(String)) {
+    for (key, given, written) in [
+        ("output.raw_file", &o.raw_file, files::RAW_JSONL),
+        ("output.summary_file", &o.summary_file, files::SUMMARY_CSV),
+    ] {
+        if let Some(given) = given.as_deref().filter(|g| *g != written) {
+            warn(format!(
+                "--matrix {}: {}: envload writes {written}, not '{given}'",
+                src.file,
+                src.at(key)
+            ));
         }
     }
+}
+
+/// `variables` and `execution` as the shared grid, each value checked by
+/// the rule of the `envload run` flag it becomes and named by its key.
+fn grid(src: &Source, doc: &Doc) -> Result<GridSpec, String> {
     let v = &doc.variables;
     let ex = doc.execution.as_ref();
     let checked = |key: &str, values: &[String], rule: fn(&str) -> Result<(), String>| {
         values
             .iter()
             .enumerate()
-            .try_for_each(|(i, value)| rule(value).map_err(|e| bad(&format!("{key}[{i}]"), e)))
+            .try_for_each(|(i, value)| rule(value).map_err(|e| src.bad(&format!("{key}[{i}]"), e)))
     };
     if let Some(modes) = &v.modes {
         checked("variables.modes", modes, |m| match m {
@@ -186,131 +186,143 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
             parse_wait(s).map(|_| ())
         })?;
     }
-    let grid = GridSpec {
-        modes: v.modes.clone(),
-        requests: v.batch_sizes.clone(),
-        waits: v.wait_seconds.clone(),
-        reps: match ex.and_then(|e| e.repetitions) {
-            Some(r) => {
-                Some(parse_reps(&r.to_string()).map_err(|e| bad("execution.repetitions", e))?)
-            }
-            None => None,
-        },
-        timeout: match ex.and_then(|e| e.timeout_seconds) {
-            Some(t) => {
-                parse_seconds(&t.to_string()).map_err(|e| bad("execution.timeout_seconds", e))?;
-                Some(t)
-            }
-            None => None,
-        },
-        close: None,
-        cooldown: ex.and_then(|e| e.cooldown_seconds),
-    };
-    if let Some(c) = grid.cooldown.filter(|c| !(0.0..=86_400.0).contains(c)) {
-        return Err(bad(
+    if let Some(r) = ex.and_then(|e| e.repetitions) {
+        parse_reps(&r.to_string()).map_err(|e| src.bad("execution.repetitions", e))?;
+    }
+    if let Some(t) = ex.and_then(|e| e.timeout_seconds) {
+        parse_seconds(&t.to_string()).map_err(|e| src.bad("execution.timeout_seconds", e))?;
+    }
+    let cooldown = ex.and_then(|e| e.cooldown_seconds);
+    if let Some(c) = cooldown.filter(|c| !(0.0..=86_400.0).contains(c)) {
+        return Err(src.bad(
             "execution.cooldown_seconds",
             format!("{c} is not a pause in seconds in [0, 86400]"),
         ));
     }
-    let success_criteria = doc.success_criteria.map(SuccessCriteria::from);
-    if let Some(c) = &success_criteria {
-        c.criteria().map_err(|e| {
-            let (key, why) = e.split_once(": ").unwrap_or(("", &e));
-            bad(&format!("success_criteria.{key}"), why.to_string())
-        })?;
-    }
-    let cwd = std::env::current_dir().map_err(|e| format!("--matrix {file}: {e}"))?;
-    let home = scripts::home(&cwd);
-    let mut infrastructures = Vec::new();
-    for (i, r) in v.infrastructures.iter().enumerate() {
-        let key = |field: &str| format!("variables.infrastructures[{i}].{field}");
-        let mut env = BTreeMap::new();
-        for (name, value) in &r.env_vars {
-            let value = scalar(value).map_err(|e| bad(&key(&format!("env_vars.{name}")), e))?;
-            env.insert(name.clone(), value);
-        }
-        let deploy = scripts::resolve(r.deploy_script.as_deref(), &env, &cwd, &home)
-            .map_err(|e| bad(&key("deploy_script"), e))?;
-        let mut remarks = vec![deploy.remark.clone()];
-        // The reference runs batch sizes up to twice max_expected_batch.
-        let max = r.max_expected_batch.unwrap_or(DEFAULT_MAX_EXPECTED_BATCH);
-        let mut own_grid = None;
-        let mut refused = None;
-        if let Some(all) = &v.batch_sizes {
-            let (kept, dropped): (Vec<u64>, Vec<u64>) =
-                all.iter().partition(|b| **b <= max.saturating_mul(2));
-            if kept.is_empty() {
-                refused = Some(format!(
-                    "{}: every batch size ({}) is over 2 × {max} for '{}': there is nothing to run",
-                    match r.max_expected_batch {
-                        Some(_) => at(&key("max_expected_batch")),
-                        None => format!(
-                            "{} (max_expected_batch {DEFAULT_MAX_EXPECTED_BATCH}, the reference's default)",
-                            at(&format!("variables.infrastructures[{i}]"))
-                        ),
-                    },
-                    text_of(all).join(", "),
-                    r.id
-                ));
-            } else if !dropped.is_empty() {
-                remarks.push(format!(
-                    "batch sizes over 2 × max_expected_batch = {} left out, as the reference does: {}",
-                    max.saturating_mul(2),
-                    text_of(&dropped).join(", ")
-                ));
-                own_grid = Some(GridSpec {
-                    requests: Some(kept),
-                    ..GridSpec::default()
-                });
-            }
-        }
-        let url = match (&r.url_template, deploy.uses_url) {
-            (Some(u), true) => Some(u.clone()),
-            (None, true) => {
-                return Err(bad(
-                    &format!("variables.infrastructures[{i}]"),
-                    format!("'{}' needs a url_template: {}", r.id, deploy.remark),
-                ))
-            }
-            (Some(u), false) => {
-                remarks.push(format!(
-                    "url_template '{u}' is not used: the job starts the server and measures it from its own nodes"
-                ));
-                None
-            }
-            (None, false) => None,
-        };
-        infrastructures.push(Infrastructure {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            deploy: deploy.kind,
-            start: deploy.start,
-            url,
-            how: deploy.how,
-            script: deploy.script,
-            nodes: deploy.nodes,
-            cores: None,
-            hardware: None,
-            ready_timeout: None,
-            extra_args: Vec::new(),
-            scenario: None,
-            env,
-            grid: own_grid,
-            notes: r.notes.clone(),
-            url_key: at(&key("url_template")),
-            remarks,
-            refused,
-        });
-    }
-    Ok(Matrix {
-        results: doc.output.as_ref().and_then(|o| o.base_dir.clone()),
-        log: doc.output.as_ref().and_then(|o| o.log_file.clone()),
-        success_criteria,
-        grid,
-        infrastructures,
-        listed_at: at("variables.infrastructures"),
-        informational,
+    Ok(GridSpec {
+        modes: v.modes.clone(),
+        requests: v.batch_sizes.clone(),
+        waits: v.wait_seconds.clone(),
+        reps: ex.and_then(|e| e.repetitions),
+        timeout: ex.and_then(|e| e.timeout_seconds),
+        close: None,
+        cooldown,
     })
+}
+
+/// Infrastructure `i` of the file as envload's, for a run from `cwd` with
+/// envload's deployments in `home`.
+fn infrastructure(
+    src: &Source,
+    v: &Variables,
+    i: usize,
+    r: &Infra,
+    (cwd, home): (&Path, &Path),
+) -> Result<Infrastructure, String> {
+    let key = |field: &str| format!("variables.infrastructures[{i}].{field}");
+    let mut env = BTreeMap::new();
+    for (name, value) in &r.env_vars {
+        let value = scalar(value).map_err(|e| src.bad(&key(&format!("env_vars.{name}")), e))?;
+        env.insert(name.clone(), value);
+    }
+    let deploy = scripts::resolve(r.deploy_script.as_deref(), &env, cwd, home)
+        .map_err(|e| src.bad(&key("deploy_script"), e))?;
+    let mut remarks = vec![deploy.remark.clone()];
+    let (grid, refused) = batches(src, v, i, r, &mut remarks);
+    let url = url(src, i, r, &deploy, &mut remarks)?;
+    Ok(Infrastructure {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        deploy: deploy.kind,
+        start: deploy.start,
+        url,
+        how: deploy.how,
+        script: deploy.script,
+        nodes: deploy.nodes,
+        cores: None,
+        hardware: None,
+        ready_timeout: None,
+        extra_args: Vec::new(),
+        scenario: None,
+        env,
+        grid,
+        notes: r.notes.clone(),
+        url_key: src.at(&key("url_template")),
+        remarks,
+        refused,
+    })
+}
+
+/// The batch sizes the reference runner would run for `r` — up to twice
+/// its `max_expected_batch` — as a grid of its own when that leaves some
+/// out (said in `remarks`), or why it can run none.
+fn batches(
+    src: &Source,
+    v: &Variables,
+    i: usize,
+    r: &Infra,
+    remarks: &mut Vec<String>,
+) -> (Option<GridSpec>, Option<String>) {
+    let Some(all) = &v.batch_sizes else {
+        return (None, None);
+    };
+    let max = r.max_expected_batch.unwrap_or(DEFAULT_MAX_EXPECTED_BATCH);
+    let cap = max.saturating_mul(2);
+    let (kept, dropped): (Vec<u64>, Vec<u64>) = all.iter().partition(|b| **b <= cap);
+    if kept.is_empty() {
+        let whose = match r.max_expected_batch {
+            Some(_) => src.at(&format!(
+                "variables.infrastructures[{i}].max_expected_batch"
+            )),
+            None => format!(
+                "{} (max_expected_batch {DEFAULT_MAX_EXPECTED_BATCH}, the reference's default)",
+                src.at(&format!("variables.infrastructures[{i}]"))
+            ),
+        };
+        let why = format!(
+            "{whose}: every batch size ({}) is over 2 × {max} for '{}': there is nothing to run",
+            text_of(all).join(", "),
+            r.id
+        );
+        return (None, Some(why));
+    }
+    if dropped.is_empty() {
+        return (None, None);
+    }
+    remarks.push(format!(
+        "batch sizes over 2 × max_expected_batch = {cap} left out, as the reference does: {}",
+        text_of(&dropped).join(", ")
+    ));
+    let grid = GridSpec {
+        requests: Some(kept),
+        ..GridSpec::default()
+    };
+    (Some(grid), None)
+}
+
+/// `url_template` where the deployment is measured at it; a job that
+/// serves and measures itself does not use one (said in `remarks`).
+fn url(
+    src: &Source,
+    i: usize,
+    r: &Infra,
+    deploy: &Resolved,
+    remarks: &mut Vec<String>,
+) -> Result<Option<String>, String> {
+    match (&r.url_template, deploy.uses_url) {
+        (Some(u), true) => Ok(Some(u.clone())),
+        (None, true) => Err(src.bad(
+            &format!("variables.infrastructures[{i}]"),
+            format!("'{}' needs a url_template: {}", r.id, deploy.remark),
+        )),
+        (Some(u), false) => {
+            remarks.push(format!(
+                "url_template '{u}' is not used: the job starts the server and measures it from its own nodes"
+            ));
+            Ok(None)
+        }
+        (None, false) => Ok(None),
+    }
 }
 
 fn text_of<T: ToString>(v: &[T]) -> Vec<String> {
@@ -349,16 +361,6 @@ fn outline(v: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// A matrix key's place for messages: `variables.infrastructures[2].
-/// url_template (line 35)`.
-pub fn place(text: &str, path: &str) -> String {
-    let s: Vec<Step> = steps(path);
-    match line_of(text, &s) {
-        Some(n) => format!("{} (line {n})", display(&s)),
-        None => display(&s),
-    }
 }
 
 #[cfg(test)]
