@@ -400,14 +400,25 @@ mod tests {
     }
 
     fn send(c: &mut Collector, id: u64, a: &Assignment, ids: std::ops::Range<u64>) {
-        let recs: Vec<SessionRecord> = ids.map(|i| ok(a, i)).collect();
+        report(c, id, a, ids, 0);
+    }
+
+    /// Agent `id` reports sessions `ids` ended and `started` started.
+    fn report(
+        c: &mut Collector,
+        id: u64,
+        a: &Assignment,
+        ids: impl IntoIterator<Item = u64>,
+        started: u64,
+    ) {
+        let recs: Vec<SessionRecord> = ids.into_iter().map(|i| ok(a, i)).collect();
         let mut delta = PhaseStats::default();
         for r in &recs {
             delta.record(r);
         }
         let p = v1::Progress {
             phase: 0,
-            started: 0,
+            started,
             delta: Some(stats_to_proto(&delta)),
             intervals: Vec::new(),
         };
@@ -508,23 +519,7 @@ mod tests {
             c.start();
             // Users 0..3 of agent 1 ended 2, 3, 3 and 2 sessions: ids
             // j + 8·k; 12 started, so 2 in flight when it is lost.
-            let ended: Vec<u64> = [0, 8, 1, 9, 17, 2, 10, 18, 3, 11].into();
-            let recs: Vec<SessionRecord> = ended.iter().map(|i| ok(&a, *i)).collect();
-            let mut delta = PhaseStats::default();
-            for r in &recs {
-                delta.record(r);
-            }
-            let p = v1::Progress {
-                phase: 0,
-                started: 12,
-                delta: Some(stats_to_proto(&delta)),
-                intervals: Vec::new(),
-            };
-            c.progress(1, &p).unwrap();
-            if send_records {
-                let wire: Vec<v1::SessionRecord> = recs.iter().map(record_to_proto).collect();
-                c.records(1, &wire).unwrap();
-            }
+            report(&mut c, 1, &a, [0, 8, 1, 9, 17, 2, 10, 18, 3, 11], 12);
             send(&mut c, 2, &b, 4..8);
             c.done(2, v1::PhaseDone::default());
             assert!(c.lost(1, "the stream ended"));
