@@ -12,6 +12,7 @@ pub mod lab_delay;
 pub mod lb_config;
 pub mod matrix_run;
 pub mod record;
+pub mod reference_flags;
 pub mod report;
 pub mod run;
 pub mod run_args;

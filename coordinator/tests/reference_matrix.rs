@@ -367,3 +367,88 @@ fn the_cooldown_is_the_pause_between_phases() {
     let rj = support::run_json(&dir);
     assert_eq!(rj["plan"]["cooldown"].as_f64(), Some(2.5));
 }
+
+/// The reference runner's own command line, `python
+/// experiments/scripts/run_experiment.py` replaced by `envload
+/// experiment`: `--config`, `-i`, `-u`, `-b`, `-w`, `-r`, `-m`, `-t`, `-o`,
+/// `--no-log`, each replacing what the matrix says for this run.
+#[test]
+fn the_reference_runners_command_line_works() {
+    let m = fixtures().join("experiment_matrix.yaml");
+    let m = m.to_str().unwrap();
+    let dir = out_dir("reference-cli");
+    let d = dir.to_str().unwrap();
+    let s = support::Server::start(&[]);
+    let reference_style = |id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "experiment",
+            "--config",
+            m,
+            "-i",
+            id,
+            "-b",
+            "2,4,64",
+            "-w",
+            "0.05",
+        ];
+        args.extend(["-r", "1", "-m", "http", "-t", "30", "-o", d, "--no-log"]);
+        args.extend(extra);
+        envload_in(&repo(), &args, &[])
+    };
+    // hf-spaces (measured at its URL) pointed at a local server, as the
+    // reference's users point --url at theirs.
+    let out = reference_style("hf-spaces", &["-u", &s.url, "--dry-run"]);
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{err}");
+    for want in [
+        &format!("--url {}", s.url),
+        "--modes http --requests-grid 2,4 --wait-grid 0.05 --reps 1 --timeout 30",
+        &format!("--output-dir {d}"),
+        "--batch-sizes over 2 × max_expected_batch = 8 left out, as the reference does: 64",
+    ] {
+        assert!(stdout.contains(want), "{want}: {stdout}");
+    }
+    // No ENVLOAD_TEST_HF_USER needed: --url replaces the template.
+    let out = reference_style("hf-spaces", &["-u", &s.url]);
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{err}");
+    let rows = support::csv_rows(&dir);
+    let got: Vec<(&str, &str, &str)> = rows[1..]
+        .iter()
+        .map(|r| {
+            let c = |n| support::col(&rows[0], r, n);
+            (c("mode"), c("batch_size"), c("successful"))
+        })
+        .collect();
+    assert_eq!(got, [("http", "2", "2"), ("http", "4", "4")], "{stdout}");
+    assert_eq!(support::run_json(&dir)["infrastructure"], "hf-spaces");
+    // A Slurm job serves and measures itself.
+    let out = reference_style("slurm-single", &["-u", &s.url, "--dry-run"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--url: the sbatch job of 'slurm-single'"),
+        "{err}"
+    );
+}
+
+/// Without `--matrix`, a checkout that keeps only the reference's
+/// `experiments/config/experiment_matrix.yaml` is read from there.
+#[test]
+fn without_a_matrix_flag_the_references_file_is_found_where_it_keeps_it() {
+    let dir = out_dir("reference-default");
+    let config = dir.join("experiments/config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::copy(
+        fixtures().join("experiment_matrix.yaml"),
+        config.join("experiment_matrix.yaml"),
+    )
+    .unwrap();
+    let out = envload_in(&dir, &["experiment", "-i", "slurm-multi", "--dry-run"], &[]);
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{err}");
+    assert!(
+        stdout.contains("experiment: envload-reference-schema"),
+        "{stdout}"
+    );
+}

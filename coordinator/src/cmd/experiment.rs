@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::matrix_run::{run_args, run_argv};
+use super::reference_flags::ReferenceFlags;
 use crate::error::UsageError;
 use crate::experiment::deployed::Deployed;
 use crate::experiment::matrix::{Deploy, Infrastructure, Matrix, Plan};
@@ -24,11 +25,12 @@ use crate::values::parse_name;
 pub struct ExperimentArgs {
     /// The experiment matrix (infrastructures and grid): envload's TOML or
     /// the reference tool's experiment_matrix.yaml (by extension, else by
-    /// content).
-    #[arg(long, default_value = "experiments/config/matrix.toml")]
-    pub matrix: PathBuf,
+    /// content) [default: experiments/config/matrix.toml, else
+    /// experiments/config/experiment_matrix.yaml].
+    #[arg(long, visible_alias = "config")]
+    pub matrix: Option<PathBuf>,
     /// Id of the infrastructure to run (an `[[infrastructure]]` of the matrix).
-    #[arg(long, value_parser = parse_name)]
+    #[arg(short = 'i', long, value_parser = parse_name)]
     pub infrastructure: String,
     /// Results root [default: the matrix's `results`, else experiments/results].
     #[arg(long)]
@@ -37,23 +39,46 @@ pub struct ExperimentArgs {
     /// folder) and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// The reference runner's overrides of the matrix.
+    #[command(flatten)]
+    pub reference: ReferenceFlags,
+}
+
+/// The matrix `envload experiment` reads without `--matrix`: envload's
+/// own, else the reference tool's where a team keeps it.
+fn default_matrix() -> PathBuf {
+    let ours = PathBuf::from("experiments/config/matrix.toml");
+    let theirs = PathBuf::from("experiments/config/experiment_matrix.yaml");
+    if !ours.exists() && theirs.exists() {
+        theirs
+    } else {
+        ours
+    }
 }
 
 /// Runs the plan of `--infrastructure` from `--matrix`.
 pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
-    let matrix = Matrix::load(&args.matrix).map_err(UsageError)?;
-    let infra = matrix
-        .find(&args.infrastructure, &args.matrix)
+    let path = args.matrix.clone().unwrap_or_else(default_matrix);
+    let matrix = Matrix::load(&path).map_err(UsageError)?;
+    let mut infra = matrix
+        .find(&args.infrastructure, &path)
+        .map_err(UsageError)?
+        .clone();
+    let mut plan = matrix.plan(&infra).map_err(UsageError)?;
+    args.reference
+        .apply(&mut infra, &mut plan)
         .map_err(UsageError)?;
-    let plan = matrix.plan(infra).map_err(UsageError)?;
-    let infra = &expand_url(infra, &args.matrix)?;
+    let infra = &expand_url(&infra, &path)?;
     let root = args
         .results
         .clone()
         .or(matrix.results.clone())
         .unwrap_or_else(|| PathBuf::from("experiments/results"));
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let dir = envload_results::folder::fresh_dir(&root.join(&infra.id), &today);
+    let dir = match &args.reference.output_dir {
+        Some(d) => d.clone(),
+        None => envload_results::folder::fresh_dir(&root.join(&infra.id), &today),
+    };
     let name = infra.name.as_deref().unwrap_or(&infra.id);
     println!(
         "envload experiment: {} ({name}), deploy = {}",
@@ -74,14 +99,14 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
     if infra.deploy == Deploy::Sbatch {
         let outcome = run_sbatch(infra, &plan, &dir, args.dry_run, &shutdown)?;
         if !args.dry_run && outcome == RunOutcome::Complete {
-            report_hint(&args.matrix, &matrix, &dir);
+            report_hint(&path, &matrix, &dir);
         }
         return Ok(outcome);
     }
     let named = |e: String| {
         UsageError(format!(
             "--matrix {}: infrastructure '{}': {e}",
-            args.matrix.display(),
+            path.display(),
             infra.id
         ))
     };
@@ -122,7 +147,7 @@ pub fn run(args: ExperimentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcom
     };
     let outcome = super::run::run_config(&config, argv, shutdown)?;
     println!("envload experiment: results in {}", dir.display());
-    report_hint(&args.matrix, &matrix, &dir);
+    report_hint(&path, &matrix, &dir);
     Ok(outcome)
 }
 

@@ -152,6 +152,10 @@ pub struct Infrastructure {
     /// What the dry run says of how the file's entry became this one.
     #[serde(skip)]
     pub remarks: Vec<String>,
+    /// The largest batch size it runs (the reference matrix's 2 ×
+    /// `max_expected_batch`), which `--batch-sizes` keeps to too.
+    #[serde(skip)]
+    pub batch_cap: Option<u64>,
     /// Why it cannot run, when the file leaves it nothing to run (the
     /// reference's max_expected_batch below every batch size): refused
     /// when chosen, and only then, as the reference does.

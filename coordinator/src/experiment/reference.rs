@@ -249,6 +249,11 @@ fn infrastructure(
         notes: r.notes.clone(),
         url_key: src.at(&key("url_template")),
         remarks,
+        batch_cap: Some(
+            r.max_expected_batch
+                .unwrap_or(DEFAULT_MAX_EXPECTED_BATCH)
+                .saturating_mul(2),
+        ),
         refused,
     })
 }
