@@ -8,6 +8,7 @@ pub mod link;
 pub mod local;
 pub mod remote;
 pub mod serve;
+pub mod served;
 pub mod service;
 pub mod split;
 

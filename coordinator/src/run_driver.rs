@@ -10,8 +10,8 @@ use envload_results::summary::Uniques;
 use envload_results::Phase;
 
 use crate::driver::PhaseDriver;
-use crate::fleet::local::LocalFleet;
-use crate::fleet::remote::{RemoteAgents, RemoteFleet};
+use crate::fleet::remote::{self, RemoteAgents};
+use crate::fleet::served::ServedFleet;
 use crate::progress::LiveProgress;
 use crate::shutdown::Shutdown;
 use crate::timeseries::Series;
@@ -26,14 +26,12 @@ pub enum Agents {
     Remote(RemoteAgents),
 }
 
-/// In-process, a local fleet, or a remote one.
+/// In-process, or a fleet of agents (local processes or remote ones).
 pub enum RunDriver {
     /// `--agents 0`.
     InProcess(InProcess),
-    /// `--agents K` on this host.
-    Local(Box<LocalFleet>),
-    /// `envload coordinator`.
-    Remote(Box<RemoteFleet>),
+    /// `--agents K` on this host, or `envload coordinator`'s agents.
+    Fleet(Box<ServedFleet>),
 }
 
 impl RunDriver {
@@ -57,10 +55,10 @@ impl RunDriver {
                     eprintln!("envload: interrupted while starting");
                     None
                 }
-                f = LocalFleet::start(count, send_records) => Some(RunDriver::Local(Box::new(f?))),
+                f = crate::fleet::local::start(count, send_records) => Some(RunDriver::Fleet(Box::new(f?))),
             },
             Agents::Remote(how) => {
-                let mut remote = RemoteFleet::listen(how, count).await?;
+                let mut remote = remote::listen(how, count).await?;
                 tokio::select! {
                     biased;
                     _ = shutdown.requested() => {
@@ -68,9 +66,9 @@ impl RunDriver {
                         remote.stop().await;
                         None
                     }
-                    r = remote.wait_for(count, how.wait) => {
+                    r = remote.fleet().wait_for(count as usize, how.wait) => {
                         r?;
-                        Some(RunDriver::Remote(Box::new(remote)))
+                        Some(RunDriver::Fleet(Box::new(remote)))
                     }
                 }
             }
@@ -81,8 +79,7 @@ impl RunDriver {
     pub async fn stop(&mut self) {
         match self {
             RunDriver::InProcess(_) => {}
-            RunDriver::Local(f) => f.stop().await,
-            RunDriver::Remote(f) => f.stop().await,
+            RunDriver::Fleet(f) => f.stop().await,
         }
     }
 }
@@ -95,32 +92,28 @@ impl PhaseDriver for RunDriver {
     ) -> anyhow::Result<PhaseOutcome> {
         match self {
             RunDriver::InProcess(d) => d.run_phase(phase, template).await,
-            RunDriver::Local(f) => f.fleet().run_phase(phase, template).await,
-            RunDriver::Remote(f) => f.fleet().run_phase(phase, template).await,
+            RunDriver::Fleet(f) => f.fleet().run_phase(phase, template).await,
         }
     }
 
     async fn abort(&mut self, phase: &Phase) {
         match self {
             RunDriver::InProcess(d) => d.abort(phase).await,
-            RunDriver::Local(f) => f.fleet().abort(phase).await,
-            RunDriver::Remote(f) => f.fleet().abort(phase).await,
+            RunDriver::Fleet(f) => f.fleet().abort(phase).await,
         }
     }
 
     fn agents(&self) -> Vec<AgentInfo> {
         match self {
             RunDriver::InProcess(d) => d.agents(),
-            RunDriver::Local(f) => f.agents(),
-            RunDriver::Remote(f) => f.agents(),
+            RunDriver::Fleet(f) => f.agents(),
         }
     }
 
     async fn finish(&mut self, reason: &str) {
         match self {
             RunDriver::InProcess(d) => d.finish(reason).await,
-            RunDriver::Local(f) => f.fleet().finish(reason).await,
-            RunDriver::Remote(f) => f.fleet().finish(reason).await,
+            RunDriver::Fleet(f) => f.fleet().finish(reason).await,
         }
     }
 }
