@@ -138,7 +138,7 @@ fn sigkill_of_an_agent_mid_phase_counts_its_sessions_as_agent_lost() {
 
 /// A stage plan's users run session after session: an agent lost counts
 /// `AgentLost` the sessions it had in flight, not its users. 20 users for
-/// 3 s, then 2: killed at 6.5 s, the victim's one user left had one session
+/// 3 s, then 2: killed at 7.5 s, the victim's one user left had one session
 /// under way (progress reports are up to 500 ms old: 0 to 2 are counted),
 /// where its 10 users used to be.
 #[test]
@@ -154,7 +154,7 @@ fn sigkill_of_an_agent_in_a_stage_plan_counts_its_sessions_in_flight() {
     let mut kept = agent(&url, "kept", &[], &[]);
     let mut victim = agent(&url, "victim", &[], &[]);
     victim.wait_line("phase 1: started", T);
-    std::thread::sleep(Duration::from_millis(6500));
+    std::thread::sleep(Duration::from_millis(7500));
     victim.signal(libc::SIGKILL);
     let (status, out) = c.finish(T);
     assert!(status.success(), "{out}");
