@@ -46,8 +46,9 @@ pub struct ReferenceFlags {
 }
 
 impl ReferenceFlags {
-    /// `infra` and its `plan` with the flags given applied; what the dry
-    /// run should say of them joins `infra.remarks`.
+    /// `infra` and its `plan` with the flags given applied, and the batch
+    /// sizes capped as the reference does ([`Plan::cap`]); what the dry run
+    /// should say of them joins `infra.remarks`.
     pub fn apply(&self, infra: &mut Infrastructure, plan: &mut Plan) -> Result<(), String> {
         if let Some(url) = &self.url {
             if infra.deploy == Deploy::Sbatch {
@@ -67,24 +68,7 @@ impl ReferenceFlags {
                 .push(format!("--url {url}: measured instead of the matrix's URL"));
         }
         if let Some(Grid(sizes)) = &self.batch_sizes {
-            let cap = infra.batch_cap.unwrap_or(u64::MAX);
-            let (kept, dropped): (Vec<u64>, Vec<u64>) = sizes.iter().partition(|b| **b <= cap);
-            if kept.is_empty() {
-                return Err(format!(
-                    "--batch-sizes: every size is over 2 × max_expected_batch = {cap} for '{}'",
-                    infra.id
-                ));
-            }
-            // What the matrix's sizes lost no longer matters.
-            infra.remarks.retain(|r| !r.starts_with("batch sizes over"));
-            if !dropped.is_empty() {
-                let list: Vec<String> = dropped.iter().map(u64::to_string).collect();
-                infra.remarks.push(format!(
-                    "--batch-sizes over 2 × max_expected_batch = {cap} left out, as the reference does: {}",
-                    list.join(", ")
-                ));
-            }
-            plan.requests = kept;
+            plan.requests = sizes.clone();
         }
         if let Some(Grid(waits)) = &self.wait_times {
             plan.waits = waits.clone();
@@ -97,6 +81,14 @@ impl ReferenceFlags {
         }
         if let Some(t) = self.timeout {
             plan.timeout = t;
+        }
+        // The reference's cap on the sizes, whoever gave them.
+        if let Some(cap) = &infra.batch_cap {
+            let sizes = match self.batch_sizes {
+                Some(_) => "--batch-sizes",
+                None => "batch sizes",
+            };
+            infra.remarks.extend(plan.cap(cap, &infra.id, sizes)?);
         }
         Ok(())
     }

@@ -152,15 +152,19 @@ pub struct Infrastructure {
     /// What the dry run says of how the file's entry became this one.
     #[serde(skip)]
     pub remarks: Vec<String>,
-    /// The largest batch size it runs (the reference matrix's 2 ×
-    /// `max_expected_batch`), which `--batch-sizes` keeps to too.
+    /// The reference matrix's `max_expected_batch`, which bounds the batch
+    /// sizes it runs ([`Plan::cap`]).
     #[serde(skip)]
-    pub batch_cap: Option<u64>,
-    /// Why it cannot run, when the file leaves it nothing to run (the
-    /// reference's max_expected_batch below every batch size): refused
-    /// when chosen, and only then, as the reference does.
-    #[serde(skip)]
-    pub refused: Option<String>,
+    pub batch_cap: Option<BatchCap>,
+}
+
+/// The reference runner's rule: an infrastructure runs the batch sizes up
+/// to twice its `max_expected_batch`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchCap {
+    pub max_expected: u64,
+    /// Where it was set (file, key and line), for messages.
+    pub set_at: String,
 }
 
 /// The grid after overrides and defaults, checked.
@@ -185,17 +189,8 @@ impl Matrix {
             .unwrap_or_default()
     }
 
-    /// The infrastructure named `id`; the error lists the ones there are,
-    /// or says why it cannot run.
+    /// The infrastructure named `id`; the error lists the ones there are.
     pub fn find(&self, id: &str, path: &Path) -> Result<&Infrastructure, String> {
-        if let Some(why) = self
-            .infrastructures
-            .iter()
-            .find(|i| i.id == id)
-            .and_then(|i| i.refused.as_ref())
-        {
-            return Err(format!("--matrix {}: {why}", path.display()));
-        }
         self.infrastructures
             .iter()
             .find(|i| i.id == id)
@@ -252,6 +247,32 @@ impl Matrix {
 }
 
 impl Plan {
+    /// Keeps the batch sizes `cap` allows, as the reference runner does,
+    /// when the infrastructure `id` is run (not when the matrix is read:
+    /// the reference looks at the chosen entry alone). What it left out of
+    /// `sizes` (how the sizes were given) as a sentence for the dry run;
+    /// an error when nothing is left.
+    pub fn cap(&mut self, cap: &BatchCap, id: &str, sizes: &str) -> Result<Option<String>, String> {
+        let most = cap.max_expected.saturating_mul(2);
+        let (kept, dropped): (Vec<u64>, Vec<u64>) = self.requests.iter().partition(|b| **b <= most);
+        let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        if kept.is_empty() {
+            return Err(format!(
+                "{}: every batch size ({}) is over 2 × {} for '{id}': there is nothing to run",
+                cap.set_at,
+                list(&self.requests),
+                cap.max_expected
+            ));
+        }
+        self.requests = kept;
+        Ok((!dropped.is_empty()).then(|| {
+            format!(
+                "{sizes} over 2 × max_expected_batch = {most} left out, as the reference does: {}",
+                list(&dropped)
+            )
+        }))
+    }
+
     /// The `envload run` flags of the plan's pause and SLO, when the
     /// matrix sets them (`--cooldown`, `--slo`).
     pub fn pause_and_slo_flags(&self) -> Vec<String> {

@@ -55,10 +55,7 @@ impl Matrix {
             }
             infra
                 .check()
-                .and_then(|()| match infra.refused {
-                    Some(_) => Ok(()),
-                    None => matrix.plan(infra).map(|_| ()),
-                })
+                .and_then(|()| matrix.plan(infra).map(|_| ()))
                 .map_err(|e| {
                     format!(
                         "--matrix {}: infrastructure '{}': {e}",

@@ -16,11 +16,11 @@ use std::path::Path;
 use envload_results::files;
 use serde_norway::Value;
 
-use super::matrix::{GridSpec, Infrastructure, Matrix, SuccessCriteria};
+use super::matrix::{BatchCap, GridSpec, Infrastructure, Matrix, SuccessCriteria};
 use super::scripts::{self, Resolved};
 use super::yaml_lines::{display, line_of, steps};
 use crate::values::{parse_batch, parse_reps, parse_seconds, parse_wait};
-use schema::{Doc, Infra, Output, Variables};
+use schema::{Doc, Infra, Output};
 
 /// The reference runner's `max_expected_batch` when an infrastructure has
 /// none; it runs batch sizes up to twice it.
@@ -104,7 +104,7 @@ pub fn parse(text: &str, path: &Path, mut warn: impl FnMut(String)) -> Result<Ma
         .infrastructures
         .iter()
         .enumerate()
-        .map(|(i, r)| infrastructure(&src, &doc.variables, i, r, (&cwd, &home)))
+        .map(|(i, r)| infrastructure(&src, i, r, (&cwd, &home)))
         .collect::<Result<_, _>>()?;
     Ok(Matrix {
         results: doc.output.as_ref().and_then(|o| o.base_dir.clone()),
@@ -214,7 +214,6 @@ fn grid(src: &Source, doc: &Doc) -> Result<GridSpec, String> {
 /// envload's deployments in `home`.
 fn infrastructure(
     src: &Source,
-    v: &Variables,
     i: usize,
     r: &Infra,
     (cwd, home): (&Path, &Path),
@@ -228,7 +227,6 @@ fn infrastructure(
     let deploy = scripts::resolve(r.deploy_script.as_deref(), &env, cwd, home)
         .map_err(|e| src.bad(&key("deploy_script"), e))?;
     let mut remarks = vec![deploy.remark.clone()];
-    let (grid, refused) = batches(src, v, i, r, &mut remarks);
     let url = url(src, i, r, &deploy, &mut remarks)?;
     Ok(Infrastructure {
         id: r.id.clone(),
@@ -245,64 +243,22 @@ fn infrastructure(
         extra_args: Vec::new(),
         scenario: None,
         env,
-        grid,
+        grid: None,
         notes: r.notes.clone(),
         url_key: src.at(&key("url_template")),
         remarks,
-        batch_cap: Some(
-            r.max_expected_batch
-                .unwrap_or(DEFAULT_MAX_EXPECTED_BATCH)
-                .saturating_mul(2),
-        ),
-        refused,
+        batch_cap: Some(BatchCap {
+            max_expected: r.max_expected_batch.unwrap_or(DEFAULT_MAX_EXPECTED_BATCH),
+            set_at: match r.max_expected_batch {
+                Some(_) => format!("--matrix {}: {}", src.file, src.at(&key("max_expected_batch"))),
+                None => format!(
+                    "--matrix {}: {} (max_expected_batch {DEFAULT_MAX_EXPECTED_BATCH}, the reference's default)",
+                    src.file,
+                    src.at(&format!("variables.infrastructures[{i}]"))
+                ),
+            },
+        }),
     })
-}
-
-/// The batch sizes the reference runner would run for `r` — up to twice
-/// its `max_expected_batch` — as a grid of its own when that leaves some
-/// out (said in `remarks`), or why it can run none.
-fn batches(
-    src: &Source,
-    v: &Variables,
-    i: usize,
-    r: &Infra,
-    remarks: &mut Vec<String>,
-) -> (Option<GridSpec>, Option<String>) {
-    let Some(all) = &v.batch_sizes else {
-        return (None, None);
-    };
-    let max = r.max_expected_batch.unwrap_or(DEFAULT_MAX_EXPECTED_BATCH);
-    let cap = max.saturating_mul(2);
-    let (kept, dropped): (Vec<u64>, Vec<u64>) = all.iter().partition(|b| **b <= cap);
-    if kept.is_empty() {
-        let whose = match r.max_expected_batch {
-            Some(_) => src.at(&format!(
-                "variables.infrastructures[{i}].max_expected_batch"
-            )),
-            None => format!(
-                "{} (max_expected_batch {DEFAULT_MAX_EXPECTED_BATCH}, the reference's default)",
-                src.at(&format!("variables.infrastructures[{i}]"))
-            ),
-        };
-        let why = format!(
-            "{whose}: every batch size ({}) is over 2 × {max} for '{}': there is nothing to run",
-            text_of(all).join(", "),
-            r.id
-        );
-        return (None, Some(why));
-    }
-    if dropped.is_empty() {
-        return (None, None);
-    }
-    remarks.push(format!(
-        "batch sizes over 2 × max_expected_batch = {cap} left out, as the reference does: {}",
-        text_of(&dropped).join(", ")
-    ));
-    let grid = GridSpec {
-        requests: Some(kept),
-        ..GridSpec::default()
-    };
-    (Some(grid), None)
 }
 
 /// `url_template` where the deployment is measured at it; a job that
