@@ -289,8 +289,30 @@ fn an_entry_left_nothing_to_run_is_refused_only_when_chosen() {
         err.contains("variables.infrastructures[2].max_expected_batch (line 45): every batch size (12, 16, 64) is over 2 × 4 for 'hf-spaces': there is nothing to run"),
         "{err}"
     );
+    assert!(
+        err.contains(&m.display().to_string()),
+        "names the file: {err}"
+    );
     let (y, _) = dry_run(&m, "local-uvicorn", &[]);
     assert!(y.contains("--requests-grid 12,16"), "{y}");
+    // Sizes of its own on the command line, within the cap, run.
+    let args = [
+        "experiment",
+        "--matrix",
+        m.to_str().unwrap(),
+        "-i",
+        "hf-spaces",
+    ];
+    let out = envload_in(
+        &repo(),
+        &[&args[..], &["-b", "4,8", "--dry-run"]].concat(),
+        &[("ENVLOAD_TEST_HF_USER", "ada")],
+    );
+    let (y, err) = text(&out);
+    assert!(
+        out.status.success() && y.contains("--requests-grid 4,8"),
+        "{y}\n{err}"
+    );
 }
 
 /// `ceiling --matrix` searches with the matrix's success criteria; the
