@@ -262,8 +262,8 @@ fn slo_table(out: &mut String, pts: &Points, criteria: Criteria) {
     }
 }
 
-/// The largest N meeting the SLO at `wait` (success ≥ `threshold`, total
-/// p99 ≤ [`default_p99`]), and the smallest N that does not.
+/// The largest N meeting `criteria` at `wait` (success ≥ its threshold, total
+/// p99 ≤ its bound at that wait), and the smallest N that does not.
 pub fn slo_max(
     by_n: &BTreeMap<u64, Point>,
     criteria: Criteria,

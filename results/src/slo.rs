@@ -24,7 +24,7 @@ const TOLERANCE: f64 = 1e-12;
 
 impl Slo {
     /// The reference matrix's SLO at `wait`: `success` and total p99 ≤
-    /// [`default_p99`].
+    /// [`DEFAULT_P99`].
     pub fn at_wait(success: f64, wait: f64) -> Slo {
         Criteria::with_success(success).at_wait(wait)
     }
@@ -46,12 +46,8 @@ fn reaches(success: f64, min: f64) -> bool {
     success >= min - TOLERANCE
 }
 
-/// The reference matrix's latency bound: total p99 ≤ 2 × (wait + 0.5 s).
-pub fn default_p99(wait: f64) -> f64 {
-    DEFAULT_P99.at(wait)
-}
-
-/// The reference matrix's `max_latency_multiplier` and `overhead_seconds`.
+/// The reference matrix's latency bound, total p99 ≤ 2 × (wait + 0.5 s):
+/// its `max_latency_multiplier` and `overhead_seconds`.
 pub const DEFAULT_P99: Bound = Bound::Scaled {
     multiplier: 2.0,
     overhead: 0.5,
@@ -174,9 +170,17 @@ impl Criteria {
                 overhead,
             } => format!("{multiplier}*(wait+{overhead})"),
         };
-        format!("success>={},p99<={p99}", self.success)
-            .parse()
-            .expect("criteria print as a spec that parses")
+        SloSpec {
+            text: format!("success>={},p99<={p99}", self.success),
+            clauses: vec![
+                Clause::Success(self.success),
+                Clause::Latency {
+                    stage: "total",
+                    pct: 99,
+                    max: self.p99,
+                },
+            ],
+        }
     }
 }
 
