@@ -270,7 +270,7 @@ fn url(
     deploy: &Resolved,
     remarks: &mut Vec<String>,
 ) -> Result<Option<String>, String> {
-    match (&r.url_template, deploy.uses_url) {
+    match (&r.url_template, deploy.uses_url()) {
         (Some(u), true) => Ok(Some(u.clone())),
         (None, true) => Err(src.bad(
             &format!("variables.infrastructures[{i}]"),

@@ -22,10 +22,16 @@ pub struct Resolved {
     pub script: Option<String>,
     /// `sbatch`: nodes (the infrastructure's `NODES`).
     pub nodes: Option<u32>,
-    /// Whether the deployment is measured at `url_template`.
-    pub uses_url: bool,
     /// What the dry run says of it.
     pub remark: String,
+}
+
+impl Resolved {
+    /// Whether the deployment is measured at `url_template` (a Slurm job
+    /// serves and measures itself).
+    pub fn uses_url(&self) -> bool {
+        self.kind != Deploy::Sbatch
+    }
 }
 
 /// The reference's scripts (as written in its matrix, `./` dropped) and
@@ -120,7 +126,6 @@ pub fn resolve(
         how: None,
         script: None,
         nodes: None,
-        uses_url: true,
         remark: String::new(),
     };
     let Some(script) = script.map(str::trim).filter(|s| !s.is_empty()) else {
@@ -141,7 +146,6 @@ pub fn resolve(
             kind: Deploy::Sbatch,
             script: Some(s.to_string()),
             nodes: nodes()?,
-            uses_url: false,
             remark,
             ..base.clone()
         })
@@ -181,27 +185,25 @@ pub fn resolve(
         }
         None => {}
     }
-    if words[0] == "sbatch" {
-        let Some(s) = submitted.filter(|s| here(s)) else {
-            return Err(format!(
-                "'{script}': {} is not here, and is none of the reference's scripts envload knows ({})",
-                submitted.unwrap_or("the script"),
-                known_list()
-            ));
-        };
+    // Anything else runs as written when its script is here.
+    let (submit, file) = match words[0] {
+        "sbatch" => (true, submitted),
+        first => (false, Some(first)),
+    };
+    let Some(file) = file.filter(|f| here(f)) else {
+        return Err(format!(
+            "'{script}': {} is not here, and is none of the reference's scripts envload knows ({})",
+            file.unwrap_or("the script"),
+            known_list()
+        ));
+    };
+    if submit {
         return sbatch(
-            s,
+            file,
             format!(
                 "deploy_script '{script}': submitted with the plan in REQUESTS_GRID, WAIT_GRID, MODE, … (it must run the grid itself, as slurm/experiment_*.sbatch do)"
             ),
         );
-    }
-    if !here(words[0]) {
-        return Err(format!(
-            "'{script}': {} is not here, and is none of the reference's scripts envload knows ({})",
-            words[0],
-            known_list()
-        ));
     }
     Ok(Resolved {
         kind: Deploy::Command,
@@ -247,7 +249,7 @@ mod tests {
             assert!(r.remark.contains("is not here"), "{}", r.remark);
             let r = resolve(Some("sbatch deploy/slurm/serve_single.sh"), &env(&[])).unwrap();
             assert_eq!(
-                (r.kind, r.script.as_deref(), r.uses_url),
+                (r.kind, r.script.as_deref(), r.uses_url()),
                 (
                     Deploy::Sbatch,
                     Some("/opt/envload/slurm/experiment_single.sbatch"),
@@ -264,7 +266,7 @@ mod tests {
                 (Some("/opt/envload/slurm/experiment_multi.sbatch"), Some(4))
             );
             let r = resolve(Some("./deploy/hf_spaces/deploy.sh"), &env(&[])).unwrap();
-            assert_eq!((r.kind, r.uses_url), (Deploy::Url, true));
+            assert_eq!((r.kind, r.uses_url()), (Deploy::Url, true));
             let e = resolve(Some("./deploy/k8s/apply.sh"), &env(&[])).unwrap_err();
             assert!(e.contains("deploy/k8s/apply.sh is not here"), "{e}");
             let e = resolve(Some("sbatch mine.sh"), &env(&[])).unwrap_err();
