@@ -6,6 +6,7 @@ use envload_agent::remote::{self, AgentOpts};
 
 use clap::Args;
 
+use super::run_args::parse_ca_cert;
 use crate::error::UsageError;
 use crate::phases::RunOutcome;
 use crate::shutdown::Shutdown;
@@ -61,19 +62,13 @@ pub fn run(args: AgentArgs, shutdown: Shutdown) -> anyhow::Result<RunOutcome> {
             ))
             .into())
         }
-        Some(p) => Some(std::fs::read(p).map_err(|e| {
-            UsageError(format!("--ca-cert {}: cannot read it: {e}", p.display()))
-        })?),
+        Some(p) => Some(
+            parse_ca_cert(&p.to_string_lossy())
+                .map_err(|e| UsageError(format!("--ca-cert {}: {e}", p.display())))?
+                .0,
+        ),
         None => None,
     };
-    if let Some(pem) = &ca_pem {
-        envload_agent::tls::parse_ca(pem).map_err(|e| {
-            UsageError(format!(
-                "--ca-cert {}: {e}",
-                args.ca_cert.as_ref().expect("read above").display()
-            ))
-        })?;
-    }
     let token = match &args.token_file {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| {

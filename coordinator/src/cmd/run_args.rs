@@ -308,7 +308,8 @@ fn parse_summary_json(s: &str) -> Result<PathBuf, String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaCert(pub Vec<u8>);
 
-fn parse_ca_cert(path: &str) -> Result<CaCert, String> {
+/// A PEM CA certificate file, read and checked (`--ca-cert`).
+pub fn parse_ca_cert(path: &str) -> Result<CaCert, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
     envload_agent::tls::parse_ca(&pem).map_err(|e| format!("'{path}': {e}"))?;
     Ok(CaCert(pem))
