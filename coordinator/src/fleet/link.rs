@@ -10,8 +10,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::transport::{Identity, ServerTlsConfig};
 
 use crate::error::UsageError;
@@ -34,27 +32,11 @@ impl LinkTls {
     /// Reads `--tls-cert` and `--tls-key`; a file that cannot be read or
     /// holds no certificate (no key) is a usage error naming it.
     pub fn load(cert: &Path, key: &Path) -> Result<Self, UsageError> {
-        let read = |flag: &str, p: &Path| {
-            std::fs::read(p)
-                .map_err(|e| UsageError(format!("{flag} {}: cannot read it: {e}", p.display())))
-        };
-        let (c, k) = (read("--tls-cert", cert)?, read("--tls-key", key)?);
-        let certs: Vec<_> = CertificateDer::pem_slice_iter(&c)
-            .collect::<Result<_, _>>()
-            .map_err(|e| UsageError(format!("--tls-cert {}: {e}", cert.display())))?;
-        if certs.is_empty() {
-            return Err(UsageError(format!(
-                "--tls-cert {}: holds no PEM certificate",
-                cert.display()
-            )));
-        }
-        PrivateKeyDer::from_pem_slice(&k).map_err(|e| {
-            UsageError(format!(
-                "--tls-key {}: holds no PEM private key ({e})",
-                key.display()
-            ))
-        })?;
-        Ok(LinkTls { cert: c, key: k })
+        let pair = envload_benchenv::tls::read_pair(cert, key).map_err(UsageError)?;
+        Ok(LinkTls {
+            cert: pair.cert_pem,
+            key: pair.key_pem,
+        })
     }
 
     /// The gRPC server's TLS configuration.
